@@ -1,0 +1,1 @@
+"""Outcomes reporting for immigrant post-conviction relief programs."""

@@ -1,0 +1,35 @@
+"""`pcr` command line. Each subcommand lives in its own module, which defines
+`add_arguments(parser)` and `run(args) -> int`; modules are imported only when their
+subcommand runs, so `pcr --help` stays fast."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "ingest": ("ingest.command", "Load case-outcome exports (CSV/XLSX) into the DuckDB raw schema."),
+    "samples": ("pcr.synth", "Generate synthetic exports in every shipped layout."),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="pcr", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    # Parse the command name first so only the chosen module is imported.
+    known, _ = parser.parse_known_args(argv[:1] if argv and not argv[0].startswith("-") else argv)
+    if not known.command:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[known.command][0])
+    cmd_parser = argparse.ArgumentParser(prog=f"pcr {known.command}", description=SUBCOMMANDS[known.command][1])
+    module.add_arguments(cmd_parser)
+    args = cmd_parser.parse_args(argv[1:])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

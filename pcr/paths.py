@@ -1,0 +1,35 @@
+"""Where things live. Every path can be overridden by an environment variable."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+def data_dir() -> Path:
+    """Working and published databases, run artefacts."""
+    return _env_path("PCR_DATA_DIR", PROJECT_ROOT / "var")
+
+
+def published_db() -> Path:
+    return _env_path("PCR_DB", data_dir() / "pcr.duckdb")
+
+
+def hmac_key_file() -> Path:
+    # Outside the project tree by default: deleting var/ must not lose the key, or the same
+    # client would hash differently in the next export and de-duplication would break.
+    return _env_path("PCR_HMAC_KEY_FILE", Path.home() / ".config" / "pcr" / "hmac.key")
+
+
+def layouts_dir() -> Path:
+    return PROJECT_ROOT / "ingest" / "layouts"
+
+
+def vehicle_taxonomy_csv() -> Path:
+    return PROJECT_ROOT / "seeds" / "vehicle_taxonomy.csv"
