@@ -1,0 +1,89 @@
+"""`pcr ingest PATH... [--db FILE] [--strict] [--exported-at DATE]`"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from ingest.engine import FileResult, Ingestor, collect_files
+from pcr import paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="export files or folders (folders are searched for *.csv and *.xlsx)")
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"DuckDB file to load into (default: {paths.published_db()})")
+    parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is quarantined")
+    parser.add_argument("--exported-at", type=dt.datetime.fromisoformat, default=None, metavar="DATE",
+                        help="export time for files without an ISO date in their name (default: now)")
+
+
+def _describe(result: FileResult) -> str:
+    if result.status != "loaded":
+        return f"{result.status.upper()}: {result.message}"
+    kinds = ", ".join(sorted({f"{s.layout}/{s.file_kind}" for s in result.sources}))
+    return (f"{kinds}: {result.total('rows_read'):,} rows, {result.total('rows_loaded'):,} loaded, "
+            f"{result.total('rows_quarantined'):,} quarantined, {result.total('rows_duplicate'):,} duplicate "
+            f"(load {result.load_id}, {result.seconds:.2f} s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    db = args.db or paths.published_db()
+    clock = time.perf_counter()
+    files, results = collect_files(args.paths)
+    for r in results:
+        print(f"{r.path}: {r.message}", file=sys.stderr)
+    if not files and not results:
+        print("no .csv or .xlsx files found", file=sys.stderr)
+        return 1
+    print(f"Loading {len(files)} file(s) into {db}")
+    ingestor = Ingestor(db, exported_at=args.exported_at)
+    try:
+        for path in files:
+            result = ingestor.ingest_file(path)
+            results.append(result)
+            print(f"  {path}: {_describe(result)}", file=sys.stderr if result.status == "failed" else sys.stdout,
+                  flush=True)
+    finally:
+        ingestor.close()
+    return _summarise(results, time.perf_counter() - clock, args.strict)
+
+
+def _summarise(results: list[FileResult], seconds: float, strict: bool) -> int:
+    loaded = [r for r in results if r.status == "loaded"]
+    failed = [r for r in results if r.status == "failed"]
+    skipped = [r for r in results if r.status == "skipped"]
+    print("\nSummary")
+    print(f"  {'file':<48} {'read':>10} {'loaded':>10} {'quarant.':>9} {'dupl.':>7}")
+    for r in loaded:
+        print(f"  {r.path.name:<48} {r.total('rows_read'):>10,} {r.total('rows_loaded'):>10,} "
+              f"{r.total('rows_quarantined'):>9,} {r.total('rows_duplicate'):>7,}")
+    totals = {a: sum(r.total(a) for r in loaded) for a in ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate")}
+    print(f"  {'TOTAL':<48} {totals['rows_read']:>10,} {totals['rows_loaded']:>10,} "
+          f"{totals['rows_quarantined']:>9,} {totals['rows_duplicate']:>7,}")
+    rate = totals["rows_read"] / seconds if seconds > 0 else 0.0
+    print(f"  {len(loaded)} loaded, {len(skipped)} skipped (already loaded), {len(failed)} failed; "
+          f"{seconds:.2f} s, {rate:,.0f} rows/s")
+    if totals["rows_quarantined"]:
+        rules: Counter = Counter()
+        for r in loaded:
+            rules.update(r.quarantine_rules)
+        print(f"\nWARNING: {totals['rows_quarantined']:,} row(s) quarantined (see raw.quarantine). By rule:")
+        for rule, count in rules.most_common():
+            print(f"  {rule}: {count:,}")
+        print("Examples:")
+        for example in [e for r in loaded for e in r.quarantine_examples][:5]:
+            print(f"  {example}")
+    if failed:
+        print(f"\nERROR: {len(failed)} file(s) not loaded (database unchanged for them):", file=sys.stderr)
+        for r in failed:
+            print(f"  {r.path}: {r.message}", file=sys.stderr)
+        return 1
+    if strict and totals["rows_quarantined"]:
+        print("ERROR: --strict and rows were quarantined", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,198 @@
+"""Loading export files into the raw schema: one transaction per file."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from ingest import store
+from ingest.contract import TABLES
+from ingest.layouts import DetectionError, Layout, detect, load_layouts
+from ingest.privacy import install_hmac_macro, load_or_create_key
+from ingest.sources import FileProblem, Source, read_csv, read_xlsx, scan_file
+from ingest.transform import SourceSql, ident
+from pcr import paths
+
+SUFFIXES = (".csv", ".xlsx")
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+@dataclass
+class SourceResult:
+    sheet: str | None
+    layout: str
+    file_kind: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+    records: dict[str, dict[str, int]]
+
+
+@dataclass
+class FileResult:
+    path: Path
+    status: str  # loaded | skipped | failed
+    message: str = ""
+    load_id: int | None = None
+    sources: list[SourceResult] = field(default_factory=list)
+    seconds: float = 0.0
+    quarantine_rules: Counter = field(default_factory=Counter)
+    quarantine_examples: list[str] = field(default_factory=list)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(s, attr) for s in self.sources)
+
+
+def collect_files(inputs: list[Path]) -> tuple[list[Path], list[FileResult]]:
+    """CSV and XLSX files under the inputs (folders recurse); other files are ignored."""
+    files: list[Path] = []
+    missing: list[FileResult] = []
+    for item in inputs:
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*")
+                            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("~$"))
+        elif item.is_file():
+            files.append(item)
+        else:
+            missing.append(FileResult(item, "failed", "no such file or folder"))
+    return list(dict.fromkeys(files)), missing
+
+
+def exported_at_for(path: Path, fallback: dt.datetime) -> dt.datetime:
+    """The export time: an ISO date in the file name, else the fallback."""
+    for match in _ISO_DATE.finditer(path.name):
+        try:
+            return dt.datetime(*(int(g) for g in match.groups()))
+        except ValueError:
+            continue
+    return fallback
+
+
+def load_vehicles() -> tuple[str, ...]:
+    with paths.vehicle_taxonomy_csv().open(encoding="utf-8", newline="") as f:
+        return tuple(row["vehicle"].strip() for row in csv.DictReader(f))
+
+
+class Ingestor:
+    def __init__(self, db: Path, exported_at: dt.datetime | None = None,
+                 progress: Callable[[str], None] = print, layouts: list[Layout] | None = None):
+        db.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(db))
+        self.exported_at = exported_at
+        self.progress = progress
+        self.layouts = layouts if layouts is not None else load_layouts()
+        self.vehicles = load_vehicles()
+        install_hmac_macro(self.con, load_or_create_key())
+        store.ensure_schema(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def ingest_file(self, path: Path) -> FileResult:
+        started = dt.datetime.now()
+        clock = time.perf_counter()
+        result = FileResult(path, "failed")
+        is_xlsx = path.suffix.lower() == ".xlsx"
+        try:
+            if path.suffix.lower() not in SUFFIXES:
+                raise FileProblem("not a .csv or .xlsx file")
+            facts = scan_file(path, check_utf8=not is_xlsx)
+            previous = store.loaded_as(self.con, facts.sha256)
+            if previous is not None:
+                result.status, result.load_id = "skipped", previous
+                result.message = f"already loaded as load {previous} (same sha256); nothing changed"
+                return result
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                load_id = store.next_load_id(self.con)
+                sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [
+                    read_csv(self.con, path, facts, "_pcr_src_0")]
+                exported_at = exported_at_for(path, self.exported_at or started)
+                for source in sources:
+                    result.sources.append(self._load_source(path, source, load_id, exported_at, result))
+                finished = dt.datetime.now()
+                for s in result.sources:
+                    self.con.execute(
+                        "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [load_id, path.name, str(path.resolve()), facts.sha256, s.sheet, s.layout, s.file_kind,
+                         s.rows_read, s.rows_loaded, s.rows_quarantined, s.rows_duplicate,
+                         json.dumps(s.records), exported_at, started, finished],
+                    )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            result.status, result.load_id = "loaded", load_id
+        except FileProblem as e:
+            result.sources = []
+            result.quarantine_rules.clear()
+            result.quarantine_examples.clear()
+            result.message = str(e)
+        finally:
+            result.seconds = time.perf_counter() - clock
+        return result
+
+    def _load_source(self, path: Path, source: Source, load_id: int, exported_at: dt.datetime,
+                     result: FileResult) -> SourceResult:
+        where = source.where(path.name)
+        try:
+            match = detect(source.header, self.layouts)
+        except DetectionError as e:
+            raise FileProblem(f"{f'sheet {source.sheet!r}: ' if source.sheet else ''}{e}") from None
+        sql = SourceSql(source, match, self.vehicles)
+        sql.build_clean(self.con)
+        for table in sql.tables:
+            sql.build_records(self.con, table)
+        sql.build_bad_rows(self.con)
+        src = source.table
+        kind = match.kind
+        self.con.execute(
+            "INSERT INTO raw.quarantine SELECT ?, ?, ?, _line, ?, ?, ?, "
+            "list_distinct(list_transform(errs, lambda e: e.tbl)), list_transform(errs, lambda e: e.rule), "
+            "? || ' ' || _line || ': ' || array_to_string(list_transform(errs, lambda e: e.msg), '; '), raw_values "
+            f"FROM {src}_bad ORDER BY _row",
+            [load_id, path.name, source.sheet, source.line_word, kind.layout.name, kind.kind, source.line_word],
+        )
+        records = {}
+        for table in sql.tables:
+            key = ident(TABLES[table].key)
+            incoming = f"{src}_in_{table}"
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {incoming} AS SELECT * EXCLUDE (_row, _line, errs), "
+                f"_line AS _source_line FROM {src}_rec_{table} "
+                f"WHERE _row NOT IN (SELECT _row FROM {src}_bad) "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row) = 1"
+            )
+            records[table] = store.merge(self.con, table, incoming, load_id, path.name, exported_at)
+        duplicates, quarantined = self.con.execute(
+            f"SELECT (SELECT count(*) FROM {src}_s WHERE _dup), (SELECT count(*) FROM {src}_bad)"
+        ).fetchone()
+        rules = self.con.execute(
+            f"SELECT r, count(DISTINCT _row) FROM (SELECT _row, unnest(list_transform(errs, lambda e: e.rule)) AS r "
+            f"FROM {src}_bad) GROUP BY r"
+        ).fetchall()
+        result.quarantine_rules.update(dict(rules))
+        examples = self.con.execute(
+            f"SELECT ? || ' ' || _line || ': ' || array_to_string(list_transform(errs, lambda e: e.msg), '; ') "
+            f"FROM {src}_bad ORDER BY _row LIMIT 5", [source.line_word]
+        ).fetchall()
+        result.quarantine_examples += [f"{where}: {text}" for (text,) in examples]
+        for t in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND (table_name = ? OR starts_with(table_name, ?))",
+            [src, src + "_"],
+        ).fetchall():
+            self.con.execute(f"DROP TABLE {t[0]}")
+        return SourceResult(
+            sheet=source.sheet, layout=kind.layout.name, file_kind=kind.kind, rows_read=source.rows,
+            rows_loaded=source.rows - duplicates - quarantined, rows_quarantined=quarantined,
+            rows_duplicate=duplicates, records=records,
+        )

@@ -1,0 +1,205 @@
+"""Reading export files into all-VARCHAR DuckDB temp tables, one per source (a CSV file or
+an XLSX sheet), with a line number for every data row.
+
+Whole-file problems raise FileProblem with a message meant for the person who exported the
+file. Messages never quote cell contents: a cell may hold a name or an A-number."""
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+_CHUNK = 1 << 24
+
+
+class FileProblem(Exception):
+    """The whole file cannot be loaded."""
+
+
+@dataclass
+class Source:
+    table: str  # DuckDB temp table: c0..cN VARCHAR, _row (1-based data row), _line
+    header: list[str]
+    sheet: str | None
+    rows: int
+    line_word: str  # how _line is described in messages: "line", "row" (XLSX) or "data row"
+
+    def where(self, file_name: str) -> str:
+        return f"{file_name} [sheet {self.sheet!r}]" if self.sheet else file_name
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    sha256: str
+    size: int
+    newlines: int
+    ends_with_newline: bool
+
+
+def scan_file(path: Path, check_utf8: bool) -> FileFacts:
+    """sha256 plus, for CSV, proof that the bytes are UTF-8 text (one pass over the file)."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = newlines = 0
+    last = b""
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            last = chunk[-1:]
+            if check_utf8:
+                newlines += chunk.count(b"\n")
+                if b"\0" in chunk:
+                    raise FileProblem("not a table: the file is binary (it contains NUL bytes), not CSV text")
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as e:
+                    raise FileProblem(
+                        f"not UTF-8 text (invalid byte at offset {size - len(chunk) + e.start}); "
+                        "re-export it as 'CSV UTF-8 (Comma delimited)' (Excel: File > Save As)"
+                    ) from None
+        if check_utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise FileProblem("not UTF-8 text (the file ends inside a multi-byte character); "
+                                  "re-export it as UTF-8 CSV") from None
+    return FileFacts(digest.hexdigest(), size, newlines, last == b"\n")
+
+
+def _first_record(path: Path) -> list[str]:
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        for record in csv.reader(f):
+            if record:
+                return record
+    return []
+
+
+def _record_start_lines(path: Path) -> list[int]:
+    """Physical line on which each non-blank data record starts (the header excluded)."""
+    starts: list[int] = []
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        line = 1
+        for record in reader:
+            if record:
+                starts.append(line)
+            line = reader.line_num + 1
+    return starts[1:]
+
+
+def _duckdb_csv_problem(e: duckdb.Error) -> FileProblem:
+    # DuckDB's message quotes the offending line ("Original Line: ..."), which may hold a
+    # client's name: keep only the position and the structural complaint.
+    text = str(e)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    detail = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if line and detail:
+        return FileProblem(
+            f"not a consistent table: record {line.group(1)} has {detail.group(2)} fields but the header "
+            f"has {detail.group(1)} (an unquoted comma or quote?); fix the export and load it again"
+        )
+    first = text.splitlines()[0] if text else type(e).__name__
+    return FileProblem(f"not a readable CSV table ({first.split('Original Line')[0].strip()})")
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table: str) -> Source:
+    header = _first_record(path)
+    if facts.size == 0 or not any(h.strip() for h in header):
+        raise FileProblem("empty file: no header line")
+    if len(header) < 2:
+        raise FileProblem(
+            f"not a table: the first line has {len(header)} column(s); expected a comma-separated header"
+        )
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_r AS SELECT * FROM read_csv(?, "
+            f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
+            "encoding='utf-8')",
+            [str(path)],
+        )
+    except duckdb.Error as e:
+        raise _duckdb_csv_problem(e) from None
+    rows = con.execute(f"SELECT count(*) FROM {table}_r").fetchone()[0]
+    # A fresh table's rowids follow file order (offset inside a transaction, hence the min). Exact line numbers cheaply when every record
+    # sits on one line (the common case): line = data row + 1. Otherwise (quoted newlines,
+    # blank lines) count them with Python's csv module; if it disagrees with DuckDB, say
+    # "data row" rather than guess a line.
+    row = f"rowid - (SELECT min(rowid) FROM {table}_r) + 1"
+    physical_lines = facts.newlines + (0 if facts.ends_with_newline else 1)
+    line_word = "line"
+    if physical_lines == rows + 1:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, {row} AS _row, {row} + 1 AS _line FROM {table}_r")
+    else:
+        starts = _record_start_lines(path)
+        if len(starts) != rows:
+            starts, line_word = list(range(1, rows + 1)), "data row"
+        con.register("_pcr_lines", pa.table({"_row": pa.array(range(1, rows + 1), pa.int64()),
+                                             "_line": pa.array(starts, pa.int64())}))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT t.*, l._line FROM "
+            f"(SELECT *, {row} AS _row FROM {table}_r) t JOIN _pcr_lines l USING (_row) ORDER BY _row"
+        )
+        con.unregister("_pcr_lines")
+    con.execute(f"DROP TABLE {table}_r")
+    return Source(table, header, None, rows, line_word)
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str) -> list[Source]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheets = [(name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False))
+                  for name in workbook.sheet_names]
+    except Exception as e:  # calamine raises several unrelated types for broken files
+        raise FileProblem(f"cannot open the XLSX workbook ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    sources = []
+    for n, (name, rows) in enumerate(sheets):
+        cells = [[_cell_text(v) for v in row] for row in rows]
+        first = next((i for i, row in enumerate(cells) if any(v is not None for v in row)), None)
+        if first is None:
+            continue  # an empty sheet holds nothing to load
+        header = [v or "" for v in cells[first]]
+        while header and not header[-1]:
+            header.pop()
+        if len(header) < 2:
+            raise FileProblem(f"sheet {name!r} is not a table: its first row has {len(header)} column(s)")
+        data = [(i + 1, row) for i, row in enumerate(cells) if i > first and any(v is not None for v in row)]
+        arrays = {f"c{j}": pa.array([row[j] if j < len(row) else None for _, row in data], pa.string())
+                  for j in range(len(header))}
+        arrays["_row"] = pa.array(range(1, len(data) + 1), pa.int64())
+        arrays["_line"] = pa.array([sheet_row for sheet_row, _ in data], pa.int64())
+        table = f"{table_prefix}_{n}"
+        con.register("_pcr_sheet", pa.table(arrays))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _pcr_sheet")
+        con.unregister("_pcr_sheet")
+        sources.append(Source(table, header, name, len(data), "row"))
+    if not sources:
+        raise FileProblem("empty workbook: no sheet holds any data")
+    return sources

@@ -1,0 +1,110 @@
+"""The raw schema: append-only version stores per contract table, the load manifest and the
+quarantine.
+
+Versions of a record (same key) are ordered by (_exported_at, _load_id); exactly one version
+per key is current. See docs/data-contract.md, "Supersession"."""
+from __future__ import annotations
+
+import duckdb
+
+from ingest.contract import TABLE_ORDER, TABLES
+from ingest.transform import ident, stored_type
+
+METADATA_COLUMNS = (
+    ("_load_id", "INTEGER"),
+    ("_source_file", "VARCHAR"),
+    ("_source_line", "BIGINT"),
+    ("_record_hash", "VARCHAR"),
+    ("_exported_at", "TIMESTAMP"),
+    ("_is_current", "BOOLEAN"),
+    ("_superseded_by_load_id", "INTEGER"),
+)
+
+MANIFEST_DDL = """
+CREATE TABLE IF NOT EXISTS raw.load_manifest (
+    load_id INTEGER NOT NULL,
+    file_name VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    sheet VARCHAR,
+    layout VARCHAR NOT NULL,
+    file_kind VARCHAR NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    rows_duplicate BIGINT NOT NULL,
+    records JSON NOT NULL,       -- {table: {inserted, unchanged, superseded, stale}}
+    exported_at TIMESTAMP NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL
+)"""
+
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    load_id INTEGER NOT NULL,
+    source_file VARCHAR NOT NULL,
+    sheet VARCHAR,
+    line BIGINT NOT NULL,        -- file line (CSV), sheet row (XLSX) or data row, see line_kind
+    line_kind VARCHAR NOT NULL,
+    layout VARCHAR NOT NULL,
+    file_kind VARCHAR NOT NULL,
+    target_tables VARCHAR[] NOT NULL,
+    rules VARCHAR[] NOT NULL,
+    reason VARCHAR NOT NULL,
+    raw_values JSON NOT NULL     -- mapped source columns only, PII columns redacted
+)"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for name in TABLE_ORDER:
+        table = TABLES[name]
+        columns = [f"{ident(c)} {stored_type(table, c)}" for c in table.stored_columns]
+        columns += [f"{c} {t}" for c, t in METADATA_COLUMNS]
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(columns)})")
+    con.execute(MANIFEST_DDL)
+    con.execute(QUARANTINE_DDL)
+
+
+def loaded_as(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:
+    row = con.execute("SELECT min(load_id) FROM raw.load_manifest WHERE sha256 = ?", [sha256]).fetchone()
+    return row[0]
+
+
+def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchone()[0]
+
+
+def merge(con: duckdb.DuckDBPyConnection, table_name: str, incoming: str, load_id: int,
+          source_file: str, exported_at: str) -> dict[str, int]:
+    """Store the incoming records (temp table: stored columns, _record_hash, _source_line) as
+    new versions where they differ from the current one."""
+    table = TABLES[table_name]
+    key = ident(table.key)
+    columns = ", ".join(ident(c) for c in table.stored_columns)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i.*, c._load_id AS _cur_load, "
+        f"CASE WHEN c.{key} IS NULL THEN 'new' WHEN c._record_hash = i._record_hash THEN 'unchanged' "
+        f"WHEN CAST(? AS TIMESTAMP) >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
+        f"FROM {incoming} i LEFT JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current",
+        [exported_at],
+    )
+    con.execute(
+        f"UPDATE raw.{table_name} SET _is_current = false, _superseded_by_load_id = ? "
+        f"WHERE _is_current AND {key} IN (SELECT {key} FROM _pcr_merge WHERE _status = 'newer')",
+        [load_id],
+    )
+    con.execute(
+        f"INSERT INTO raw.{table_name} ({columns}, {', '.join(c for c, _ in METADATA_COLUMNS)}) "
+        f"SELECT {columns}, ?, ?, _source_line, _record_hash, CAST(? AS TIMESTAMP), _status <> 'older', "
+        f"CASE WHEN _status = 'older' THEN _cur_load END FROM _pcr_merge WHERE _status <> 'unchanged'",
+        [load_id, source_file, exported_at],
+    )
+    counts = dict(con.execute("SELECT _status, count(*) FROM _pcr_merge GROUP BY _status").fetchall())
+    con.execute("DROP TABLE _pcr_merge")
+    return {
+        "inserted": counts.get("new", 0) + counts.get("newer", 0) + counts.get("older", 0),
+        "unchanged": counts.get("unchanged", 0),
+        "superseded": counts.get("newer", 0),
+        "stale": counts.get("older", 0),
+    }

@@ -1,0 +1,288 @@
+"""Set-wise mapping, parsing and validation of one source, as DuckDB SQL generated from the
+layout mapping and the contract.
+
+For a source table (c0..cN VARCHAR, _row, _line) this builds, in temp tables:
+  <src>_s        trimmed values and the exact-duplicate flag
+  <src>_rec_<t>  one record per row for each contract table the file kind produces, with the
+                 stored (privacy-transformed) columns, _record_hash and a list of errors
+  <src>_bad      the rows to quarantine, with all their errors
+Nothing here writes to the raw schema; ingest.store does that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from ingest.contract import TABLE_ORDER, TABLES, Column, Table
+from ingest.layouts import DEFAULT_UNKNOWN, ISO_DATE_FORMATS, Layout, Match, norm
+from ingest.privacy import normalise_a_number_sql
+from ingest.sources import Source
+
+# Stray whitespace: spaces, tabs, line breaks, no-break spaces.
+_WS = "' \t\r\n\u00a0'"
+DECIDED = ("granted", "granted_in_part", "denied")
+PII_KINDS = ("pii_drop", "pii_hash", "pii_dob")
+MAX_AGE = 110
+
+
+def lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_list(values) -> str:
+    return "[" + ", ".join(lit(v) for v in values) + "]"
+
+
+def _err(rule: str, table: str, condition: str, message: str) -> str:
+    return f"CASE WHEN {condition} THEN {{'rule': {lit(rule)}, 'tbl': {lit(table)}, 'msg': {message}}} END"
+
+
+def value_type(column: Column) -> str:
+    return {"date": "DATE", "pii_dob": "DATE", "bool": "BOOLEAN", "number": "DOUBLE"}.get(column.kind, "VARCHAR")
+
+
+def stored_type(table: Table, name: str) -> str:
+    if name == "age_at_intake":
+        return "INTEGER"
+    return value_type(table.column(name[: -len("_hash")] if name.endswith("_hash") else name))
+
+
+def derived_from_pii(table: Table, name: str) -> bool:
+    """Stored columns whose values must never be shown (hashes and the age from the DOB)."""
+    return name == "age_at_intake" or name.endswith("_hash")
+
+
+@dataclass(frozen=True)
+class SourceSql:
+    source: Source
+    match: Match
+    vehicles: tuple[str, ...]
+
+    @property
+    def layout(self) -> Layout:
+        return self.match.kind.layout
+
+    @property
+    def tables(self) -> list[str]:
+        return [t for t in TABLE_ORDER if t in self.match.columns]
+
+    def pii_source_columns(self) -> set[int]:
+        return {
+            idx
+            for table, cols in self.match.columns.items()
+            for canon, idx in cols.items()
+            if TABLES[table].column(canon).kind in PII_KINDS
+        }
+
+    def mapped_source_columns(self) -> list[int]:
+        return sorted({idx for cols in self.match.columns.values() for idx in cols.values()})
+
+    # -- step 1: trim, flag exact duplicates ------------------------------------------------
+    def build_clean(self, con: duckdb.DuckDBPyConnection) -> None:
+        src = self.source.table
+        cols = [f"c{i}" for i in range(len(self.source.header))]
+        trimmed = ", ".join(f"NULLIF(trim({c}, {_WS}), '') AS {c}" for c in cols)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_t AS SELECT _row, _line, {trimmed} FROM {src}"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_s AS SELECT *, "
+            f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY _row) > 1 AS _dup "
+            f"FROM {src}_t"
+        )
+        con.execute(f"DROP TABLE {src}_t")
+
+    # -- step 2: one record per row and table, with its errors ------------------------------
+    def _formats(self) -> str:
+        formats = list(dict.fromkeys(self.layout.date_formats + ISO_DATE_FORMATS))
+        return sql_list(formats)
+
+    def _enum_case(self, column: Column, raw: str, allowed: tuple[str, ...], keep_unmapped: bool) -> str:
+        pairs: dict[str, str] = {}
+        for source_value, canonical in self.layout.values.get(column.name, {}).items():
+            pairs.setdefault(source_value, canonical)
+        for canonical in allowed:
+            pairs.setdefault(canonical.lower(), canonical)
+        if not pairs:
+            return raw
+        branches = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in pairs.items())
+        return f"CASE lower({raw}) {branches} ELSE {raw if keep_unmapped else 'NULL'} END"
+
+    def _parsed(self, table: Table, column: Column, raw: str) -> str:
+        """SQL for the typed value of `column` given its trimmed source value `raw`."""
+        kind = column.kind
+        if kind == "date" or kind == "pii_dob":
+            return f"try_strptime({raw}, {self._formats()})::DATE"
+        if kind == "bool":
+            return (f"CASE WHEN lower({raw}) IN {tuple_sql(self.layout.true_words)} THEN true "
+                    f"WHEN lower({raw}) IN {tuple_sql(self.layout.false_words)} THEN false END")
+        if kind == "number":
+            return f"TRY_CAST({raw} AS DOUBLE)"
+        if kind == "enum":
+            return self._enum_case(column, raw, column.allowed, keep_unmapped=False)
+        if column.name == "vehicle":
+            return self._enum_case(column, raw, self.vehicles, keep_unmapped=False)
+        if kind == "pii_hash" and column.name == "a_number":
+            digits = normalise_a_number_sql(raw)
+            return f"CASE WHEN regexp_full_match({digits}, '[0-9]{{8,9}}') THEN pcr_hmac(lpad({digits}, 9, '0')) END"
+        if kind == "pii_hash":
+            return f"pcr_hmac(upper({raw}))"
+        if kind == "text":
+            return self._enum_case(column, raw, (), keep_unmapped=True)
+        return "NULL"  # pii_drop: never carried further
+
+    def _errors(self, table: Table, column: Column, header: str) -> list[str]:
+        raw, val, name, t = f"r_{column.name}", ident(column.name), column.name, table.name
+        shown = f"{lit(name + ' ')} || '''' || {raw} || ''''"
+        errors = []
+        if column.required:
+            errors.append(_err("missing_required", t, f"{raw} IS NULL",
+                               lit(f"required {name} is blank (column {header!r})")))
+        unparsed = f"{raw} IS NOT NULL AND {val} IS NULL"
+        if column.kind == "date":
+            errors.append(_err("bad_date", t, unparsed,
+                               f"{shown} || {lit(' is not a date in the format(s) ' + ', '.join(self.layout.date_formats))}"))
+        elif column.kind == "pii_dob":
+            errors.append(_err("bad_date", t, unparsed, lit(f"{name} is not a date in the expected format(s) (value withheld)")))
+        elif column.kind == "number":
+            errors.append(_err("bad_number", t, unparsed, f"{shown} || ' is not a number'"))
+        elif column.kind == "bool":
+            errors.append(_err("bad_boolean", t, f"{unparsed} AND lower({raw}) NOT IN {tuple_sql(DEFAULT_UNKNOWN)}",
+                               f"{shown} || {lit(' is not yes/no (add it under booleans: in ' + self.layout.path.name + ')')}"))
+        elif column.kind == "enum":
+            allowed = ("a California county name" if len(column.allowed) > 12
+                       else "allowed: " + ", ".join(column.allowed))
+            errors.append(_err("bad_value", t, unparsed,
+                               f"{shown} || {lit(f' is not an allowed value ({allowed}; or map it under values: {name} in ingest/layouts/{self.layout.path.name})')}"))
+        elif name == "vehicle":
+            errors.append(_err("unknown_vehicle", t, unparsed,
+                               f"{shown} || {lit(' is not in the vehicle taxonomy (seeds/vehicle_taxonomy.csv)')}"))
+        elif column.kind == "pii_hash" and name == "a_number":
+            errors.append(_err("bad_a_number", t, unparsed,
+                               lit("a_number is not an A-number of 8-9 digits (value withheld)")))
+        if t == "time_entries" and name == "hours":
+            errors.append(_err("bad_hours", t, f"{val} IS NOT NULL AND NOT ({val} > 0 AND {val} <= 24)",
+                               f"{shown} || ' is not in (0, 24]'"))
+        return errors
+
+    def _check_errors(self, table: Table) -> list[str]:
+        errors = []
+        for check in table.checks:
+            if check == "decided_has_date":
+                errors.append(_err(
+                    "decided_without_date", table.name,
+                    f"outcome IN {tuple_sql(DECIDED)} AND decision_date IS NULL AND r_decision_date IS NULL",
+                    "'outcome ' || outcome || ' needs a decision_date'"))
+                continue
+            later, earlier = check.split(">=")
+            errors.append(_err(
+                "date_order", table.name, f"{ident(later)} < {ident(earlier)}",
+                f"{lit(later + ' ')} || {ident(later)} || {lit(' is before ' + earlier + ' ')} || {ident(earlier)}"))
+        if table.name == "clients":
+            errors.append(_err("impossible_age", "clients", "date_of_birth > intake_date",
+                               lit("date_of_birth is after intake_date (value withheld)")))
+            errors.append(_err("impossible_age", "clients", f"date_sub('year', date_of_birth, intake_date) > {MAX_AGE}",
+                               lit(f"age at intake from date_of_birth is over {MAX_AGE} (value withheld)")))
+        return errors
+
+    def build_records(self, con: duckdb.DuckDBPyConnection, table_name: str) -> None:
+        table = TABLES[table_name]
+        mapped = self.match.columns[table_name]
+        tmap = next(m for m in self.match.kind.tables if m.table == table_name)
+        src = self.source.table
+        select, errors = [], []
+        for column in table.columns:
+            if column.name in mapped:
+                raw = f"c{mapped[column.name]}"
+                select += [f"{raw} AS r_{column.name}", f"{self._parsed(table, column, raw)} AS {ident(column.name)}"]
+                errors += self._errors(table, column, self.source.header[mapped[column.name]])
+            else:
+                select += [f"NULL::VARCHAR AS r_{column.name}", f"NULL::{value_type(column)} AS {ident(column.name)}"]
+        where = "NOT _dup"
+        if tmap.when_present:
+            marker = [norm(h) for h in self.source.header].index(norm(tmap.when_present))
+            where += f" AND c{marker} IS NOT NULL"
+        errors += self._check_errors(table)
+        stored = []
+        for name in table.stored_columns:
+            if name == "age_at_intake":
+                stored.append("date_sub('year', date_of_birth, intake_date)::INTEGER AS age_at_intake")
+            elif name.endswith("_hash"):
+                stored.append(f"{ident(name[:-5])} AS {ident(name)}")
+            else:
+                stored.append(ident(name))
+        struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in table.stored_columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_p AS SELECT _row, _line, {', '.join(select)} FROM {src}_s WHERE {where}"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_e AS SELECT _row, _line, {', '.join(stored)}, "
+            f"list_filter([{', '.join(errors)}], lambda x: x IS NOT NULL) AS errs FROM {src}_p"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_rec_{table_name} AS SELECT *, "
+            f"sha256(to_json({{{struct}}})) AS _record_hash FROM {src}_e"
+        )
+        con.execute(f"DROP TABLE {src}_p; DROP TABLE {src}_e")
+        self._flag_conflicts(con, table)
+
+    def _flag_conflicts(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        """A key seen again with different values: keep the first valid version, flag later ones."""
+        rec = f"{self.source.table}_rec_{table.name}"
+        key = ident(table.key)
+        values = [n for n in table.stored_columns if n != table.key]
+        ref_struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in values + ["_line", "_record_hash"])
+        word = self.source.line_word
+        diffs = []
+        for n in values:
+            if derived_from_pii(table, n):
+                diffs.append(f"CASE WHEN r.{ident(n)} IS DISTINCT FROM ref.{ident(n)} THEN {lit(n)} END")
+            else:
+                diffs.append(
+                    f"CASE WHEN r.{ident(n)} IS DISTINCT FROM ref.{ident(n)} THEN {lit(n + ' (')} || "
+                    f"coalesce('''' || ref.{ident(n)} || '''', 'blank') || ' then ' || "
+                    f"coalesce('''' || r.{ident(n)} || '''', 'blank') || ')' END"
+                )
+        message = (
+            f"{lit(table.key + ' ')} || r.{key} || {lit(' was already given on ' + word + ' ')} || ref._line || "
+            f"' with different values: ' || array_to_string(list_filter([{', '.join(diffs)}], lambda x: x IS NOT NULL), ', ') "
+            f"|| ' (the first is kept)'"
+        )
+        conflict = f"{{'rule': 'conflicting_duplicate', 'tbl': {lit(table.name)}, 'msg': {message}}}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rec} AS "
+            f"WITH ref AS (SELECT {key}, arg_min({{{ref_struct}}}, _row) AS ref FROM {rec} "
+            f"WHERE len(errs) = 0 GROUP BY {key}) "
+            f"SELECT r.* REPLACE (CASE WHEN len(r.errs) = 0 AND r._record_hash <> ref._record_hash "
+            f"THEN [{conflict}] ELSE r.errs END AS errs) "
+            f"FROM {rec} r LEFT JOIN (SELECT {key}, unnest(ref) FROM ref) ref USING ({key})"
+        )
+
+    # -- step 3: rows to quarantine ----------------------------------------------------------
+    def build_bad_rows(self, con: duckdb.DuckDBPyConnection) -> None:
+        src = self.source.table
+        parts = " UNION ALL ".join(
+            f"SELECT _row, _line, {order} AS o, errs FROM {src}_rec_{t} WHERE len(errs) > 0"
+            for order, t in enumerate(self.tables)
+        )
+        pii = self.pii_source_columns()
+        pairs = ", ".join(
+            f"{lit(self.source.header[i].strip())}, "
+            + (f"CASE WHEN s.c{i} IS NOT NULL THEN '[redacted]' END" if i in pii else f"s.c{i}")
+            for i in self.mapped_source_columns()
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_bad AS "
+            f"WITH e AS (SELECT _row, min(_line) AS _line, flatten(list(errs ORDER BY o)) AS errs FROM ({parts}) GROUP BY _row) "
+            f"SELECT e._row, e._line, e.errs, json_object({pairs}) AS raw_values "
+            f"FROM e JOIN {src}_s s USING (_row)"
+        )
+
+
+def tuple_sql(values) -> str:
+    return "(" + ", ".join(lit(v) for v in values) + ")"
