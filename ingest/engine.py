@@ -175,7 +175,7 @@ class Ingestor:
             records[table] = store.merge(self.con, table, incoming, load_id, path.name, exported_at)
         duplicates, quarantined = self.con.execute(
             f"SELECT (SELECT count(*) FROM {src}_s WHERE _dup), (SELECT count(*) FROM {src}_bad)"
-        ).fetchone()
+        ).fetchall()[0]
         rules = self.con.execute(
             f"SELECT r, count(DISTINCT _row) FROM (SELECT _row, unnest(list_transform(errs, lambda e: e.rule)) AS r "
             f"FROM {src}_bad) GROUP BY r"

@@ -129,7 +129,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table
         )
     except duckdb.Error as e:
         raise _duckdb_csv_problem(e) from None
-    rows = con.execute(f"SELECT count(*) FROM {table}_r").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {table}_r").fetchall()[0][0]
     # A fresh table's rowids follow file order (offset inside a transaction, hence the min). Exact line numbers cheaply when every record
     # sits on one line (the common case): line = data row + 1. Otherwise (quoted newlines,
     # blank lines) count them with Python's csv module; if it disagrees with DuckDB, say

@@ -67,12 +67,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def loaded_as(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:
-    row = con.execute("SELECT min(load_id) FROM raw.load_manifest WHERE sha256 = ?", [sha256]).fetchone()
+    row = con.execute("SELECT min(load_id) FROM raw.load_manifest WHERE sha256 = ?", [sha256]).fetchall()[0]
     return row[0]
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchone()[0]
+    return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchall()[0][0]
 
 
 def merge(con: duckdb.DuckDBPyConnection, table_name: str, incoming: str, load_id: int,
