@@ -1,0 +1,169 @@
+"""Run the suites against a DuckDB file with GX Core and build Data Docs.
+
+Importing this module imports GX (2-3 s): the pipeline imports it inside its validation step.
+The database is read through one short-lived read-only connection, closed before GX runs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from expectations import marts, privacy, staged
+from expectations.dataset import BLOCKING, Dataset
+
+SUITE_MODULES = (staged, marts, privacy)
+EXAMPLE_ROWS = 3
+DOCS_SITE = "pcr"
+
+
+@dataclass
+class CheckResult:
+    suite: str
+    dataset: str
+    expectation: str  # GX expectation type
+    description: str
+    columns: str
+    severity: str  # "blocking" or "warning"
+    success: bool
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    examples: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class Validation:
+    results: list[CheckResult]
+    data_docs: Path
+    rows_checked: int
+
+    @property
+    def blocking_failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity == "blocking"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity == "warning"]
+
+
+def all_datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
+    return [d for module in SUITE_MODULES for d in module.datasets(con, today)]
+
+
+def _context(docs_dir: Path) -> gx.data_context.AbstractDataContext:
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,  # nothing leaves the machine
+        progress_bars=ProgressBarsConfig(globally=False),
+        data_docs_sites={
+            DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _columns(expectation: gx.expectations.Expectation) -> list[str]:
+    names = [getattr(expectation, a, None) for a in ("column", "column_A", "column_B")]
+    return [n for n in names if n] + list(getattr(expectation, "column_list", None) or [])
+
+
+def _examples(df: pd.DataFrame, dataset: Dataset, columns: list[str], index: list) -> list[dict[str, str]]:
+    wanted = [c for c in dict.fromkeys([*dataset.key, *columns]) if c in df.columns]
+    rows = df.loc[list(index)[:EXAMPLE_ROWS], wanted]
+    return [{k: ("" if pd.isna(v) else str(v)) for k, v in row.items()} for row in rows.to_dict("records")]
+
+
+def _error_result(dataset: Dataset, expectation: gx.expectations.Expectation | None, message: str) -> CheckResult:
+    return CheckResult(
+        suite=dataset.suite,
+        dataset=dataset.name,
+        expectation=expectation.expectation_type if expectation else "query",
+        description=expectation.description if expectation else "Dataset query failed",
+        columns=", ".join(_columns(expectation)) if expectation else "",
+        severity="blocking" if expectation is None or expectation.severity == BLOCKING else "warning",
+        success=False,
+        error=message,
+    )
+
+
+def validate(db: Path, docs_dir: Path, today: dt.date | None = None) -> Validation:
+    """Validate every suite against `db`; write Data Docs into `docs_dir` (replaced)."""
+    today = today or dt.date.today()
+    frames: dict[str, pd.DataFrame] = {}
+    results: list[CheckResult] = []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        datasets = all_datasets(con, today)
+        for d in datasets:
+            try:
+                frames[f"{d.suite}.{d.name}"] = con.execute(d.sql).df()
+            except duckdb.Error as e:
+                # A missing model or column must fail the gate, not crash the run.
+                results.append(_error_result(d, None, str(e).splitlines()[0]))
+    finally:
+        con.close()
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    shutil.rmtree(docs_dir, ignore_errors=True)
+    context = _context(docs_dir)
+    source = context.data_sources.add_pandas("pcr")
+    for d in datasets:
+        df = frames.get(f"{d.suite}.{d.name}")
+        if df is None:
+            continue
+        batch = source.add_dataframe_asset(f"{d.suite}.{d.name}").add_batch_definition_whole_dataframe("all rows")
+        suite = context.suites.add(gx.ExpectationSuite(name=f"{d.suite}.{d.name}", expectations=list(d.expectations)))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{d.suite}.{d.name}", data=batch, suite=suite)
+        )
+        outcome = definition.run(
+            batch_parameters={"dataframe": df},
+            result_format={
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": EXAMPLE_ROWS if d.show_values else 0,
+            },
+        )
+        by_id = {e.id: e for e in suite.expectations}
+        for r in outcome.results:
+            expectation = by_id[r.expectation_config.id]
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                results.append(_error_result(d, expectation, r.exception_info["exception_message"]))
+                continue
+            columns = _columns(expectation)
+            results.append(
+                CheckResult(
+                    suite=d.suite,
+                    dataset=d.name,
+                    expectation=expectation.expectation_type,
+                    description=expectation.description or expectation.expectation_type,
+                    columns=", ".join(columns),
+                    severity="blocking" if expectation.severity == BLOCKING else "warning",
+                    success=bool(r.success),
+                    element_count=r.result.get("element_count"),
+                    unexpected_count=r.result.get("unexpected_count"),
+                    examples=_examples(df, d, columns, r.result.get("partial_unexpected_index_list") or [])
+                    if d.show_values and not r.success
+                    else [],
+                    # GX reports a comparison it could not make (e.g. mismatched types) as a
+                    # failure with an empty result: say so rather than show "0 unexpected".
+                    error=None if r.success or r.result else "GX returned no result (type mismatch?)",
+                )
+            )
+    context.build_data_docs(site_names=[DOCS_SITE])
+    return Validation(results=results, data_docs=docs_dir / "index.html", rows_checked=sum(len(f) for f in frames.values()))

@@ -1,0 +1,356 @@
+"""`pcr run [PATH...]`: ingest -> dbt build -> Great Expectations -> atomic publish.
+
+Everything is built in a working copy (var/pcr.work.duckdb) of the published database
+(var/pcr.duckdb). The published file is replaced, in one rename, only when ingest loaded every
+file, every dbt test passed and no blocking expectation failed; otherwise it is left byte for
+byte as it was and the working file stays behind for inspection (the next run deletes it).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import platform
+import shutil
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from pcr import paths
+from pcr.publish import (
+    RunLock,
+    RunLocked,
+    kill_point,
+    lock_path,
+    publish,
+    start_working_copy,
+    working_path,
+)
+
+STAGES = ("prepare", "ingest", "build", "validate", "publish")
+DATA_DOCS_KEPT = 10
+EXAMPLES_PRINTED = 3
+
+RECORD_DDL = """
+CREATE SCHEMA IF NOT EXISTS pipeline;
+CREATE TABLE IF NOT EXISTS pipeline.runs (
+    run_id VARCHAR PRIMARY KEY,
+    started_at TIMESTAMP NOT NULL,      -- UTC
+    finished_at TIMESTAMP NOT NULL,     -- UTC, when the record was written (just before publish)
+    status VARCHAR NOT NULL,            -- published | failed (failed runs live only in the kept working file)
+    failed_stage VARCHAR,
+    fresh BOOLEAN NOT NULL,
+    files_given INTEGER NOT NULL,
+    files_loaded INTEGER NOT NULL,
+    files_already_loaded INTEGER NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    expectations INTEGER NOT NULL,
+    blocking_failures INTEGER NOT NULL,
+    warnings INTEGER NOT NULL,
+    data_docs VARCHAR,
+    python_version VARCHAR NOT NULL,
+    duckdb_version VARCHAR NOT NULL,
+    dbt_core_version VARCHAR NOT NULL,
+    dbt_duckdb_version VARCHAR NOT NULL,
+    great_expectations_version VARCHAR NOT NULL,
+    pcr_version VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pipeline.run_inputs (
+    run_id VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,
+    sha256 VARCHAR,
+    load_id INTEGER,
+    status VARCHAR NOT NULL             -- loaded | skipped (same sha256 already loaded) | failed
+);
+CREATE TABLE IF NOT EXISTS pipeline.run_stages (
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,      -- UTC
+    seconds DOUBLE NOT NULL,
+    detail VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pipeline.validation_results (
+    run_id VARCHAR NOT NULL,
+    suite VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    expectation VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    columns VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,          -- blocking | warning
+    success BOOLEAN NOT NULL,
+    element_count BIGINT,
+    unexpected_count BIGINT,
+    examples JSON NOT NULL,             -- a few failing rows: ids and the checked columns only
+    error VARCHAR
+);
+"""
+
+
+class StageFailed(Exception):
+    """A gate closed: the message says why, the pipeline has already printed the details."""
+
+
+@dataclass
+class StageTiming:
+    name: str
+    started_at: dt.datetime
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="export files or folders to ingest; none: rebuild and re-validate what is loaded")
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"the published database (default: {paths.published_db()})")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start from an empty database instead of a copy of the published one")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _versions() -> dict[str, str]:
+    v = importlib.metadata.version
+    return {
+        "python_version": platform.python_version(),
+        "duckdb_version": duckdb.__version__,
+        "dbt_core_version": v("dbt-core"),
+        "dbt_duckdb_version": v("dbt-duckdb"),
+        "great_expectations_version": v("great-expectations"),
+        "pcr_version": v("pcr-outcomes"),
+    }
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+class Pipeline:
+    def __init__(self, published: Path, exports: list[Path], fresh: bool) -> None:
+        self.published = published
+        self.working = working_path(published)
+        self.exports = exports
+        self.fresh = fresh
+        self.started_at = _utcnow()
+        self.run_id = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        self.docs_dir = published.parent / "data_docs" / self.run_id
+        self.stages: list[StageTiming] = []
+        self.inputs: list[dict] = []
+        self.ingest_totals = {"files_loaded": 0, "files_already_loaded": 0, "rows_loaded": 0, "rows_quarantined": 0}
+        self.validation = None  # expectations.runner.Validation once validated
+
+    @contextmanager
+    def stage(self, name: str, doing: str) -> Iterator[StageTiming]:
+        timing = StageTiming(name, _utcnow())
+        self.stages.append(timing)
+        _say(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {name}: {doing}")
+        clock = time.perf_counter()
+        outcome = "failed"
+        try:
+            yield timing
+            outcome = "done"
+        finally:
+            timing.seconds = time.perf_counter() - clock
+            _say(f"      {name} {outcome} in {timing.seconds:.1f} s" + (f": {timing.detail}" if timing.detail else ""))
+
+    def execute(self) -> int:
+        _say(f"pcr run {self.run_id}: building {self.working.name}, publishing {self.published} if every gate passes")
+        failed_stage = None
+        try:
+            self._prepare()
+            kill_point("after_prepare")
+            self._ingest()
+            kill_point("after_ingest")
+            self._build()
+            kill_point("after_build")
+            self._validate()
+            kill_point("after_validate")
+        except StageFailed as e:
+            failed_stage = self.stages[-1].name
+            _say(f"\nFAILED at {failed_stage}: {e}")
+        self._record(failed_stage)
+        kill_point("after_record")
+        if failed_stage is None:
+            with self.stage("publish", f"replacing {self.published} atomically") as s:
+                publish(self.working, self.published)
+                s.detail = f"{self.published} ({self.published.stat().st_size / 1e6:.1f} MB)"
+            self._prune_data_docs()
+        self._summary(failed_stage)
+        return 0 if failed_stage is None else 1
+
+    # -- stages -------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        with self.stage("prepare", f"working copy {self.working}") as s:
+            if not self.exports and (self.fresh or not self.published.exists()):
+                raise StageFailed("no export files given and no published database to rebuild")
+            copied = start_working_copy(self.published, self.working, self.fresh)
+            s.detail = (f"copied {self.published} ({self.published.stat().st_size / 1e6:.1f} MB)" if copied
+                        else "starting from an empty database")
+
+    def _ingest(self) -> None:
+        from ingest.engine import Ingestor, collect_files
+
+        with self.stage("ingest", f"{len(self.exports)} path(s)" if self.exports else "nothing to ingest") as s:
+            if not self.exports:
+                s.detail = "no exports given: rebuilding from the loaded data"
+                return
+            files, results = collect_files(self.exports)
+            if not files and not results:
+                raise StageFailed("no .csv or .xlsx files under the given paths")
+            ingestor = Ingestor(self.working, progress=lambda text: _say(f"      {text}"))
+            try:
+                for path in files:
+                    result = ingestor.ingest_file(path)
+                    results.append(result)
+                    _say(f"      {path.name}: {result.status}"
+                         + (f", {result.total('rows_loaded'):,} rows loaded, "
+                            f"{result.total('rows_quarantined'):,} quarantined, "
+                            f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
+                            else f" ({result.message})"))
+                sha = dict(ingestor.con.execute("SELECT load_id, any_value(sha256) FROM raw.load_manifest GROUP BY 1").fetchall())
+            finally:
+                ingestor.close()
+            self.inputs = [{"file_name": r.path.name, "sha256": sha.get(r.load_id), "load_id": r.load_id,
+                            "status": r.status} for r in results]
+            loaded = [r for r in results if r.status == "loaded"]
+            rules: dict[str, int] = {}
+            for r in loaded:
+                for rule, n in r.quarantine_rules.items():
+                    rules[rule] = rules.get(rule, 0) + n
+            self.ingest_totals = {
+                "files_loaded": len(loaded),
+                "files_already_loaded": sum(r.status == "skipped" for r in results),
+                "rows_loaded": sum(r.total("rows_loaded") for r in loaded),
+                "rows_quarantined": sum(r.total("rows_quarantined") for r in loaded),
+            }
+            t = self.ingest_totals
+            s.detail = (f"{t['files_loaded']} file(s) loaded ({t['rows_loaded']:,} rows, "
+                        f"{t['rows_quarantined']:,} quarantined), {t['files_already_loaded']} already loaded")
+            if rules:
+                # Rule names and counts only: quarantined raw values stay in raw.quarantine.
+                _say("      quarantined rows by rule (details in raw.quarantine): "
+                     + ", ".join(f"{rule} {n:,}" for rule, n in sorted(rules.items(), key=lambda kv: -kv[1])))
+            failed = [r for r in results if r.status == "failed"]
+            if failed:
+                for r in failed:
+                    _say(f"      NOT LOADED {r.path}: {r.message}")
+                raise StageFailed(f"{len(failed)} file(s) could not be loaded")
+
+    def _build(self) -> None:
+        from pcr import dbt
+
+        with self.stage("build", "dbt build (seeds, models, tests, unit tests)") as s:
+            result = dbt.build(self.working)
+            if result.error:
+                _say(f"      dbt could not run: {result.error}")
+            for node in result.failed_nodes:
+                _say(f"      FAILED {node}")
+            if not result.success:
+                raise StageFailed(f"dbt build failed: {len(result.failed_nodes)} node(s) failed, "
+                                  f"{result.skipped_nodes} skipped because of them")
+            s.detail = "every model built, every dbt test passed"
+
+    def _validate(self) -> None:
+        with self.stage("validate", "Great Expectations suites: staged, marts, privacy") as s:
+            from expectations.runner import validate  # imports GX: only here, it costs seconds
+
+            self.validation = v = validate(self.working, self.docs_dir)
+            failed = [r for r in v.results if not r.success]
+            s.detail = (f"{len(v.results)} expectations on {v.rows_checked:,} rows: "
+                        f"{len(v.blocking_failures)} blocking failure(s), {len(v.warnings)} warning(s); "
+                        f"Data Docs {v.data_docs}")
+            for r in sorted(failed, key=lambda r: r.severity != "blocking"):
+                count = (f"{r.unexpected_count:,} of {r.element_count:,} rows" if r.unexpected_count is not None
+                         else r.error or "failed")
+                _say(f"      {r.severity.upper():8} {r.suite}.{r.dataset}: {r.description}"
+                     + (f" [{r.columns}]" if r.columns else "") + f": {count}")
+                for example in r.examples[:EXAMPLES_PRINTED]:
+                    _say("               e.g. " + ", ".join(f"{k}={v}" for k, v in example.items()))
+            if v.blocking_failures:
+                raise StageFailed(f"{len(v.blocking_failures)} blocking expectation(s) failed")
+
+    # -- records and reporting ----------------------------------------------------------------
+
+    def _record(self, failed_stage: str | None) -> None:
+        """Write the run record into the working database, checkpoint and close it."""
+        if not self.working.exists():
+            return
+        v = self.validation
+        results = v.results if v else []
+        con = duckdb.connect(str(self.working))
+        try:
+            con.execute(RECORD_DDL)
+            con.execute("BEGIN TRANSACTION")
+            row = {
+                "run_id": self.run_id,
+                "started_at": self.started_at,
+                "finished_at": _utcnow(),
+                "status": "failed" if failed_stage else "published",
+                "failed_stage": failed_stage,
+                "fresh": self.fresh,
+                "files_given": len(self.inputs),
+                **self.ingest_totals,
+                "expectations": len(results),
+                "blocking_failures": len(v.blocking_failures) if v else 0,
+                "warnings": len(v.warnings) if v else 0,
+                "data_docs": str(v.data_docs) if v else None,
+                **_versions(),
+            }
+            con.execute(f"INSERT INTO pipeline.runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        list(row.values()))
+            rows = {
+                "run_inputs": [[self.run_id, i["file_name"], i["sha256"], i["load_id"], i["status"]] for i in self.inputs],
+                "run_stages": [[self.run_id, s.name, s.started_at, s.seconds, s.detail] for s in self.stages],
+                "validation_results": [
+                    [self.run_id, r.suite, r.dataset, r.expectation, r.description, r.columns, r.severity, r.success,
+                     r.element_count, r.unexpected_count, json.dumps(r.examples), r.error] for r in results],
+            }
+            for table, values in rows.items():
+                if values:
+                    con.executemany(f"INSERT INTO pipeline.{table} VALUES ({', '.join('?' * len(values[0]))})", values)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+    def _prune_data_docs(self) -> None:
+        runs = sorted(p for p in self.docs_dir.parent.iterdir() if p.is_dir())
+        for old in runs[:-DATA_DOCS_KEPT]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _summary(self, failed_stage: str | None) -> None:
+        total = sum(s.seconds for s in self.stages)
+        _say(f"\nSummary of run {self.run_id}")
+        for s in self.stages:
+            share = f"{100 * s.seconds / total:3.0f}%" if total else ""
+            _say(f"  {s.name:<9} {s.seconds:7.1f} s {share}")
+        _say(f"  {'total':<9} {total:7.1f} s")
+        if failed_stage is None:
+            _say(f"Published {self.published}.")
+        else:
+            _say(f"NOT published: {self.published} is unchanged. The working database is kept for inspection "
+                 f"at {self.working} (the next run replaces it).")
+        if self.validation:
+            _say(f"Data Docs: {self.validation.data_docs}")
+
+
+def run(args: argparse.Namespace) -> int:
+    published = (args.db or paths.published_db()).absolute()
+    published.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with RunLock(lock_path(published)):
+            return Pipeline(published, list(args.paths), args.fresh).execute()
+    except RunLocked as e:
+        print(f"pcr run: refused: {e}", file=sys.stderr)
+        return 1
