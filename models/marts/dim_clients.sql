@@ -1,0 +1,26 @@
+-- One row per client. No name, A-number (not even hashed) or date of birth.
+select
+    c.client_id,
+    c.intake_date,
+    year(c.intake_date) as intake_cohort,
+    c.age_at_intake,
+    c.country_of_birth,
+    c.primary_language,
+    c.county_of_residence,
+    c.immigration_status,
+    c.in_removal_proceedings,
+    c.final_removal_order,
+    c.detained_at_intake,
+    r.has_removal_exposure,
+    r.removal_ground_convictions,
+    r.removal_ground_convictions_cleared,
+    coalesce(ra.removal_avoided_status, 'no_exposure') as removal_avoided_status,
+    coalesce(sv.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
+from {{ ref('stg_clients') }} c
+join {{ ref('int_client_relief') }} r using (client_id)
+left join {{ ref('int_removal_avoided') }} ra using (client_id)
+left join (
+    select client_id, bool_or(is_confidential_survivor_vehicle) as involves_confidential_survivor_vehicle
+    from {{ ref('int_motion_relief') }}
+    group by 1
+) sv using (client_id)

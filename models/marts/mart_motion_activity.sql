@@ -1,0 +1,59 @@
+-- Motions filed / decided / granted and grant rate, by period and by vehicle, county or partner
+-- firm. Filings (and motions still pending) fall in the quarter of their filing date, outcomes
+-- in the quarter of their decision date. Grant rate = (granted + granted in part) /
+-- (granted + granted in part + denied); withdrawn and pending never enter the denominator.
+with motions as (
+    select * from {{ ref('int_motion_relief') }}
+),
+
+dimensions as (
+    select motion_id, 'all' as dimension, 'all' as dimension_value from motions
+    union all select motion_id, 'vehicle', vehicle from motions
+    union all select motion_id, 'county', county from motions
+    union all select motion_id, 'partner_firm', coalesce(partner_firm, '(none)') from motions
+),
+
+facts as (
+    select
+        motion_id,
+        coalesce({{ quarter_label('filing_date') }}, 'not_filed') as period,
+        case when is_filed then 1 else 0 end as filed,
+        case when outcome = 'pending' then 1 else 0 end as pending,
+        0 as granted_in_full, 0 as granted_in_part, 0 as denied, 0 as withdrawn
+    from motions
+    where is_filed or outcome = 'pending'
+    union all
+    select
+        motion_id,
+        coalesce({{ quarter_label('decision_date') }}, 'unknown'),
+        0, 0,
+        case when outcome = 'granted' then 1 else 0 end,
+        case when outcome = 'granted_in_part' then 1 else 0 end,
+        case when outcome = 'denied' then 1 else 0 end,
+        case when outcome = 'withdrawn' then 1 else 0 end
+    from motions
+    where outcome <> 'pending'
+),
+
+totals as (
+    select
+        case when grouping(f.period) = 1 then 'all' else f.period end as period,
+        d.dimension,
+        d.dimension_value,
+        sum(f.filed) as motions_filed,
+        sum(f.granted_in_full + f.granted_in_part + f.denied) as motions_decided,
+        sum(f.granted_in_full + f.granted_in_part) as motions_granted,
+        sum(f.granted_in_full) as motions_granted_in_full,
+        sum(f.granted_in_part) as motions_granted_in_part,
+        sum(f.denied) as motions_denied,
+        sum(f.withdrawn) as motions_withdrawn,
+        sum(f.pending) as motions_pending
+    from facts f
+    join dimensions d using (motion_id)
+    group by grouping sets ((f.period, d.dimension, d.dimension_value), (d.dimension, d.dimension_value))
+)
+
+select
+    *,
+    motions_granted / nullif(motions_decided, 0) as grant_rate
+from totals

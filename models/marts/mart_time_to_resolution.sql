@@ -1,0 +1,31 @@
+-- Median and 75th percentile time to resolution per measure and group, read off the
+-- Kaplan-Meier curve: the smallest t with S(t) <= 0.5 (0.25), NULL when the curve never gets
+-- there. The closed-only median is shown beside it for comparison: it ignores still-open work
+-- and is biased low. The 1e-9 tolerance keeps S(t) = 0.5 exactly from missing by a rounding error.
+with counts as (
+    select
+        measure, dimension, dimension_value,
+        count(*) as units,
+        count(*) filter (where is_event) as events,
+        count(*) filter (where not is_event) as censored,
+        median(duration_days) filter (where is_event) as closed_only_median_days
+    from {{ ref('int_time_to_resolution_groups') }}
+    group by all
+),
+
+curve as (
+    select
+        measure, dimension, dimension_value,
+        min(t_days) filter (where survival <= 0.5 + 1e-9) as km_median_days,
+        min(t_days) filter (where survival <= 0.25 + 1e-9) as km_p75_days
+    from {{ ref('mart_time_to_resolution_km') }}
+    group by all
+)
+
+select
+    c.*,
+    k.km_median_days,
+    k.km_p75_days,
+    (select as_of_date from {{ ref('int_as_of_date') }}) as as_of_date
+from counts c
+join curve k using (measure, dimension, dimension_value)

@@ -1,0 +1,8 @@
+select
+    trim(event_id) as event_id,
+    trim(client_id) as client_id,
+    event_type,
+    event_date,
+    _load_id as load_id
+from {{ source('raw', 'immigration_events') }}
+where _is_current

@@ -1,0 +1,92 @@
+"""`pcr build`: run `dbt build` (seeds, models, tests, unit tests) in-process on a DuckDB file.
+
+dbt's target/ and logs/ go to a work directory outside the source tree (default
+<data dir>/dbt, see pcr.paths), never into the repository.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pcr import paths
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    failed_nodes: list[str] = field(default_factory=list)
+    skipped_nodes: int = 0
+    error: str | None = None
+
+
+def build(
+    db: Path,
+    select: list[str] | None = None,
+    dbt_vars: str | None = None,
+    work_dir: Path | None = None,
+) -> BuildResult:
+    """Run `dbt build` against `db` and say which nodes failed."""
+    from dbt.cli.main import dbtRunner  # slow import: only when a build actually runs
+
+    work_dir = work_dir or paths.data_dir() / "dbt"
+    db = Path(db).resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    args = [
+        "build",
+        "--project-dir", str(paths.PROJECT_ROOT),
+        "--profiles-dir", str(paths.PROJECT_ROOT),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+    ]
+    if select:
+        args += ["--select", *select]
+    if dbt_vars:
+        args += ["--vars", dbt_vars]
+    # The profile reads the database path from the environment (profiles.yml).
+    previous = os.environ.get("PCR_DBT_DB")
+    os.environ["PCR_DBT_DB"] = str(db)
+    try:
+        outcome = dbtRunner().invoke(args)
+    finally:
+        if previous is None:
+            os.environ.pop("PCR_DBT_DB", None)
+        else:
+            os.environ["PCR_DBT_DB"] = previous
+    results = getattr(outcome.result, "results", None) or []
+    failed = [r.node.unique_id for r in results if str(r.status).lower() in FAILED_STATUSES]
+    skipped = sum(1 for r in results if str(r.status).lower() == "skipped")
+    error = str(outcome.exception) if outcome.exception else None
+    return BuildResult(outcome.success and not failed, failed, skipped, error)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=None,
+                        help="DuckDB file to build in (default: the published database, $PCR_DB).")
+    parser.add_argument("--select", nargs="+", metavar="SELECTOR",
+                        help="dbt selectors, e.g. 'marts' or '+fct_motions' (default: everything).")
+    parser.add_argument("--vars", dest="dbt_vars", metavar="YAML",
+                        help="dbt vars, e.g. \"{as_of_date: '2025-06-30', pro_bono_hourly_rate: 450}\".")
+
+
+def run(args: argparse.Namespace) -> int:
+    db = args.db or paths.published_db()
+    print(f"pcr build: dbt build on {db}", flush=True)
+    result = build(db, select=args.select, dbt_vars=args.dbt_vars)
+    if result.success:
+        print("pcr build: OK", flush=True)
+        return 0
+    if result.error:
+        print(f"pcr build: dbt could not run: {result.error}", file=sys.stderr)
+    if result.failed_nodes:
+        print(f"pcr build: {len(result.failed_nodes)} node(s) failed "
+              f"({result.skipped_nodes} skipped because of them):", file=sys.stderr)
+        for node in result.failed_nodes:
+            print(f"  - {node}", file=sys.stderr)
+    return 1
