@@ -1,0 +1,438 @@
+"""The one way dashboard pages and reports read data: identity -> role -> scoped SQL.
+
+Roles (domain brief sections 1 and 5):
+
+* ``program_manager`` — everything.
+* ``partner`` — its own firm's rows only. The firm filter is applied to every relation a query
+  reads, *before* any aggregation, so no total ever includes another firm. A relation without
+  a ``partner_firm`` column (e.g. a mart pre-aggregated over all firms) is refused. Row-level
+  queries also leave out PC 236.14/236.15 survivor cases (statutory confidentiality: below the
+  aggregate level for program managers only); aggregates count them.
+* ``funder`` — de-identified aggregates only, through ``aggregate`` and ``summary``, which pass
+  every count through disclosure control (dashboards/disclosure.py). ``query`` (row-level or
+  free-form SQL) is refused, and so is any identifier-like column (``*_id``, ``*_hash``).
+
+SQL is written against placeholders: ``SELECT county, count(*) FROM {fct_motions} GROUP BY 1``.
+Each ``{name}`` becomes a scoped subquery over ``<schema>.<name>``; a template that names any
+table directly is refused, and the connection cannot read files, so the scope cannot be
+bypassed by accident. Parameters are DuckDB named parameters (``$name``).
+
+Reading: one short-lived read-only connection per query, closed at once; it cannot read
+files or attach other databases. Results are cached
+(``st.cache_data``) on the SQL, the parameters and the database file's identity (device,
+inode, mtime, size): the pipeline replaces the published file atomically (pcr/publish.py), so
+the next query sees a new identity and reads the new version, while a query already running
+keeps reading the old inode to the end.
+
+Identity: ``st.user`` when ``st.login`` (OIDC) is configured in ``.streamlit/secrets.toml``
+(``[auth]``) — Streamlit then always sets ``st.user.is_logged_in``. The roles file (YAML,
+path in ``PCR_ROLES_FILE``; see dashboards/roles.example.yml) maps e-mail addresses to roles.
+Without authentication the local user is a program manager, but only when the server listens
+on the loopback interface (``pcr dashboard`` starts it with ``--server.address 127.0.0.1``);
+pages show ``Scope.banner``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from dashboards.disclosure import DEFAULT_THRESHOLD, SuppressedTable, suppress, unsuppressed
+from pcr import paths
+
+ROLES_FILE_ENV = "PCR_ROLES_FILE"
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
+LOCAL_USER = "local user"
+LOCAL_BANNER = (
+    "Authentication is not configured: you are the local user with program-manager access "
+    "to all data. The server accepts connections from this computer only (127.0.0.1)."
+)
+FIRM_COLUMN = "partner_firm"
+# Flags the marts carry for PC 236.14 / 236.15 survivor cases (motion grain, case/client grain).
+SURVIVOR_COLUMNS = ("is_confidential_survivor_vehicle", "involves_confidential_survivor_vehicle")
+NONE_LABEL = "(none)"
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PARAMETER = re.compile(r"\$[A-Za-z0-9_]+")
+_HARMLESS_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFYING_COLUMN = re.compile(r"(_id|_hash|^id)$", re.IGNORECASE)
+
+
+class Role(str, Enum):
+    PROGRAM_MANAGER = "program_manager"
+    PARTNER = "partner"
+    FUNDER = "funder"
+
+
+class AccessDenied(PermissionError):
+    """The current identity may not see this; the message is meant for the page."""
+
+
+class LoginRequired(AccessDenied):
+    """Authentication is configured and nobody is logged in: the page offers st.login()."""
+
+
+class DataUnavailable(RuntimeError):
+    """No published database to read (the pipeline has not run yet)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    role: Role
+    identity: str
+    firm: str | None = None
+    local: bool = False  # no authentication configured
+    threshold: int = DEFAULT_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if (self.role is Role.PARTNER) != bool(self.firm):
+            raise ValueError("a partner scope needs a firm, and only a partner scope has one")
+
+    @property
+    def banner(self) -> str | None:
+        return LOCAL_BANNER if self.local else None
+
+    @property
+    def suppresses(self) -> bool:
+        return self.role is Role.FUNDER
+
+
+# --- roles file and identity -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RolesConfig:
+    users: Mapping[str, tuple[Role, str | None]]  # lower-cased e-mail -> (role, firm)
+    threshold: int = DEFAULT_THRESHOLD
+
+
+def load_roles(path: Path | str) -> RolesConfig:
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise AccessDenied(f"roles file {path} does not exist (set {ROLES_FILE_ENV})") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("users", {}), dict):
+        raise ValueError(f"{path}: expected a mapping with a 'users' mapping of e-mail -> {{role, firm}}")
+    threshold = document.get("suppression_threshold", DEFAULT_THRESHOLD)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        raise ValueError(f"{path}: suppression_threshold must be a positive integer, got {threshold!r}")
+    users: dict[str, tuple[Role, str | None]] = {}
+    for email, entry in (document.get("users") or {}).items():
+        where = f"{path}: users.{email}"
+        if not isinstance(entry, dict) or "role" not in entry:
+            raise ValueError(f"{where}: expected a mapping with a 'role'")
+        try:
+            role = Role(entry["role"])
+        except ValueError:
+            raise ValueError(f"{where}: unknown role {entry['role']!r}; use one of {[r.value for r in Role]}") from None
+        firm = entry.get("firm")
+        if role is Role.PARTNER and not (isinstance(firm, str) and firm.strip()):
+            raise ValueError(f"{where}: a partner needs a 'firm' (as spelled in the exports' partner_firm)")
+        if role is not Role.PARTNER and firm is not None:
+            raise ValueError(f"{where}: only partners have a 'firm'")
+        key = str(email).strip().lower()
+        if key in users:
+            raise ValueError(f"{where}: listed twice")
+        users[key] = (role, firm.strip() if firm else None)
+    return RolesConfig(users=users, threshold=threshold)
+
+
+def scope_for(user_info: Mapping[str, object], roles: RolesConfig | None, server_address: str | None) -> Scope:
+    """The scope of a visitor, from what ``st.user`` holds.
+
+    ``is_logged_in`` present means authentication is configured; absent means it is not (the
+    ``email`` Streamlit reports then is a placeholder and is ignored)."""
+    threshold = roles.threshold if roles else DEFAULT_THRESHOLD
+    if "is_logged_in" not in user_info:
+        if (server_address or "") not in LOOPBACK_ADDRESSES:
+            raise AccessDenied(
+                "Authentication is not configured and the server is not bound to 127.0.0.1: "
+                "no data is shown. Start the app with `pcr dashboard`, or configure st.login."
+            )
+        return Scope(Role.PROGRAM_MANAGER, LOCAL_USER, local=True, threshold=threshold)
+    if not user_info.get("is_logged_in"):
+        raise LoginRequired("Please log in to see the dashboards.")
+    email = str(user_info.get("email") or "").strip().lower()
+    grant = roles.users.get(email) if (roles and email) else None
+    if grant is None:
+        raise AccessDenied(
+            f"No role is assigned to {email or 'this account'}: no data is shown. "
+            "Ask the program manager to add you to the roles file."
+        )
+    role, firm = grant
+    return Scope(role, email, firm=firm, threshold=threshold)
+
+
+def current_scope() -> Scope:
+    """The scope of the person viewing this Streamlit session."""
+    import streamlit as st
+
+    roles_file = os.environ.get(ROLES_FILE_ENV)
+    roles = load_roles(roles_file) if roles_file else None
+    return scope_for(st.user.to_dict(), roles, st.get_option("server.address"))
+
+
+# --- reading the published database ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DbVersion:
+    """Identity of one published file: a pipeline publish gives a new inode."""
+
+    device: int
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+def db_version(path: Path) -> DbVersion:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataUnavailable(f"No published database at {path}: run the pipeline first (see the README).") from None
+    return DbVersion(info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+class _Replaced(Exception):
+    """The file changed while a connection was being opened: read again."""
+
+
+def _read(path: str, version: DbVersion, sql: str, params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
+    # A fresh in-memory instance that ATTACHes the file: duckdb.connect(path) would reuse an
+    # instance still open on the same path in this process — after a publish, the old file.
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute("ATTACH $path AS published (READ_ONLY)", {"path": path})
+        # Same identity before (the cache key) and after opening: the open file is that version.
+        if db_version(Path(path)) != version:
+            raise _Replaced
+        connection.execute("USE published")
+        connection.execute("SET enable_external_access = false")  # no files, no other databases
+        return connection.execute(sql, dict(params)).df()
+    finally:
+        connection.close()
+
+
+def _cached_reader():
+    import streamlit as st
+
+    return st.cache_data(max_entries=512, show_spinner=False)(_read)
+
+
+_read_cached = _cached_reader()
+
+
+def read_published(path: Path, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+    """Run finished SQL on the published file, read-only, cached per file version."""
+    frozen = tuple(sorted((params or {}).items()))
+    for _ in range(5):
+        try:
+            return _read_cached(str(path), db_version(path), sql, frozen)
+        except _Replaced:
+            continue
+    raise DataUnavailable(f"{path} kept changing while being opened; try again in a moment")
+
+
+class DataAccess:
+    """Scoped, cached reads for one visitor."""
+
+    def __init__(self, scope: Scope, db_path: Path | str | None = None, schema: str = "marts") -> None:
+        if not isinstance(scope, Scope):
+            raise AccessDenied("no scope: no data")
+        self.scope = scope
+        self.db_path = Path(db_path) if db_path else paths.published_db()
+        self.schema = schema
+
+    # -- public API --
+
+    def query(self, sql_template: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+        """Rows for program managers and partners (a partner's: own firm, no survivor cases)."""
+        if self.scope.role is Role.FUNDER:
+            raise AccessDenied("Funders see aggregates only: row-level and free-form queries are not available.")
+        return self._run(sql_template, params, row_level=True)
+
+    def aggregate(
+        self,
+        relation: str,
+        rows: str | Sequence[str],
+        columns: str | None = None,
+        *,
+        distinct: str | None = None,
+        where: str | None = None,
+        params: Mapping[str, object] | None = None,
+        with_margins: bool = True,
+    ) -> SuppressedTable:
+        """Counts of ``relation``'s rows (or of distinct ``distinct`` values, e.g. client_id for
+        clients) by ``rows`` and optionally ``columns``, with totals computed in SQL (correct
+        for distinct counts too). Funders get it suppressed; others get the same shape."""
+        row_dims = [rows] if isinstance(rows, str) else list(rows)
+        dims = row_dims + ([columns] if columns else [])
+        for name in dims + ([distinct] if distinct else []):
+            self._check_identifier(name)
+        if self.scope.suppresses:
+            self._refuse_identifying(dims)
+        quoted = [f'"{d}"' for d in dims]
+        measure = f'count(DISTINCT "{distinct}")' if distinct else "count(*)"
+        row_set = ", ".join(f'"{d}"' for d in row_dims)
+        sets = [f"({', '.join(quoted)})", "()"]
+        if columns:
+            sets += [f"({row_set})", f'("{columns}")']
+        sql = (
+            f"SELECT {', '.join(quoted)}, {measure} AS n, "
+            f"grouping({quoted[0]}) AS row_margin, {f'grouping({quoted[-1]})' if columns else '1'} AS column_margin "
+            f"FROM {{{relation}}} AS source WHERE {where or 'true'} GROUP BY GROUPING SETS ({', '.join(sets)})"
+        )
+        counts = self._run(sql, params, row_level=False)
+        return self._publish(_pivot(counts, row_dims, columns), with_margins)
+
+    def summary(
+        self,
+        sql_template: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        n_column: str = "n",
+        keys: Sequence[str] | None = None,
+    ) -> SuppressedTable:
+        """One row per group: group ``keys`` (default: the non-numeric columns), statistics
+        (medians, rates, ...) and ``n_column`` counting the people or cases behind the row.
+        For funders a row whose count is suppressed has all its numbers suppressed, and the
+        count column is protected as if its total were published elsewhere."""
+        frame = self._run(sql_template, params, row_level=False)
+        if n_column not in frame.columns:
+            raise ValueError(f"summary: the query must return the count column {n_column!r}")
+        if not self.scope.suppresses:
+            return SuppressedTable(frame.astype(str), frame, pd.DataFrame(False, index=frame.index, columns=frame.columns), None)
+        self._refuse_identifying(frame.columns)
+        if keys is None:
+            keys = [c for c in frame.columns if c != n_column and not pd.api.types.is_numeric_dtype(frame[c])]
+        counts = suppress(frame[n_column].fillna(0).astype("int64").reset_index(drop=True), threshold=self.scope.threshold)
+        hidden_rows = counts.suppressed_mask.iloc[:-1].to_numpy()  # its Total entry is not published here
+        mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+        mask.loc[hidden_rows, [c for c in frame.columns if c not in keys]] = True
+        return SuppressedTable(frame.astype(str).mask(mask, counts.marker), frame.mask(mask), mask, self.scope.threshold)
+
+    def version(self) -> DbVersion:
+        return db_version(self.db_path)
+
+    # -- scoping --
+
+    def _run(self, sql_template: str, params: Mapping[str, object] | None, *, row_level: bool) -> pd.DataFrame:
+        params = dict(params or {})
+        if any(k.startswith("scope_") for k in params):
+            raise ValueError("parameter names starting with 'scope_' are reserved for the access layer")
+        relations = _PLACEHOLDER.findall(sql_template)
+        stray = _direct_sources(_PLACEHOLDER.sub(lambda m: f"__relation_{m.group(1)}", sql_template))
+        if stray:
+            raise AccessDenied(f"query reads {', '.join(stray)} directly: write relations as {{name}} so the scope applies")
+        columns = {name: self._columns(name) for name in set(relations)}
+        sql = _PLACEHOLDER.sub(lambda m: self._scoped_relation(m.group(1), columns[m.group(1)], row_level), sql_template)
+        if self.scope.role is Role.PARTNER and relations:
+            params["scope_firm"] = self.scope.firm
+        return read_published(self.db_path, sql, params)
+
+    def _columns(self, relation: str) -> frozenset[str]:
+        self._check_identifier(relation)
+        found = read_published(
+            self.db_path,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $schema AND table_name = $name",
+            {"schema": self.schema, "name": relation},
+        )
+        if found.empty:
+            raise DataUnavailable(f"{self.schema}.{relation} is not in the published database")
+        return frozenset(found["column_name"])
+
+    def _scoped_relation(self, relation: str, columns: frozenset[str], row_level: bool) -> str:
+        source = f'"{self.schema}"."{relation}"'
+        if self.scope.role is not Role.PARTNER:
+            return f"(SELECT * FROM {source})"
+        if FIRM_COLUMN not in columns:
+            raise AccessDenied(f"{relation} has no {FIRM_COLUMN} column, so it cannot be limited to one firm's cases")
+        conditions = [f'"{FIRM_COLUMN}" = $scope_firm']
+        if row_level:
+            conditions += [f'NOT coalesce("{c}", false)' for c in SURVIVOR_COLUMNS if c in columns]
+        return f"(SELECT * FROM {source} WHERE {' AND '.join(conditions)})"
+
+    def _publish(self, pivoted: tuple, with_margins: bool) -> SuppressedTable:
+        interior, row_totals, column_totals, grand_total = pivoted
+        margins = dict(grand_total=grand_total) if isinstance(interior, pd.Series) else dict(
+            row_totals=row_totals, column_totals=column_totals, grand_total=grand_total
+        )
+        if not with_margins:
+            margins = {}
+        if self.scope.suppresses:
+            return suppress(interior, self.scope.threshold, with_margins, **margins)
+        return unsuppressed(interior, with_margins, **margins)
+
+    @staticmethod
+    def _check_identifier(name: str) -> None:
+        if not _IDENTIFIER.match(name or ""):
+            raise ValueError(f"not a plain column or relation name: {name!r}")
+
+    @staticmethod
+    def _refuse_identifying(columns: Sequence[str]) -> None:
+        identifying = [c for c in columns if _IDENTIFYING_COLUMN.search(str(c))]
+        if identifying:
+            raise AccessDenied(f"Funders see de-identified aggregates only: {', '.join(identifying)} identifies cases or people.")
+
+
+def _direct_sources(sql: str) -> list[str]:
+    """What the SQL reads other than the scoped placeholders and its own CTEs: tables named
+    directly and table functions (which could read a table by name, e.g. query_table)."""
+    with duckdb.connect(":memory:") as parser:
+        # The parser takes no parameters: probe with NULL in their place. Parsing only, no binding.
+        tree = json.loads(parser.execute("SELECT json_serialize_sql($sql)", {"sql": _PARAMETER.sub("NULL", sql)}).fetchone()[0])
+    if tree.get("error"):
+        raise ValueError(f"SQL does not parse: {tree.get('error_message')}")
+    if len(tree["statements"]) != 1:
+        raise AccessDenied("one SELECT statement per query")
+    ctes: set[str] = set()
+    sources: list[tuple[str, str]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "cte_map" in node:
+                ctes.update(entry["key"].lower() for entry in node["cte_map"]["map"])
+            if node.get("type") == "BASE_TABLE":
+                qualified = ".".join(p for p in (node.get("catalog_name"), node.get("schema_name"), node["table_name"]) if p)
+                sources.append((qualified, node["table_name"]))
+            elif node.get("type") == "TABLE_FUNCTION":
+                name = node["function"].get("function_name", "?")
+                if name not in _HARMLESS_TABLE_FUNCTIONS:
+                    sources.append((f"{name}()", f"{name}()"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree["statements"][0]["node"])
+    return sorted({q for q, name in sources if not (q == name and (name.startswith("__relation_") or name.lower() in ctes))})
+
+
+def _pivot(counts: pd.DataFrame, row_dims: list[str], column: str | None):
+    """Split the GROUPING SETS result into interior, row totals, column totals, grand total."""
+    for dim in row_dims + ([column] if column else []):
+        counts[dim] = counts[dim].astype(object).where(counts[dim].notna(), NONE_LABEL)
+    interior_rows = counts[(counts.row_margin == 0) & (counts.column_margin == 0)] if column else counts[counts.row_margin == 0]
+    grand_rows = counts[(counts.row_margin == 1) & (counts.column_margin == 1)]
+    grand_total = int(grand_rows.n.iloc[0]) if len(grand_rows) else 0
+    index = row_dims[0] if len(row_dims) == 1 else row_dims
+    if not column:
+        interior = interior_rows.set_index(index)["n"].sort_index()
+        return interior, None, None, grand_total
+    interior = interior_rows.pivot_table(index=index, columns=column, values="n", aggfunc="sum", fill_value=0).sort_index()
+    interior = interior.sort_index(axis=1)
+    interior.columns.name = column
+    row_totals = counts[(counts.row_margin == 0) & (counts.column_margin == 1)].set_index(index)["n"]
+    column_totals = counts[(counts.row_margin == 1) & (counts.column_margin == 0)].set_index(column)["n"]
+    return interior, row_totals, column_totals, grand_total
