@@ -40,14 +40,14 @@ totals as (
         case when grouping(f.period) = 1 then 'all' else f.period end as period,
         d.dimension,
         d.dimension_value,
-        sum(f.filed) as motions_filed,
-        sum(f.granted_in_full + f.granted_in_part + f.denied) as motions_decided,
-        sum(f.granted_in_full + f.granted_in_part) as motions_granted,
-        sum(f.granted_in_full) as motions_granted_in_full,
-        sum(f.granted_in_part) as motions_granted_in_part,
-        sum(f.denied) as motions_denied,
-        sum(f.withdrawn) as motions_withdrawn,
-        sum(f.pending) as motions_pending
+        cast(sum(f.filed) as bigint) as motions_filed,
+        cast(sum(f.granted_in_full + f.granted_in_part + f.denied) as bigint) as motions_decided,
+        cast(sum(f.granted_in_full + f.granted_in_part) as bigint) as motions_granted,
+        cast(sum(f.granted_in_full) as bigint) as motions_granted_in_full,
+        cast(sum(f.granted_in_part) as bigint) as motions_granted_in_part,
+        cast(sum(f.denied) as bigint) as motions_denied,
+        cast(sum(f.withdrawn) as bigint) as motions_withdrawn,
+        cast(sum(f.pending) as bigint) as motions_pending
     from facts f
     join dimensions d using (motion_id)
     group by grouping sets ((f.period, d.dimension, d.dimension_value), (d.dimension, d.dimension_value))
