@@ -8,8 +8,8 @@ Roles (domain brief sections 1 and 5):
   a ``partner_firm`` column (e.g. a mart pre-aggregated over all firms) is refused. Row-level
   queries also leave out PC 236.14/236.15 survivor cases (statutory confidentiality: below the
   aggregate level for program managers only); aggregates count them.
-* ``funder`` — de-identified aggregates only, through ``aggregate`` and ``summary``, which pass
-  every count through disclosure control (dashboards/disclosure.py). ``query`` (row-level or
+* ``funder`` — de-identified aggregates only, through ``aggregate`` and ``summary``, which write
+  the GROUP BY themselves and pass every count through disclosure control (dashboards/disclosure.py). ``query`` (row-level or
   free-form SQL) is refused, and so is any identifier-like column (``*_id``, ``*_hash``).
 
 SQL is written against placeholders: ``SELECT county, count(*) FROM {fct_motions} GROUP BY 1``.
@@ -277,7 +277,7 @@ class DataAccess:
         for distinct counts too). Funders get it suppressed; others get the same shape."""
         row_dims = [rows] if isinstance(rows, str) else list(rows)
         dims = row_dims + ([columns] if columns else [])
-        for name in dims + ([distinct] if distinct else []):
+        for name in [relation, *dims, *([distinct] if distinct else [])]:
             self._check_identifier(name)
         if self.scope.suppresses:
             self._refuse_identifying(dims)
@@ -290,32 +290,42 @@ class DataAccess:
         sql = (
             f"SELECT {', '.join(quoted)}, {measure} AS n, "
             f"grouping({quoted[0]}) AS row_margin, {f'grouping({quoted[-1]})' if columns else '1'} AS column_margin "
-            f"FROM {{{relation}}} AS source WHERE {where or 'true'} GROUP BY GROUPING SETS ({', '.join(sets)})"
+            f"FROM {{{relation}}} AS source WHERE ({where or 'true'}) GROUP BY GROUPING SETS ({', '.join(sets)})"
         )
         counts = self._run(sql, params, row_level=False)
         return self._publish(_pivot(counts, row_dims, columns), with_margins)
 
     def summary(
         self,
-        sql_template: str,
-        params: Mapping[str, object] | None = None,
+        relation: str,
+        by: str | Sequence[str],
+        stats: Mapping[str, str],
         *,
-        n_column: str = "n",
-        keys: Sequence[str] | None = None,
+        distinct: str | None = None,
+        where: str | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> SuppressedTable:
-        """One row per group: group ``keys`` (default: the non-numeric columns), statistics
-        (medians, rates, ...) and ``n_column`` counting the people or cases behind the row.
-        For funders a row whose count is suppressed has all its numbers suppressed, and the
-        count column is protected as if its total were published elsewhere."""
-        frame = self._run(sql_template, params, row_level=False)
-        if n_column not in frame.columns:
-            raise ValueError(f"summary: the query must return the count column {n_column!r}")
+        """One row per group of ``by``: ``n`` (rows, or distinct ``distinct`` values) and each
+        statistic, given as an aggregate SQL expression, e.g.
+        ``{"median_days": "median(days_to_decision)"}`` (the layer writes the GROUP BY, so a
+        statistic cannot list rows). For funders a group whose ``n`` is suppressed has every
+        statistic suppressed, and ``n`` is protected as if its total were published elsewhere."""
+        keys = [by] if isinstance(by, str) else list(by)
+        for name in [relation, *keys, *stats, *([distinct] if distinct else [])]:
+            self._check_identifier(name)
+        if self.scope.suppresses:
+            self._refuse_identifying(keys)
+        quoted = ", ".join(f'"{k}"' for k in keys)
+        measure = f'count(DISTINCT "{distinct}")' if distinct else "count(*)"
+        selected = ", ".join(f'({expression}) AS "{name}"' for name, expression in stats.items())
+        sql = (
+            f"SELECT {quoted}, {measure} AS n{', ' + selected if selected else ''} "
+            f"FROM {{{relation}}} AS source WHERE ({where or 'true'}) GROUP BY {quoted} ORDER BY {quoted}"
+        )
+        frame = self._run(sql, params, row_level=False)
         if not self.scope.suppresses:
             return SuppressedTable(frame.astype(str), frame, pd.DataFrame(False, index=frame.index, columns=frame.columns), None)
-        self._refuse_identifying(frame.columns)
-        if keys is None:
-            keys = [c for c in frame.columns if c != n_column and not pd.api.types.is_numeric_dtype(frame[c])]
-        counts = suppress(frame[n_column].fillna(0).astype("int64").reset_index(drop=True), threshold=self.scope.threshold)
+        counts = suppress(frame["n"].astype("int64"), threshold=self.scope.threshold)
         hidden_rows = counts.suppressed_mask.iloc[:-1].to_numpy()  # its Total entry is not published here
         mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
         mask.loc[hidden_rows, [c for c in frame.columns if c not in keys]] = True

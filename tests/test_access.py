@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from dashboards.access import (
@@ -48,13 +49,12 @@ def motion_rows(scale: int = 1):
 
 
 def build_db(path: Path, scale: int = 1) -> Path:
+    motions = pd.DataFrame(motion_rows(scale), columns=[
+        "motion_id", "client_id", "partner_firm", "county", "vehicle", "outcome", "decision_date", "is_confidential_survivor_vehicle",
+    ])
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA marts")
-    con.execute(
-        "CREATE TABLE marts.fct_motions (motion_id VARCHAR, client_id VARCHAR, partner_firm VARCHAR, county VARCHAR,"
-        " vehicle VARCHAR, outcome VARCHAR, decision_date DATE, is_confidential_survivor_vehicle BOOLEAN)"
-    )
-    con.executemany("INSERT INTO marts.fct_motions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", motion_rows(scale))
+    con.execute("CREATE TABLE marts.fct_motions AS SELECT * REPLACE (CAST(decision_date AS DATE) AS decision_date) FROM motions")
     # Pre-aggregated over all firms, like mart_motion_activity: no partner_firm column.
     con.execute("CREATE TABLE marts.mart_activity AS SELECT county, count(*) AS filed FROM marts.fct_motions GROUP BY county")
     con.close()
@@ -179,17 +179,24 @@ def test_distinct_counts_take_their_totals_from_sql(db):
 
 
 def test_funder_summary_hides_statistics_of_small_groups(db):
-    sql = (
-        "SELECT county || ' / ' || outcome AS grp, count(*) AS n, avg(month(decision_date)) AS mean_month "
-        "FROM {fct_motions} WHERE partner_firm = $firm GROUP BY ALL ORDER BY grp"
+    result = DataAccess(FUNDER, db).summary(
+        "fct_motions", by=["county", "outcome"], stats={"mean_month": "avg(month(decision_date))"},
+        where="partner_firm = $firm", params={"firm": "Firm A LLP"},
     )
-    result = DataAccess(FUNDER, db).summary(sql, {"firm": "Firm A LLP"})
     small = result.numeric.n.isna()
     assert small.any() and result.numeric.mean_month[small].isna().all()
     assert (result.display.loc[small, "n"] == "<11").all()
-    assert result.display.grp.notna().all()  # group labels stay visible
-    shown = result.numeric.n.dropna()
-    assert (shown >= 11).all()
+    assert (result.display.loc[small, "mean_month"] == "<11").all()
+    assert result.display.county.notna().all()  # group labels stay visible
+    assert (result.numeric.n.dropna() >= 11).all()
+    truth = dict(((c, o), n) for c, o, n in direct(db, "SELECT county, outcome, count(*) FROM marts.fct_motions WHERE partner_firm = 'Firm A LLP' GROUP BY ALL"))
+    for row in result.numeric[~small].itertuples():
+        assert row.n == truth[(row.county, row.outcome)]
+
+
+def test_summary_statistics_cannot_list_rows(db):
+    with pytest.raises(duckdb.BinderException):  # not an aggregate: DuckDB refuses, nothing is listed
+        DataAccess(PM, db).summary("fct_motions", by="county", stats={"listed": "motion_id"})
 
 
 # --- identity ----------------------------------------------------------------------------------
