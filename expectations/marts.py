@@ -3,7 +3,8 @@
 dbt unit tests prove the SQL logic on hand-made fixtures; this suite checks the built marts on
 the real data, where a join that fans out or drops rows shows up as totals that do not match:
 breakdowns (by vehicle, county, firm, period) that do not add up to their total, rates outside
-[0, 1], vacaturs that absorb reductions, survival curves that rise. The SQL of each dataset
+[0, 1], vacaturs that absorb reductions, survival curves that rise. Negative durations in
+fct_cases are dbt tests (`non_negative`) and not repeated here. The SQL of each dataset
 lines up the two sides of a comparison; the expectation states the rule.
 """
 from __future__ import annotations
@@ -211,21 +212,6 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
                     ignore_row_if="either_value_is_missing", severity=BLOCKING,
                     description="75th percentile time to resolution below the median",
                 ),
-            ],
-        ),
-        Dataset(
-            SUITE,
-            "case_durations",
-            "select case_id, days_referral_to_decision, days_intake_to_decision, "
-            "days_decision_to_immigration_outcome from marts.fct_cases",
-            key=("case_id",),
-            expectations=[
-                E.ExpectColumnValuesToBeBetween(
-                    column=c, min_value=0, severity=BLOCKING,
-                    description=f"Negative duration {c} (dates out of order reached the marts)",
-                )
-                for c in ("days_referral_to_decision", "days_intake_to_decision",
-                          "days_decision_to_immigration_outcome")
             ],
         ),
     ]

@@ -86,7 +86,36 @@ def _columns(expectation: gx.expectations.Expectation) -> list[str]:
 def _examples(df: pd.DataFrame, dataset: Dataset, columns: list[str], index: list) -> list[dict[str, str]]:
     wanted = [c for c in dict.fromkeys([*dataset.key, *columns]) if c in df.columns]
     rows = df.loc[list(index)[:EXAMPLE_ROWS], wanted]
-    return [{k: ("" if pd.isna(v) else str(v)) for k, v in row.items()} for row in rows.to_dict("records")]
+    return [{k: _show(v) for k, v in row.items()} for row in rows.to_dict("records")]
+
+
+def _show(value: object) -> str:
+    if pd.isna(value):
+        return ""
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _hidden_value_locations(df: pd.DataFrame, dataset: Dataset, expectation) -> list[dict[str, str]]:
+    """For a failed privacy regex check: which locations hold matching values, and how many.
+
+    GX keeps counts only for these checks (so no value reaches Data Docs); this re-applies the
+    expectation's own patterns, the way GX's pandas engine does (str.contains), to say where."""
+    patterns = getattr(expectation, "regex_list", None) or [getattr(expectation, "regex", None)]
+    if None in patterns or not dataset.key:
+        return []
+    values = df[expectation.column].dropna().astype(str)
+    matched = pd.Series(False, index=values.index)
+    for pattern in patterns:
+        matched |= values.str.contains(pattern, regex=True)
+    counts = df.loc[matched[matched].index].groupby(list(dataset.key)).size().sort_values(ascending=False)
+    return [
+        {**dict(zip(dataset.key, key if isinstance(key, tuple) else (key,))), "matching_values": str(n)}
+        for key, n in counts.head(EXAMPLE_ROWS).items()
+    ]
 
 
 def _error_result(dataset: Dataset, expectation: gx.expectations.Expectation | None, message: str) -> CheckResult:
@@ -157,9 +186,10 @@ def validate(db: Path, docs_dir: Path, today: dt.date | None = None) -> Validati
                     success=bool(r.success),
                     element_count=r.result.get("element_count"),
                     unexpected_count=r.result.get("unexpected_count"),
-                    examples=_examples(df, d, columns, r.result.get("partial_unexpected_index_list") or [])
-                    if d.show_values and not r.success
-                    else [],
+                    examples=[] if r.success
+                    else _examples(df, d, columns, r.result.get("partial_unexpected_index_list") or [])
+                    if d.show_values
+                    else _hidden_value_locations(df, d, expectation),
                     # GX reports a comparison it could not make (e.g. mismatched types) as a
                     # failure with an empty result: say so rather than show "0 unexpected".
                     error=None if r.success or r.result else "GX returned no result (type mismatch?)",
