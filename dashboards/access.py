@@ -279,6 +279,8 @@ class DataAccess:
         dims = row_dims + ([columns] if columns else [])
         for name in [relation, *dims, *([distinct] if distinct else [])]:
             self._check_identifier(name)
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"aggregate: each dimension once, got {dims}")
         if self.scope.suppresses:
             self._refuse_identifying(dims)
         quoted = [f'"{d}"' for d in dims]
