@@ -14,11 +14,10 @@ from typing import Callable
 import duckdb
 
 from ingest import store
-from ingest.contract import TABLES
 from ingest.layouts import DetectionError, Layout, detect, load_layouts
 from ingest.privacy import install_hmac_macro, load_or_create_key
 from ingest.sources import FileProblem, Source, read_csv, read_xlsx, scan_file
-from ingest.transform import SourceSql, ident
+from ingest.transform import SourceSql
 from pcr import paths
 
 SUFFIXES = (".csv", ".xlsx")
@@ -149,7 +148,7 @@ class Ingestor:
         except DetectionError as e:
             raise FileProblem(f"{f'sheet {source.sheet!r}: ' if source.sheet else ''}{e}") from None
         sql = SourceSql(source, match, self.vehicles)
-        sql.build_clean(self.con)
+        sql.build_duplicates(self.con)
         for table in sql.tables:
             sql.build_records(self.con, table)
         sql.build_bad_rows(self.con)
@@ -164,17 +163,11 @@ class Ingestor:
         )
         records = {}
         for table in sql.tables:
-            key = ident(TABLES[table].key)
-            incoming = f"{src}_in_{table}"
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {incoming} AS SELECT * EXCLUDE (_row, _line, errs), "
-                f"_line AS _source_line FROM {src}_rec_{table} "
-                f"WHERE _row NOT IN (SELECT _row FROM {src}_bad) "
-                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row) = 1"
-            )
-            records[table] = store.merge(self.con, table, incoming, load_id, path.name, exported_at)
+            keep = (f"i._row NOT IN (SELECT _row FROM {src}_bad) "
+                    f"AND i._row NOT IN (SELECT _row FROM {src}_conf_{table})")
+            records[table] = store.merge(self.con, table, f"{src}_rec_{table}", keep, load_id, path.name, exported_at)
         duplicates, quarantined = self.con.execute(
-            f"SELECT (SELECT count(*) FROM {src}_s WHERE _dup), (SELECT count(*) FROM {src}_bad)"
+            f"SELECT (SELECT count(*) FROM {src}_dup), (SELECT count(*) FROM {src}_bad)"
         ).fetchall()[0]
         rules = self.con.execute(
             f"SELECT r, count(DISTINCT _row) FROM (SELECT _row, unnest(list_transform(errs, lambda e: e.rule)) AS r "
@@ -186,11 +179,12 @@ class Ingestor:
             f"FROM {src}_bad ORDER BY _row LIMIT 5", [source.line_word]
         ).fetchall()
         result.quarantine_examples += [f"{where}: {text}" for (text,) in examples]
-        for t in self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND (table_name = ? OR starts_with(table_name, ?))",
-            [src, src + "_"],
+        for object_type, name in self.con.execute(
+            "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND view_name = $src UNION ALL "
+            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary AND (table_name = $src OR starts_with(table_name, $src || '_'))",
+            {"src": src},
         ).fetchall():
-            self.con.execute(f"DROP TABLE {t[0]}")
+            self.con.execute(f"DROP {object_type} {name}")
         return SourceResult(
             sheet=source.sheet, layout=kind.layout.name, file_kind=kind.kind, rows_read=source.rows,
             rows_loaded=source.rows - duplicates - quarantined, rows_quarantined=quarantined,

@@ -26,7 +26,7 @@ class FileProblem(Exception):
 
 @dataclass
 class Source:
-    table: str  # DuckDB temp table: c0..cN VARCHAR, _row (1-based data row), _line
+    table: str  # DuckDB temp table or view: c0..cN VARCHAR (trimmed, NULL if blank), _row (1-based data row), _line
     header: list[str]
     sheet: str | None
     rows: int
@@ -111,6 +111,17 @@ def _duckdb_csv_problem(e: duckdb.Error) -> FileProblem:
     return FileProblem(f"not a readable CSV table ({first.split('Original Line')[0].strip()})")
 
 
+_WS = " \t\r\n\u00a0"  # stray whitespace: spaces, tabs, line breaks, no-break spaces
+
+
+def trimmed_sql(column: str) -> str:
+    """SQL: the value without surrounding whitespace, NULL if blank. trim() with a character
+    set is slow in DuckDB, so it only runs on values that start or end with whitespace."""
+    ws = "(" + ", ".join(f"'{c}'" for c in _WS) + ")"
+    return (f"NULLIF(CASE WHEN left({column}, 1) IN {ws} OR right({column}, 1) IN {ws} "
+            f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
+
+
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table: str) -> Source:
     header = _first_record(path)
     if facts.size == 0 or not any(h.strip() for h in header):
@@ -120,9 +131,11 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table
             f"not a table: the first line has {len(header)} column(s); expected a comma-separated header"
         )
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
     try:
+        # row_number() over the scan follows file order (insertion order is preserved).
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_r AS SELECT * FROM read_csv(?, "
+            f"CREATE OR REPLACE TEMP TABLE {table}_r AS SELECT row_number() OVER () AS _row, {trimmed} FROM read_csv(?, "
             f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
             "encoding='utf-8')",
             [str(path)],
@@ -130,32 +143,27 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table
     except duckdb.Error as e:
         raise _duckdb_csv_problem(e) from None
     rows = con.execute(f"SELECT count(*) FROM {table}_r").fetchall()[0][0]
-    # A fresh table's rowids follow file order (offset inside a transaction, hence the min). Exact line numbers cheaply when every record
-    # sits on one line (the common case): line = data row + 1. Otherwise (quoted newlines,
-    # blank lines) count them with Python's csv module; if it disagrees with DuckDB, say
-    # "data row" rather than guess a line.
-    row = f"rowid - (SELECT min(rowid) FROM {table}_r) + 1"
+    # Exact line numbers cheaply when every record sits on one line (the common case):
+    # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
+    # csv module; if it disagrees with DuckDB, say "data row" rather than guess a line.
     physical_lines = facts.newlines + (0 if facts.ends_with_newline else 1)
-    line_word = "line"
     if physical_lines == rows + 1:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, {row} AS _row, {row} + 1 AS _line FROM {table}_r")
-    else:
-        starts = _record_start_lines(path)
-        if len(starts) != rows:
-            starts, line_word = list(range(1, rows + 1)), "data row"
-        con.register("_pcr_lines", pa.table({"_row": pa.array(range(1, rows + 1), pa.int64()),
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT *, _row + 1 AS _line FROM {table}_r")
+        return Source(table, header, None, rows, "line")
+    starts = _record_start_lines(path)
+    line_word = "line"
+    if len(starts) != rows:
+        starts, line_word = list(range(1, rows + 1)), "data row"
+    con.register(f"{table}_lines", pa.table({"_row": pa.array(range(1, rows + 1), pa.int64()),
                                              "_line": pa.array(starts, pa.int64())}))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT t.*, l._line FROM "
-            f"(SELECT *, {row} AS _row FROM {table}_r) t JOIN _pcr_lines l USING (_row) ORDER BY _row"
-        )
-        con.unregister("_pcr_lines")
-    con.execute(f"DROP TABLE {table}_r")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_l AS SELECT * FROM {table}_lines")
+    con.unregister(f"{table}_lines")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_r JOIN {table}_l USING (_row)")
     return Source(table, header, None, rows, line_word)
 
 
 def _cell_text(value: object) -> str | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -167,7 +175,7 @@ def _cell_text(value: object) -> str | None:
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return str(value)
-    return str(value)
+    return str(value).strip(_WS) or None
 
 
 def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str) -> list[Source]:

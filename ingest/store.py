@@ -5,6 +5,8 @@ Versions of a record (same key) are ordered by (_exported_at, _load_id); exactly
 per key is current. See docs/data-contract.md, "Supersession"."""
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 
 from ingest.contract import TABLE_ORDER, TABLES
@@ -75,19 +77,19 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchall()[0][0]
 
 
-def merge(con: duckdb.DuckDBPyConnection, table_name: str, incoming: str, load_id: int,
-          source_file: str, exported_at: str) -> dict[str, int]:
-    """Store the incoming records (temp table: stored columns, _record_hash, _source_line) as
-    new versions where they differ from the current one."""
+def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, keep: str, load_id: int,
+          source_file: str, exported_at: dt.datetime) -> dict[str, int]:
+    """Store the records (temp table: stored columns, _row, _line, _record_hash; the rows
+    satisfying `keep`) as new versions where they differ from the current one."""
     table = TABLES[table_name]
     key = ident(table.key)
     columns = ", ".join(ident(c) for c in table.stored_columns)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i.*, c._load_id AS _cur_load, "
+        f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i._row, i.{key}, c._load_id AS _cur_load, "
         f"CASE WHEN c.{key} IS NULL THEN 'new' WHEN c._record_hash = i._record_hash THEN 'unchanged' "
-        f"WHEN CAST(? AS TIMESTAMP) >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
-        f"FROM {incoming} i LEFT JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current",
-        [exported_at],
+        f"WHEN $exported_at >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
+        f"FROM {records} i LEFT JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current WHERE {keep}",
+        {"exported_at": exported_at},
     )
     con.execute(
         f"UPDATE raw.{table_name} SET _is_current = false, _superseded_by_load_id = ? "
@@ -96,9 +98,10 @@ def merge(con: duckdb.DuckDBPyConnection, table_name: str, incoming: str, load_i
     )
     con.execute(
         f"INSERT INTO raw.{table_name} ({columns}, {', '.join(c for c, _ in METADATA_COLUMNS)}) "
-        f"SELECT {columns}, ?, ?, _source_line, _record_hash, CAST(? AS TIMESTAMP), _status <> 'older', "
-        f"CASE WHEN _status = 'older' THEN _cur_load END FROM _pcr_merge WHERE _status <> 'unchanged'",
-        [load_id, source_file, exported_at],
+        f"SELECT {', '.join('i.' + ident(c) for c in table.stored_columns)}, $load_id, $file, i._line, "
+        f"i._record_hash, $exported_at, m._status <> 'older', CASE WHEN m._status = 'older' THEN m._cur_load END "
+        f"FROM {records} i JOIN _pcr_merge m USING (_row) WHERE m._status <> 'unchanged'",
+        {"load_id": load_id, "file": source_file, "exported_at": exported_at},
     )
     counts = dict(con.execute("SELECT _status, count(*) FROM _pcr_merge GROUP BY _status").fetchall())
     con.execute("DROP TABLE _pcr_merge")

@@ -2,9 +2,10 @@
 layout mapping and the contract.
 
 For a source table (c0..cN VARCHAR, _row, _line) this builds, in temp tables:
-  <src>_s        trimmed values and the exact-duplicate flag
+  <src>_dup      rows identical (after trimming) to an earlier row
   <src>_rec_<t>  one record per row for each contract table the file kind produces, with the
                  stored (privacy-transformed) columns, _record_hash and a list of errors
+  <src>_conf_<t> later rows repeating a key: conflicts (with an error) or plain repeats
   <src>_bad      the rows to quarantine, with all their errors
 Nothing here writes to the raw schema; ingest.store does that.
 """
@@ -19,8 +20,6 @@ from ingest.layouts import DEFAULT_UNKNOWN, ISO_DATE_FORMATS, Layout, Match, nor
 from ingest.privacy import normalise_a_number_sql
 from ingest.sources import Source
 
-# Stray whitespace: spaces, tabs, line breaks, no-break spaces.
-_WS = "' \t\r\n\u00a0'"
 DECIDED = ("granted", "granted_in_part", "denied")
 PII_KINDS = ("pii_drop", "pii_hash", "pii_dob")
 MAX_AGE = 110
@@ -38,8 +37,17 @@ def sql_list(values) -> str:
     return "[" + ", ".join(lit(v) for v in values) + "]"
 
 
-def _err(rule: str, table: str, condition: str, message: str) -> str:
-    return f"CASE WHEN {condition} THEN {{'rule': {lit(rule)}, 'tbl': {lit(table)}, 'msg': {message}}} END"
+def _err(rule: str, table: str, condition: str, message: str) -> tuple[str, str]:
+    return f"({condition})", f"{{'rule': {lit(rule)}, 'tbl': {lit(table)}, 'msg': {message}}}"
+
+
+def errors_sql(errors: list[tuple[str, str]]) -> str:
+    """List of error structs; built only for rows that break a rule (most rows don't)."""
+    if not errors:
+        return "[]"
+    items = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in errors)
+    return (f"CASE WHEN {' OR '.join(cond for cond, _ in errors)} "
+            f"THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE [] END")
 
 
 def value_type(column: Column) -> str:
@@ -82,25 +90,32 @@ class SourceSql:
     def mapped_source_columns(self) -> list[int]:
         return sorted({idx for cols in self.match.columns.values() for idx in cols.values()})
 
-    # -- step 1: trim, flag exact duplicates ------------------------------------------------
-    def build_clean(self, con: duckdb.DuckDBPyConnection) -> None:
-        src = self.source.table
-        cols = [f"c{i}" for i in range(len(self.source.header))]
-        trimmed = ", ".join(f"NULLIF(trim({c}, {_WS}), '') AS {c}" for c in cols)
+    # -- step 1: exact duplicate rows -------------------------------------------------------
+    def build_duplicates(self, con: duckdb.DuckDBPyConnection) -> None:
+        """<src>_dup: rows identical (values are trimmed on reading) to an earlier row.
+        Candidates share a 64-bit hash; each is then compared column by column with the first
+        of its group."""
+        src, n = self.source.table, len(self.source.header)
+        same = " AND ".join(f"a.c{i} IS NOT DISTINCT FROM b.c{i}" for i in range(n))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_t AS SELECT _row, _line, {trimmed} FROM {src}"
+            f"CREATE OR REPLACE TEMP TABLE {src}_dup AS "
+            f"WITH h AS (SELECT _row, hash({', '.join(f'c{i}' for i in range(n))}) AS h FROM {src}), "
+            f"pairs AS (SELECT _row AS later, min(_row) OVER (PARTITION BY h) AS first FROM h "
+            f"  WHERE h IN (SELECT h FROM h GROUP BY h HAVING count(*) > 1)) "
+            f"SELECT b._row FROM pairs JOIN {src} a ON a._row = pairs.first JOIN {src} b ON b._row = pairs.later "
+            f"WHERE pairs.later <> pairs.first AND {same}"
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_s AS SELECT *, "
-            f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY _row) > 1 AS _dup "
-            f"FROM {src}_t"
-        )
-        con.execute(f"DROP TABLE {src}_t")
 
     # -- step 2: one record per row and table, with its errors ------------------------------
-    def _formats(self) -> str:
-        formats = list(dict.fromkeys(self.layout.date_formats + ISO_DATE_FORMATS))
-        return sql_list(formats)
+    def _date(self, raw: str) -> str:
+        """The first format that parses wins. DuckDB's %Y also takes '17' as year 17, so a
+        four-digit-year format only counts when it yields a four-digit year ('08/11/17' is
+        then read by '%m/%d/%y' if the layout lists it)."""
+        tries = []
+        for fmt in dict.fromkeys(self.layout.date_formats + ISO_DATE_FORMATS):
+            parsed = f"try_strptime({raw}, {lit(fmt)})::DATE"
+            tries.append(f"CASE WHEN year({parsed}) >= 1000 THEN {parsed} END" if "%Y" in fmt else parsed)
+        return f"coalesce({', '.join(tries)})"
 
     def _enum_case(self, column: Column, raw: str, allowed: tuple[str, ...], keep_unmapped: bool) -> str:
         pairs: dict[str, str] = {}
@@ -117,7 +132,7 @@ class SourceSql:
         """SQL for the typed value of `column` given its trimmed source value `raw`."""
         kind = column.kind
         if kind == "date" or kind == "pii_dob":
-            return f"try_strptime({raw}, {self._formats()})::DATE"
+            return self._date(raw)
         if kind == "bool":
             return (f"CASE WHEN lower({raw}) IN {tuple_sql(self.layout.true_words)} THEN true "
                     f"WHEN lower({raw}) IN {tuple_sql(self.layout.false_words)} THEN false END")
@@ -136,7 +151,7 @@ class SourceSql:
             return self._enum_case(column, raw, (), keep_unmapped=True)
         return "NULL"  # pii_drop: never carried further
 
-    def _errors(self, table: Table, column: Column, header: str) -> list[str]:
+    def _errors(self, table: Table, column: Column, header: str) -> list[tuple[str, str]]:
         raw, val, name, t = f"r_{column.name}", ident(column.name), column.name, table.name
         shown = f"{lit(name + ' ')} || '''' || {raw} || ''''"
         errors = []
@@ -170,7 +185,7 @@ class SourceSql:
                                f"{shown} || ' is not in (0, 24]'"))
         return errors
 
-    def _check_errors(self, table: Table) -> list[str]:
+    def _check_errors(self, table: Table) -> list[tuple[str, str]]:
         errors = []
         for check in table.checks:
             if check == "decided_has_date":
@@ -191,19 +206,23 @@ class SourceSql:
         return errors
 
     def build_records(self, con: duckdb.DuckDBPyConnection, table_name: str) -> None:
+        """<src>_rec_<table>: one record per (non-duplicate) row, in one pass: trimmed values,
+        typed values, stored values with their errors, then the record hash."""
         table = TABLES[table_name]
         mapped = self.match.columns[table_name]
         tmap = next(m for m in self.match.kind.tables if m.table == table_name)
         src = self.source.table
-        select, errors = [], []
+        trimmed, parsed, errors = [], [], []
         for column in table.columns:
+            raw = f"r_{column.name}"
             if column.name in mapped:
-                raw = f"c{mapped[column.name]}"
-                select += [f"{raw} AS r_{column.name}", f"{self._parsed(table, column, raw)} AS {ident(column.name)}"]
+                trimmed.append(f"c{mapped[column.name]} AS {raw}")
+                parsed.append(f"{self._parsed(table, column, raw)} AS {ident(column.name)}")
                 errors += self._errors(table, column, self.source.header[mapped[column.name]])
             else:
-                select += [f"NULL::VARCHAR AS r_{column.name}", f"NULL::{value_type(column)} AS {ident(column.name)}"]
-        where = "NOT _dup"
+                trimmed.append(f"NULL::VARCHAR AS {raw}")
+                parsed.append(f"NULL::{value_type(column)} AS {ident(column.name)}")
+        where = f"_row NOT IN (SELECT _row FROM {src}_dup)"
         if tmap.when_present:
             marker = [norm(h) for h in self.source.header].index(norm(tmap.when_present))
             where += f" AND c{marker} IS NOT NULL"
@@ -216,19 +235,15 @@ class SourceSql:
                 stored.append(f"{ident(name[:-5])} AS {ident(name)}")
             else:
                 stored.append(ident(name))
-        struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in table.stored_columns)
+        # Unit separator between values, NUL for NULL: distinct records hash differently.
+        hashed = ", chr(31), ".join(f"coalesce(CAST({ident(n)} AS VARCHAR), chr(0))" for n in table.stored_columns)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_p AS SELECT _row, _line, {', '.join(select)} FROM {src}_s WHERE {where}"
+            f"CREATE OR REPLACE TEMP TABLE {src}_rec_{table_name} AS "
+            f"SELECT *, md5(concat({hashed})) AS _record_hash FROM ("
+            f" SELECT _row, _line, {', '.join(stored)}, {errors_sql(errors)} AS errs FROM ("
+            f"  SELECT *, {', '.join(parsed)} FROM ("
+            f"   SELECT _row, _line, {', '.join(trimmed)} FROM {src} WHERE {where})))"
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_e AS SELECT _row, _line, {', '.join(stored)}, "
-            f"list_filter([{', '.join(errors)}], lambda x: x IS NOT NULL) AS errs FROM {src}_p"
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_rec_{table_name} AS SELECT *, "
-            f"sha256(to_json({{{struct}}})) AS _record_hash FROM {src}_e"
-        )
-        con.execute(f"DROP TABLE {src}_p; DROP TABLE {src}_e")
         self._flag_conflicts(con, table)
 
     def _flag_conflicts(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -236,7 +251,7 @@ class SourceSql:
         rec = f"{self.source.table}_rec_{table.name}"
         key = ident(table.key)
         values = [n for n in table.stored_columns if n != table.key]
-        ref_struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in values + ["_line", "_record_hash"])
+        ref_struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in values + ["_row", "_line", "_record_hash"])
         word = self.source.line_word
         diffs = []
         for n in values:
@@ -254,21 +269,24 @@ class SourceSql:
             f"|| ' (the first is kept)'"
         )
         conflict = f"{{'rule': 'conflicting_duplicate', 'tbl': {lit(table.name)}, 'msg': {message}}}"
+        # Only keys seen more than once need a look; later rows of a key are either conflicts
+        # (quarantined) or repeats of the first version (loaded, stored once).
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {rec} AS "
-            f"WITH ref AS (SELECT {key}, arg_min({{{ref_struct}}}, _row) AS ref FROM {rec} "
-            f"WHERE len(errs) = 0 GROUP BY {key}) "
-            f"SELECT r.* REPLACE (CASE WHEN len(r.errs) = 0 AND r._record_hash <> ref._record_hash "
-            f"THEN [{conflict}] ELSE r.errs END AS errs) "
-            f"FROM {rec} r LEFT JOIN (SELECT {key}, unnest(ref) FROM ref) ref USING ({key})"
+            f"CREATE OR REPLACE TEMP TABLE {self.source.table}_conf_{table.name} AS "
+            f"WITH r AS (SELECT * FROM {rec} WHERE len(errs) = 0 AND {key} IN "
+            f"  (SELECT {key} FROM {rec} WHERE len(errs) = 0 GROUP BY {key} HAVING count(*) > 1)), "
+            f"ref AS (SELECT {key}, arg_min({{{ref_struct}}}, _row) AS ref FROM r GROUP BY {key}) "
+            f"SELECT r._row, r._line, CASE WHEN r._record_hash <> ref._record_hash THEN [{conflict}] "
+            f"ELSE [] END AS errs FROM r JOIN (SELECT {key}, unnest(ref) FROM ref) ref USING ({key}) "
+            f"WHERE r._row <> ref._row"
         )
 
     # -- step 3: rows to quarantine ----------------------------------------------------------
     def build_bad_rows(self, con: duckdb.DuckDBPyConnection) -> None:
         src = self.source.table
         parts = " UNION ALL ".join(
-            f"SELECT _row, _line, {order} AS o, errs FROM {src}_rec_{t} WHERE len(errs) > 0"
-            for order, t in enumerate(self.tables)
+            f"SELECT _row, _line, {order} AS o, errs FROM {src}_{part}_{t} WHERE len(errs) > 0"
+            for order, t in enumerate(self.tables) for part in ("rec", "conf")
         )
         pii = self.pii_source_columns()
         pairs = ", ".join(
@@ -280,7 +298,7 @@ class SourceSql:
             f"CREATE OR REPLACE TEMP TABLE {src}_bad AS "
             f"WITH e AS (SELECT _row, min(_line) AS _line, flatten(list(errs ORDER BY o)) AS errs FROM ({parts}) GROUP BY _row) "
             f"SELECT e._row, e._line, e.errs, json_object({pairs}) AS raw_values "
-            f"FROM e JOIN {src}_s s USING (_row)"
+            f"FROM e JOIN {src} s USING (_row)"
         )
 
 
