@@ -1,7 +1,7 @@
 """The canonical export contract: the tables a program hands the pipeline.
 
 This module is the single source of truth for the contract. `docs/data-contract.md`
-describes it for people; `tests/test_contract_doc.py` keeps the two in step.
+describes it for people; `tests/test_ingest_doc.py` keeps the two in step.
 
 Every mapping file (ingest/layouts/*.yml) maps a source layout onto these tables.
 """
