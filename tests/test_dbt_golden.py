@@ -8,6 +8,7 @@ dbt is slow to start, so the export is ingested and built once per session.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -44,9 +45,7 @@ def one(db: Path, sql: str):
 
 def test_as_of_date_is_latest_recorded_date_not_a_scheduled_hearing(golden_db):
     # Latest dates: time entry T07 2024-12-31; M10's hearing 2025-01-20 is in the future.
-    assert one(golden_db, "select as_of_date from intermediate.int_as_of_date") == (
-        __import__("datetime").date(2024, 12, 31),
-    )
+    assert one(golden_db, "select as_of_date from intermediate.int_as_of_date") == (dt.date(2024, 12, 31),)
 
 
 def test_grant_rates_and_denominators(golden_db):
