@@ -402,3 +402,21 @@ def copy_with_bad_intake(dataset):
     for client in bad["clients"]:
         client["intake_date"] = client["date_of_birth"].replace(year=client["date_of_birth"].year - 1)
     return bad
+
+
+def test_four_digit_year_formats_do_not_swallow_two_digit_years(tmp_path, run_pcr):
+    header = ["Entry #", "Case #", "Firm", "Attorney", "Date", "Hours"]
+    f = write_csv(tmp_path / "hours.csv", header, [["T1", "K1", "Baker LLP", "AT-1", "08/11/17", "1"],
+                                                    ["T2", "K1", "Baker LLP", "AT-1", "08/11/2017", "2"]])
+    assert run_pcr("ingest", f, "--db", tmp_path / "db.duckdb").code == 0
+    assert query(tmp_path / "db.duckdb", "SELECT DISTINCT entry_date::VARCHAR FROM raw.time_entries") == [("2017-08-11",)]
+
+
+def test_line_numbers_follow_file_order_in_a_large_file(tmp_path, run_pcr):
+    rows = [[f"M{i}", "V1", "PC 1018", "", "", "pending"] for i in range(60_000)]
+    for i in (7, 31_337, 59_999):
+        rows[i][2] = "PC 0000"
+    f = write_csv(tmp_path / "motions.csv", MOTION_HEADER, rows)
+    assert run_pcr("ingest", f, "--db", tmp_path / "db.duckdb").code == 0
+    assert query(tmp_path / "db.duckdb", "SELECT line, raw_values->>'motion_id' FROM raw.quarantine ORDER BY line") == [
+        (9, "M7"), (31_339, "M31337"), (60_001, "M59999")]
