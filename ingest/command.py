@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from ingest.engine import FileResult, Ingestor, collect_files
+from ingest.layouts import LayoutError
 from pcr import paths
 
 
@@ -41,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
         print("no .csv or .xlsx files found", file=sys.stderr)
         return 1
     print(f"Loading {len(files)} file(s) into {db}")
-    ingestor = Ingestor(db, exported_at=args.exported_at)
+    try:
+        ingestor = Ingestor(db, exported_at=args.exported_at)
+    except LayoutError as e:
+        print(f"ERROR: bad layout mapping: {e}", file=sys.stderr)
+        return 1
     try:
         for path in files:
             result = ingestor.ingest_file(path)

@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -82,12 +81,10 @@ def load_vehicles() -> tuple[str, ...]:
 
 
 class Ingestor:
-    def __init__(self, db: Path, exported_at: dt.datetime | None = None,
-                 progress: Callable[[str], None] = print, layouts: list[Layout] | None = None):
+    def __init__(self, db: Path, exported_at: dt.datetime | None = None, layouts: list[Layout] | None = None):
         db.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(db))
         self.exported_at = exported_at
-        self.progress = progress
         self.layouts = layouts if layouts is not None else load_layouts()
         self.vehicles = load_vehicles()
         install_hmac_macro(self.con, load_or_create_key())

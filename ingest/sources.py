@@ -9,7 +9,6 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path

@@ -33,10 +33,6 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def sql_list(values) -> str:
-    return "[" + ", ".join(lit(v) for v in values) + "]"
-
-
 def _err(rule: str, table: str, condition: str, message: str) -> tuple[str, str]:
     return f"({condition})", f"{{'rule': {lit(rule)}, 'tbl': {lit(table)}, 'msg': {message}}}"
 
@@ -60,7 +56,7 @@ def stored_type(table: Table, name: str) -> str:
     return value_type(table.column(name[: -len("_hash")] if name.endswith("_hash") else name))
 
 
-def derived_from_pii(table: Table, name: str) -> bool:
+def derived_from_pii(name: str) -> bool:
     """Stored columns whose values must never be shown (hashes and the age from the DOB)."""
     return name == "age_at_intake" or name.endswith("_hash")
 
@@ -128,7 +124,7 @@ class SourceSql:
         branches = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in pairs.items())
         return f"CASE lower({raw}) {branches} ELSE {raw if keep_unmapped else 'NULL'} END"
 
-    def _parsed(self, table: Table, column: Column, raw: str) -> str:
+    def _parsed(self, column: Column, raw: str) -> str:
         """SQL for the typed value of `column` given its trimmed source value `raw`."""
         kind = column.kind
         if kind == "date" or kind == "pii_dob":
@@ -217,7 +213,7 @@ class SourceSql:
             raw = f"r_{column.name}"
             if column.name in mapped:
                 trimmed.append(f"c{mapped[column.name]} AS {raw}")
-                parsed.append(f"{self._parsed(table, column, raw)} AS {ident(column.name)}")
+                parsed.append(f"{self._parsed(column, raw)} AS {ident(column.name)}")
                 errors += self._errors(table, column, self.source.header[mapped[column.name]])
             else:
                 trimmed.append(f"NULL::VARCHAR AS {raw}")
@@ -255,7 +251,7 @@ class SourceSql:
         word = self.source.line_word
         diffs = []
         for n in values:
-            if derived_from_pii(table, n):
+            if derived_from_pii(n):
                 diffs.append(f"CASE WHEN r.{ident(n)} IS DISTINCT FROM ref.{ident(n)} THEN {lit(n)} END")
             else:
                 diffs.append(

@@ -24,8 +24,7 @@ def test_worked_example_layout_loads_its_example_files(tmp_path):
     (tmp_path / "petitions.csv").write_text(csv_blocks[1], encoding="utf-8")
     layout_file = tmp_path / "program_db.yml"
     layout_file.write_text(re.sub(r"(?m)^   ", "", yaml_block), encoding="utf-8")
-    ingestor = Ingestor(tmp_path / "db.duckdb", layouts=load_layouts() + [load_layout(layout_file)],
-                        progress=lambda _: None)
+    ingestor = Ingestor(tmp_path / "db.duckdb", layouts=load_layouts() + [load_layout(layout_file)])
     try:
         results = [ingestor.ingest_file(tmp_path / name) for name in ("people.csv", "petitions.csv")]
     finally:

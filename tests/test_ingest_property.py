@@ -21,7 +21,7 @@ MESSY_VALUES = ["", " ", "  padded  ", "2020-13-45", "01/02/2020", "31/12/2020",
 def _load(path: Path) -> tuple[tuple, list[tuple], set[str]]:
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "db.duckdb"
-        ingestor = Ingestor(db, progress=lambda _: None)
+        ingestor = Ingestor(db)
         try:
             result = ingestor.ingest_file(path)
         finally:
