@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import json
+import os
 import platform
 import shutil
 import sys
@@ -35,6 +36,7 @@ from pcr.publish import (
 )
 
 STAGES = ("prepare", "ingest", "build", "validate", "publish")
+DBT_EXCLUDE_ENV = "DBT_EXCLUDE_RESOURCE_TYPES"  # dbt's own setting for --exclude-resource-type
 DATA_DOCS_KEPT = 10
 EXAMPLES_PRINTED = 3
 
@@ -208,7 +210,7 @@ class Pipeline:
             files, results = collect_files(self.exports)
             if not files and not results:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
-            ingestor = Ingestor(self.working, progress=lambda text: _say(f"      {text}"))
+            ingestor = Ingestor(self.working)
             try:
                 for path in files:
                     result = ingestor.ingest_file(path)
@@ -250,8 +252,18 @@ class Pipeline:
     def _build(self) -> None:
         from pcr import dbt
 
-        with self.stage("build", "dbt build (seeds, models, tests, unit tests)") as s:
-            result = dbt.build(self.working)
+        with self.stage("build", "dbt build (seeds, models, data tests)") as s:
+            # dbt unit tests check SQL logic on fixed fixtures, not the data: they run with the
+            # test suite and `pcr build`, and would only add seconds to every pipeline run.
+            previous = os.environ.get(DBT_EXCLUDE_ENV)
+            os.environ[DBT_EXCLUDE_ENV] = "unit_test"
+            try:
+                result = dbt.build(self.working)
+            finally:
+                if previous is None:
+                    os.environ.pop(DBT_EXCLUDE_ENV)
+                else:
+                    os.environ[DBT_EXCLUDE_ENV] = previous
             if result.error:
                 _say(f"      dbt could not run: {result.error}")
             for node in result.failed_nodes:
