@@ -94,8 +94,8 @@ def _show(value: object) -> str:
         return ""
     if isinstance(value, pd.Timestamp) and value == value.normalize():
         return value.date().isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.10g}"
     return str(value)
 
 
