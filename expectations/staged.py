@@ -13,11 +13,13 @@ import datetime as dt
 import duckdb
 import great_expectations as gx
 import pandas as pd
+from great_expectations.expectations.row_conditions import Column
 
 from expectations.dataset import BLOCKING, WARNING, Dataset, dates_in_order
 
 E = gx.expectations
 SUITE = "staged"
+DECIDED = ["granted", "granted_in_part", "denied"]
 
 
 def _not_in_future(column: str, what: str, today: pd.Timestamp) -> E.ExpectColumnValuesToBeBetween:
@@ -80,8 +82,7 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             select m.motion_id, m.conviction_id, m.outcome, m.filing_date, m.hearing_date,
                    m.decision_date, v.conviction_date, c.intake_date as case_intake_date,
                    c.referral_date as case_referral_date,
-                   original.filing_date as refiled_from_filing_date,
-                   m.outcome in ('granted', 'granted_in_part', 'denied') as decided
+                   original.filing_date as refiled_from_filing_date
             from staging.stg_motions m
             left join staging.stg_convictions v using (conviction_id)
             left join staging.stg_cases c on c.case_id = v.case_id
@@ -96,7 +97,7 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
                 dates_in_order("filing_date", "case_referral_date", WARNING, "Motion filed before the case was referred"),
                 dates_in_order("filing_date", "refiled_from_filing_date", WARNING, "Re-filed motion dated before the motion it re-files"),
                 E.ExpectColumnValuesToNotBeNull(
-                    column="decision_date", row_condition="decided==True", condition_parser="pandas",
+                    column="decision_date", row_condition=Column("outcome").is_in(DECIDED),
                     severity=BLOCKING,
                     description="Decided motion (granted, granted in part, denied) without a decision date",
                 ),

@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS pipeline.runs (
 );
 CREATE TABLE IF NOT EXISTS pipeline.run_inputs (
     run_id VARCHAR NOT NULL,
-    file_name VARCHAR NOT NULL,
+    source_path VARCHAR NOT NULL,       -- as given to `pcr run`
     sha256 VARCHAR,
     load_id INTEGER,
     status VARCHAR NOT NULL             -- loaded | skipped (same sha256 already loaded) | failed
@@ -239,7 +239,7 @@ class Pipeline:
                 for path in files:
                     result = ingestor.ingest_file(path)
                     results.append(result)
-                    _say(f"      {path.name}: {result.status}"
+                    _say(f"      {path}: {result.status}"
                          + (f", {result.total('rows_loaded'):,} rows loaded, "
                             f"{result.total('rows_quarantined'):,} quarantined, "
                             f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
@@ -247,13 +247,10 @@ class Pipeline:
                 sha = dict(ingestor.con.execute("SELECT load_id, any_value(sha256) FROM raw.load_manifest GROUP BY 1").fetchall())
             finally:
                 ingestor.close()
-            self.inputs = [{"file_name": r.path.name, "sha256": sha.get(r.load_id), "load_id": r.load_id,
+            self.inputs = [{"source_path": str(r.path), "sha256": sha.get(r.load_id), "load_id": r.load_id,
                             "status": r.status} for r in results]
             loaded = [r for r in results if r.status == "loaded"]
-            rules: dict[str, int] = {}
-            for r in loaded:
-                for rule, n in r.quarantine_rules.items():
-                    rules[rule] = rules.get(rule, 0) + n
+            rules = sum((r.quarantine_rules for r in loaded), Counter())
             self.ingest_totals = {
                 "files_loaded": len(loaded),
                 "files_already_loaded": sum(r.status == "skipped" for r in results),
@@ -266,7 +263,7 @@ class Pipeline:
             if rules:
                 # Rule names and counts only: quarantined raw values stay in raw.quarantine.
                 _say("      quarantined rows by rule (details in raw.quarantine): "
-                     + ", ".join(f"{rule} {n:,}" for rule, n in sorted(rules.items(), key=lambda kv: -kv[1])))
+                     + ", ".join(f"{rule} {n:,}" for rule, n in rules.most_common()))
             failed = [r for r in results if r.status == "failed"]
             if failed:
                 for r in failed:
@@ -341,7 +338,7 @@ class Pipeline:
             con.execute(f"INSERT INTO pipeline.runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                         list(row.values()))
             rows = {
-                "run_inputs": [[self.run_id, i["file_name"], i["sha256"], i["load_id"], i["status"]] for i in self.inputs],
+                "run_inputs": [[self.run_id, i["source_path"], i["sha256"], i["load_id"], i["status"]] for i in self.inputs],
                 "run_stages": [[self.run_id, s.name, s.started_at, s.seconds, s.detail] for s in self.stages],
                 "validation_results": [
                     [self.run_id, r.suite, r.dataset, r.expectation, r.description, r.columns, r.severity, r.success,
@@ -370,8 +367,9 @@ class Pipeline:
         if failed_stage is None:
             _say(f"Published {self.published}.")
         else:
-            _say(f"NOT published: {self.published} is unchanged. The working database is kept for inspection "
-                 f"at {self.working} (the next run replaces it).")
+            _say(f"NOT published: {self.published} is unchanged.")
+            if self.working.exists():
+                _say(f"The working database is kept for inspection at {self.working} (the next run replaces it).")
         if self.validation:
             _say(f"Data Docs: {self.validation.data_docs}")
 

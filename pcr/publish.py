@@ -14,6 +14,9 @@ import shutil
 import signal
 from pathlib import Path
 
+# Crash tests set it to one of: after_prepare, after_ingest, after_build, after_validate,
+# after_record (pcr/pipeline.py), publish:before_replace, publish:after_wal_removed,
+# publish:after_replace (below).
 KILL_ENV = "PCR_TEST_KILL_AT"
 
 

@@ -100,8 +100,8 @@ def test_first_run_publishes_and_records_everything(baseline):
     assert dbt_version.startswith("1.")
     assert Path(docs).is_file() and Path(docs).name == "index.html"
 
-    inputs = dict(query(env.published, "select file_name, sha256 from pipeline.run_inputs"))
-    files = {p.name: sha256(p) for p in (env.root / "exports").iterdir()}
+    inputs = dict(query(env.published, "select source_path, sha256 from pipeline.run_inputs"))
+    files = {str(p): sha256(p) for p in (env.root / "exports").iterdir()}
     assert inputs == files
 
     stages = [s for (s,) in query(env.published, "select stage from pipeline.run_stages order by started_at")]
@@ -217,6 +217,10 @@ FAULTS = {
     # suite.dataset: description -> SQL that plants exactly one offending row
     ("staged.motions", "Motion decided before it was filed"):
         "update raw.motions set decision_date = filing_date - 30 where motion_id = 'M1'",
+    ("staged.motions", "Decided motion (granted, granted in part, denied) without a decision date"):
+        "update raw.motions set decision_date = null where motion_id = 'M2'",
+    ("staged.immigration_events", "Immigration event date is in the future"):
+        "update raw.immigration_events set event_date = date '2030-01-01' where event_id = 'E2'",
     ("staged.cases", "Case opened before the client's first intake"):
         "update raw.cases set intake_date = date '2020-01-01', eligibility_date = null, referral_date = null "
         "where case_id = 'K2'",
