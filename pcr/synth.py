@@ -465,7 +465,6 @@ def _cases(rng, clients: dict) -> dict:
         "referral": np.where(referred, referral, NAT), "referred": referred, "lost": lost,
         "firm_index": firm,
         "attorney": attorney, "firm_first_attorney": first_attorney, "firm_size": per_firm,
-        "status": np.full(n, "open", dtype=object), "closed": np.full(n, NAT),
     }
 
 
