@@ -4,8 +4,10 @@ Roles (domain brief sections 1 and 5):
 
 * ``program_manager`` — everything.
 * ``partner`` — its own firm's rows only. The firm filter is applied to every relation a query
-  reads, *before* any aggregation, so no total ever includes another firm. A relation without
-  a ``partner_firm`` column (e.g. a mart pre-aggregated over all firms) is refused. Row-level
+  reads, *before* any aggregation, so no total ever includes another firm. A mart aggregated by
+  one dimension at a time (``dimension`` / ``dimension_value`` columns, e.g. the Kaplan-Meier
+  marts) is limited to its ``partner_firm`` rows for the firm; any other relation without a
+  ``partner_firm`` column (e.g. a mart pre-aggregated over all firms) is refused. Row-level
   queries also leave out PC 236.14/236.15 survivor cases (statutory confidentiality: below the
   aggregate level for program managers only); aggregates count them.
 * ``funder`` — de-identified aggregates only, through ``aggregate`` and ``summary``, which write
@@ -59,6 +61,8 @@ FIRM_COLUMN = "partner_firm"
 # Flags the marts carry for PC 236.14 / 236.15 survivor cases (motion grain, case/client grain).
 SURVIVOR_COLUMNS = ("is_confidential_survivor_vehicle", "involves_confidential_survivor_vehicle")
 NONE_LABEL = "(none)"
+# Marts aggregated by one dimension at a time: a partner may read the rows of its own firm.
+DIMENSION_COLUMNS = frozenset({"dimension", "dimension_value"})
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PARAMETER = re.compile(r"\$[A-Za-z0-9_]+")
@@ -304,25 +308,31 @@ class DataAccess:
         stats: Mapping[str, str],
         *,
         distinct: str | None = None,
+        weight: str | None = None,
         where: str | None = None,
         params: Mapping[str, object] | None = None,
     ) -> SuppressedTable:
-        """One row per group of ``by``: ``n`` (rows, or distinct ``distinct`` values) and each
+        """One row per group of ``by`` (one overall row when ``by`` is empty): ``n`` (rows,
+        distinct ``distinct`` values, or the sum of ``weight`` for a pre-aggregated relation
+        such as a Kaplan-Meier mart's ``at_risk``) and each
         statistic, given as an aggregate SQL expression, e.g.
         ``{"median_days": "median(days_to_decision)"}`` (the layer writes the GROUP BY, so a
         statistic cannot list rows). For funders a group whose ``n`` is suppressed has every
         statistic suppressed, and ``n`` is protected as if its total were published elsewhere."""
         keys = [by] if isinstance(by, str) else list(by)
-        for name in [relation, *keys, *stats, *([distinct] if distinct else [])]:
+        if distinct and weight:
+            raise ValueError("summary: count distinct values or sum a weight, not both")
+        for name in [relation, *keys, *stats, *([distinct] if distinct else []), *([weight] if weight else [])]:
             self._check_identifier(name)
         if self.scope.suppresses:
             self._refuse_identifying(keys)
         quoted = ", ".join(f'"{k}"' for k in keys)
-        measure = f'count(DISTINCT "{distinct}")' if distinct else "count(*)"
+        measure = f'count(DISTINCT "{distinct}")' if distinct else f'CAST(coalesce(sum("{weight}"), 0) AS BIGINT)' if weight else "count(*)"
         selected = ", ".join(f'({expression}) AS "{name}"' for name, expression in stats.items())
+        grouping = f" GROUP BY {quoted} ORDER BY {quoted}" if keys else ""
         sql = (
-            f"SELECT {quoted}, {measure} AS n{', ' + selected if selected else ''} "
-            f"FROM {{{relation}}} AS source WHERE ({where or 'true'}) GROUP BY {quoted} ORDER BY {quoted}"
+            f"SELECT {quoted + ', ' if keys else ''}{measure} AS n{', ' + selected if selected else ''} "
+            f"FROM {{{relation}}} AS source WHERE ({where or 'true'}){grouping}"
         )
         frame = self._run(sql, params, row_level=False)
         if not self.scope.suppresses:
@@ -367,6 +377,8 @@ class DataAccess:
         source = f'"{self.schema}"."{relation}"'
         if self.scope.role is not Role.PARTNER:
             return f"(SELECT * FROM {source})"
+        if FIRM_COLUMN not in columns and DIMENSION_COLUMNS <= columns:
+            return f"(SELECT * FROM {source} WHERE dimension = '{FIRM_COLUMN}' AND dimension_value = $scope_firm)"
         if FIRM_COLUMN not in columns:
             raise AccessDenied(f"{relation} has no {FIRM_COLUMN} column, so it cannot be limited to one firm's cases")
         conditions = [f'"{FIRM_COLUMN}" = $scope_firm']
