@@ -1,0 +1,185 @@
+"""What every page shares: the visitor's scope and data access, the sidebar filters, and one
+way to show a table (on screen and as a CSV download).
+
+Pages read data only through ``dashboards.access.DataAccess``; counts come from
+``aggregate`` / ``summary`` for every role, so a funder's page is the same code as a program
+manager's with the numbers suppressed by the access layer."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboards.access import DataAccess, Role, Scope, current_scope
+from dashboards.disclosure import SuppressedTable
+
+ALL = "All"
+ALL_TIME = "All time"
+FILTER_KEYS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
+PERIOD_KEY = "filter_period"
+# Which filters each relation can honour (it has the column).
+FILTERABLE = {
+    "fct_motions": {"county", "partner_firm", "vehicle"},
+    "fct_cases": {"partner_firm"},
+    "fct_time_entries": {"partner_firm"},
+    "mart_removal_avoided": {"county", "partner_firm"},
+}
+FILTER_LABELS = {"county": "county", "partner_firm": "partner firm", "vehicle": "vehicle"}
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_YEAR = re.compile(r"^\d{4}$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """``All time``, a year (``2024``) or a quarter (``2024-Q3``), matched against the marts'
+    quarter labels by prefix."""
+
+    label: str
+
+    @property
+    def is_all(self) -> bool:
+        return self.label == ALL_TIME
+
+    def bounds(self) -> tuple[dt.date, dt.date]:
+        if (m := _QUARTER.match(self.label)):
+            year, quarter = int(m.group(1)), int(m.group(2))
+            start = dt.date(year, 3 * quarter - 2, 1)
+            end = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1)
+            return start, end
+        if _YEAR.match(self.label):
+            return dt.date(int(self.label), 1, 1), dt.date(int(self.label), 12, 31)
+        return dt.date(1, 1, 1), dt.date(9999, 12, 31)
+
+    def previous(self) -> Period | None:
+        if (m := _QUARTER.match(self.label)):
+            year, quarter = int(m.group(1)), int(m.group(2))
+            return Period(f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}")
+        if _YEAR.match(self.label):
+            return Period(str(int(self.label) - 1))
+        return None
+
+    def condition(self, column: str, name: str = "period") -> tuple[str, dict]:
+        """SQL on a quarter-label column (``2024-Q3``) and its parameters."""
+        if self.is_all:
+            return "true", {}
+        return f"starts_with({column}, ${name})", {name: self.label}
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    values: tuple[tuple[str, str], ...]  # (column, value) for each filter other than "All"
+
+    def where(self, relation: str, extra: str = "true", params: dict | None = None) -> tuple[str, dict]:
+        """Conditions for the filters ``relation`` can honour, ANDed with ``extra``."""
+        conditions, bound = [f"({extra})"], dict(params or {})
+        for column, value in self.values:
+            if column in FILTERABLE.get(relation, set()):
+                conditions.append(f'"{column}" = $f_{column}')
+                bound[f"f_{column}"] = value
+        return " AND ".join(conditions), bound
+
+    def ignored_by(self, relation: str) -> list[str]:
+        return [FILTER_LABELS[c] for c, _ in self.values if c not in FILTERABLE.get(relation, set())]
+
+
+@dataclass(frozen=True)
+class Context:
+    scope: Scope
+    data: DataAccess
+    filters: Filters
+
+    @property
+    def is_manager(self) -> bool:
+        return self.scope.role is Role.PROGRAM_MANAGER
+
+    def access(self, schema: str) -> DataAccess:
+        return DataAccess(self.scope, self.data.db_path, schema=schema)
+
+
+def page_context() -> Context:
+    """The visitor's scope (app.py has already refused anyone without one) and filters."""
+    scope = current_scope()
+    values = tuple(
+        (column, st.session_state[key])
+        for column, key in FILTER_KEYS.items()
+        if st.session_state.get(key, ALL) != ALL
+    )
+    if scope.role is Role.PARTNER:  # the access layer limits to the firm anyway; say so in filters too
+        values = tuple(v for v in values if v[0] != "partner_firm")
+    return Context(scope, DataAccess(scope), Filters(Period(st.session_state.get(PERIOD_KEY, ALL_TIME)), values))
+
+
+# --- showing numbers -------------------------------------------------------------------------
+
+def value(table: SuppressedTable, label) -> float:
+    """One published number of a 1-D table: NaN when suppressed, 0 when absent (a true zero)."""
+    numeric = table.numeric
+    return float(numeric[label]) if label in numeric.index else 0.0
+
+
+def fmt(number: float, *, marker: str, decimals: int = 0, percent: bool = False, prefix: str = "") -> str:
+    if number is None or (isinstance(number, float) and np.isnan(number)):
+        return marker or "–"
+    if percent:
+        return f"{number * 100:.1f}%"
+    return f"{prefix}{number:,.{decimals}f}"
+
+
+def delta(current: float, previous: float | None, *, percent: bool = False, decimals: int = 0) -> str | None:
+    """Change against the previous period; nothing when either side is suppressed or absent."""
+    if previous is None or np.isnan(current) or np.isnan(previous):
+        return None
+    change = current - previous
+    return f"{change * 100:+.1f} pp" if percent else f"{change:+,.{decimals}f}"
+
+
+def frame_for(table: SuppressedTable, scope: Scope) -> pd.DataFrame:
+    """What the visitor sees of a table: the suppressed strings for funders (``<11``), plain
+    numbers otherwise. Index levels become columns so the CSV carries the labels."""
+    if scope.suppresses:
+        shown = table.display
+    else:
+        shown = table.numeric.apply(_as_integers) if isinstance(table.numeric, pd.DataFrame) else _as_integers(table.numeric)
+    frame = shown.to_frame() if isinstance(shown, pd.Series) else shown.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    return frame.reset_index()
+
+
+def _as_integers(column: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.notna().all() and (numbers == numbers.round()).all():
+        return numbers.astype("int64")
+    return column
+
+
+def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
+    """A table on screen and the same table as a CSV download."""
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button(
+        f"Download {name} (CSV)",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv",
+        mime="text/csv",
+        key=f"download_{name}",
+    )
+    if caption:
+        st.caption(caption)
+
+
+def ignored_note(ctx: Context, *relations: str) -> None:
+    ignored = sorted({f for r in relations for f in ctx.filters.ignored_by(r)})
+    if ignored:
+        st.caption(f"The {', '.join(ignored)} filter does not apply here (the data has no such column).")
+
+
+def suppression_note(ctx: Context) -> None:
+    if ctx.scope.suppresses:
+        st.caption(
+            f"Counts from 1 to {ctx.scope.threshold - 1} are shown as <{ctx.scope.threshold}, with further cells "
+            "hidden so that no total reveals them; rates built from a hidden count are hidden too."
+        )

@@ -1,0 +1,108 @@
+"""Overview: the headline numbers of the chosen period, with the change against the previous
+period. Numbers that a subtraction links (granted and decided, vacaturs and the other relief)
+come from one table each, so suppression protects them together."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboards.views.common import Context, Period, delta, fmt, ignored_note, page_context, suppression_note, value
+from dashboards.disclosure import TOTAL_LABEL
+
+MEASURE = "referral_to_decision"
+
+
+def headline(ctx: Context, period: Period) -> dict[str, float]:
+    da, f = ctx.data, ctx.filters
+    start, end = period.bounds()
+    where, params = f.where("fct_cases", "intake_date <= $end AND (closed_date IS NULL OR closed_date >= $start)",
+                            {"start": start, "end": end})
+    clients = da.aggregate("fct_cases", "case_status", distinct="client_id", where=where, params=params)
+
+    on_filing, p_filing = period.condition("filing_quarter")
+    where, params = f.where("fct_motions", f"is_filed AND {on_filing}", p_filing)
+    filed = da.aggregate("fct_motions", "outcome", where=where, params=params)
+    on_decision, p_decision = period.condition("decision_quarter")
+    where, params = f.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
+    decided = da.aggregate("fct_motions", "is_granted", where=where, params=params)
+    where, params = f.where("fct_motions", f"is_granted AND {on_decision}", p_decision)
+    relief = da.aggregate("fct_motions", "relief_kind", where=where, params=params)
+
+    on_status, p_status = period.condition("status_quarter")
+    where, params = f.where("mart_removal_avoided", on_status, p_status)
+    removal = da.aggregate("mart_removal_avoided", "removal_avoided_status", where=where, params=params)
+
+    on_entry, p_entry = period.condition("entry_quarter")
+    where, params = f.where("fct_time_entries", on_entry, p_entry)
+    hours = da.summary("fct_time_entries", [], {"hours": "coalesce(sum(hours), 0)"}, distinct="case_id", where=where, params=params)
+
+    granted, n_decided = value(decided, True), value(decided, TOTAL_LABEL)
+    return {
+        "Clients served": value(clients, TOTAL_LABEL),
+        "Motions filed": value(filed, TOTAL_LABEL),
+        "Motions decided": n_decided,
+        "Motions granted": granted,
+        "Grant rate": granted / n_decided if n_decided else np.nan,
+        "Vacaturs granted": value(relief, "vacatur"),
+        "Offense reductions": value(relief, "offense_reduction"),
+        "Sentence modifications": value(relief, "sentence_modification"),
+        "Removal avoided (confirmed)": value(removal, "confirmed"),
+        "Removal avoided (projected)": value(removal, "projected"),
+        "Pro bono hours": float(hours.numeric["hours"].iloc[0]) if len(hours.numeric) else 0.0,
+    }
+
+
+def km_median(ctx: Context) -> tuple[float, str]:
+    """Kaplan-Meier median days from referral to decision for the visitor's scope and the one
+    dimension filtered on (the mart has no crossed groups)."""
+    chosen = dict(ctx.filters.values)
+    if ctx.scope.firm:
+        dimension, group = "partner_firm", ctx.scope.firm
+    elif len(chosen) == 1:
+        dimension, group = next(iter(chosen.items()))
+    elif not chosen:
+        dimension, group = "all", "all"
+    else:
+        return np.nan, "not available for two filters at once"
+    table = ctx.data.summary(
+        "mart_time_to_resolution", [], {"km_median_days": "max(km_median_days)"}, weight="units",
+        where="measure = $measure AND dimension = $dimension AND dimension_value = $group",
+        params={"measure": MEASURE, "dimension": dimension, "group": group},
+    )
+    return (float(table.numeric["km_median_days"].iloc[0]) if len(table.numeric) else np.nan), f"{dimension}: {group}"
+
+
+ctx = page_context()
+st.title("Overview")
+period, previous = ctx.filters.period, ctx.filters.period.previous()
+st.caption(f"Period: **{period.label}**" + (f" — change against {previous.label}" if previous else ""))
+current = headline(ctx, period)
+before = headline(ctx, previous) if previous else {}
+marker = f"<{ctx.scope.threshold}" if ctx.scope.suppresses else ""
+
+layout = [
+    ["Clients served", "Motions filed", "Motions decided", "Motions granted"],
+    ["Grant rate", "Vacaturs granted", "Offense reductions", "Sentence modifications"],
+    ["Removal avoided (confirmed)", "Removal avoided (projected)", "Pro bono hours"],
+]
+for row in layout:
+    for column, label in zip(st.columns(4), row):
+        is_rate = label == "Grant rate"
+        column.metric(
+            label,
+            fmt(current[label], marker=marker, percent=is_rate),
+            delta(current[label], before.get(label), percent=is_rate),
+            border=True,
+        )
+median, group = km_median(ctx)
+st.columns(4)[3].metric(
+    "Median days, referral to decision (Kaplan–Meier)", fmt(median, marker=marker), border=True,
+    help=f"All referrals, open ones counted as censored at the as-of date ({group}); not limited to the period.",
+)
+st.caption(
+    "Grant rate = granted (incl. in part) ÷ decided; withdrawn and pending motions are not in the denominator. "
+    "Offense reductions and sentence modifications are reported beside vacaturs, never added into them. "
+    "Clients served: clients with a case open at some time in the period."
+)
+ignored_note(ctx, "fct_cases", "fct_time_entries", "mart_removal_avoided")
+suppression_note(ctx)
