@@ -70,7 +70,9 @@ CREATE TABLE IF NOT EXISTS pipeline.run_inputs (
     source_path VARCHAR NOT NULL,       -- as given to `pcr run`
     sha256 VARCHAR,
     load_id INTEGER,
-    status VARCHAR NOT NULL             -- loaded | skipped (same sha256 already loaded) | failed
+    -- loaded | skipped (given again, same sha256 already loaded) | failed
+    -- | previously_loaded (loaded by an earlier run, not given this time: the data still rests on it)
+    status VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pipeline.run_stages (
     run_id VARCHAR NOT NULL,
@@ -347,6 +349,14 @@ class Pipeline:
             for table, values in rows.items():
                 if values:
                     con.executemany(f"INSERT INTO pipeline.{table} VALUES ({', '.join('?' * len(values[0]))})", values)
+            if con.execute("SELECT count(*) FROM duckdb_tables() "
+                           "WHERE schema_name = 'raw' AND table_name = 'load_manifest'").fetchone()[0]:
+                # The data also rests on every earlier load this run did not see again.
+                con.execute(
+                    "INSERT INTO pipeline.run_inputs SELECT ?, any_value(path), any_value(sha256), load_id, "
+                    "'previously_loaded' FROM raw.load_manifest WHERE load_id NOT IN (SELECT load_id FROM "
+                    "pipeline.run_inputs WHERE run_id = ? AND load_id IS NOT NULL) GROUP BY load_id",
+                    [self.run_id, self.run_id])
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:

@@ -103,6 +103,7 @@ def test_first_run_publishes_and_records_everything(baseline):
     inputs = dict(query(env.published, "select source_path, sha256 from pipeline.run_inputs"))
     files = {str(p): sha256(p) for p in (env.root / "exports").iterdir()}
     assert inputs == files
+    assert query(env.published, "select distinct status from pipeline.run_inputs") == [("loaded",)]
 
     stages = [s for (s,) in query(env.published, "select stage from pipeline.run_stages order by started_at")]
     assert stages == list(STAGES[:4])  # publish happens after the record is written
@@ -165,7 +166,7 @@ def _motion_before_conviction(data: dict) -> None:
 
 def test_blocking_failure_leaves_the_published_file_byte_identical(env):
     before = sha256(env.published)
-    result = env.run(exports(env.root, "exports_v3", _motion_before_conviction))
+    result = env.run(exports(env.root, "exports_v3", _motion_before_conviction) / "motions.csv")
     assert result.returncode == 1
     assert sha256(env.published) == before
     assert not wal_path(env.published).exists()
@@ -174,8 +175,12 @@ def test_blocking_failure_leaves_the_published_file_byte_identical(env):
     assert "1 of 4 rows" in out and "motion_id=M4" in out
     assert "FAILED at validate" in out and "NOT published" in out
     # The working database is kept for inspection, with the failed run recorded in it.
-    assert query(working_path(env.published), "select status, failed_stage from pipeline.runs "
-                                              "where status = 'failed'") == [("failed", "validate")]
+    working = working_path(env.published)
+    assert query(working, "select status, failed_stage from pipeline.runs where status = 'failed'") \
+        == [("failed", "validate")]
+    assert query(working, "select i.status, count(*) from pipeline.run_inputs i join pipeline.runs r using (run_id) "
+                          "where r.status = 'failed' group by 1 order by 1") \
+        == [("loaded", 1), ("previously_loaded", 6)]
 
 
 def test_unreadable_export_fails_at_ingest_and_publishes_nothing(env):
