@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- One row per client: removal exposure at intake and where their relief stands.
 with convictions as (
     select cs.client_id, cv.conviction_id, cv.removal_ground, st.is_cleared

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- One row per conviction: its final state, read from the latest motion of each re-filing chain
 -- (a denied motion that was re-filed no longer decides anything).
 with finals as (

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- The legal rules, applied motion by motion (docs/glossary.md, "Immigration effect").
 -- State-court success (outcome) and immigration effect are separate columns.
 {% set cutoff = "date '" ~ var('sentence_modification_cutoff_date') ~ "'" %}
