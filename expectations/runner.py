@@ -58,10 +58,6 @@ class Validation:
         return [r for r in self.results if not r.success and r.severity == "warning"]
 
 
-def all_datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
-    return [d for module in SUITE_MODULES for d in module.datasets(con, today)]
-
-
 def _context(docs_dir: Path) -> gx.data_context.AbstractDataContext:
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
@@ -138,7 +134,7 @@ def validate(db: Path, docs_dir: Path, today: dt.date | None = None) -> Validati
     results: list[CheckResult] = []
     con = duckdb.connect(str(db), read_only=True)
     try:
-        datasets = all_datasets(con, today)
+        datasets = [d for module in SUITE_MODULES for d in module.datasets(con, today)]
         for d in datasets:
             try:
                 frames[f"{d.suite}.{d.name}"] = con.execute(d.sql).df()
