@@ -138,16 +138,33 @@ def delta(current: float, previous: float | None, *, percent: bool = False, deci
     return f"{change * 100:+.1f} pp" if percent else f"{change:+,.{decimals}f}"
 
 
-def frame_for(table: SuppressedTable, scope: Scope) -> pd.DataFrame:
+def frame_for(table: SuppressedTable, scope: Scope, rows: str | None = None, value: str = "count") -> pd.DataFrame:
     """What the visitor sees of a table: the suppressed strings for funders (``<11``), plain
-    numbers otherwise. Index levels become columns so the CSV carries the labels."""
+    numbers otherwise. The row labels become the first column, named ``rows`` (the access
+    layer's Total row leaves the index unnamed); a 1-D table's numbers go in ``value``."""
     if scope.suppresses:
         shown = table.display
     else:
         shown = table.numeric.apply(_as_integers) if isinstance(table.numeric, pd.DataFrame) else _as_integers(table.numeric)
-    frame = shown.to_frame() if isinstance(shown, pd.Series) else shown.copy()
+    frame = shown.to_frame(value) if isinstance(shown, pd.Series) else shown.copy()
     frame.columns = [str(c) for c in frame.columns]
+    if rows is None:
+        return frame.reset_index(drop=True)
+    frame.index = frame.index.map(str).rename(rows)
     return frame.reset_index()
+
+
+def cells(numbers: pd.Series, table: SuppressedTable, scope: Scope, decimals: int = 0) -> list:
+    """A derived column (sum, ratio) beside a table: the marker where it is hidden, and one
+    type per column (strings for funders, like the rest of their table)."""
+    out = []
+    for number in numbers:
+        if pd.isna(number):
+            out.append(table.marker if scope.suppresses else None)
+        else:
+            rounded = round(float(number), decimals) if decimals else int(round(float(number)))
+            out.append(str(rounded) if scope.suppresses else rounded)
+    return out
 
 
 def _as_integers(column: pd.Series) -> pd.Series:

@@ -1,0 +1,82 @@
+"""Data quality: the last pipeline run, freshness of each source export, quarantined rows by
+rule, and the validation results with a link to the Data Docs.
+
+Program managers see everything, including the (PII-redacted) values of quarantined rows.
+Funders see quarantined-row counts by export table and rule, suppressed like every count they
+see. The raw and pipeline schemas hold no firm column, so the access layer refuses them to
+partners."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.access import AccessDenied, DataUnavailable, Role
+from dashboards.views.common import frame_for, page_context, show_frame, suppression_note
+
+ctx = page_context()
+st.title("Data quality")
+raw, pipeline = ctx.access("raw"), ctx.access("pipeline")
+
+if ctx.scope.role is Role.PARTNER:
+    st.info("Data quality covers every firm's exports, so it is shown to program managers only.")
+    st.stop()
+
+if ctx.scope.role is Role.PROGRAM_MANAGER:
+    st.subheader("Last pipeline run")
+    try:
+        runs = pipeline.query(
+            "SELECT run_id, status, started_at, finished_at, files_loaded, files_already_loaded, rows_loaded, "
+            "rows_quarantined, expectations, blocking_failures, warnings, data_docs FROM {runs} ORDER BY finished_at DESC LIMIT 5")
+    except DataUnavailable:
+        runs = pd.DataFrame()
+    if runs.empty:
+        st.info("No run recorded yet: the database was built without `pcr run` (run records, validation results "
+                "and Data Docs come from `pcr run`).")
+    else:
+        last = runs.iloc[0]
+        cols = st.columns(4)
+        cols[0].metric("Last run (UTC)", f"{last.finished_at:%Y-%m-%d %H:%M}")
+        cols[1].metric("Rows loaded", f"{last.rows_loaded:,}")
+        cols[2].metric("Rows quarantined", f"{last.rows_quarantined:,}")
+        cols[3].metric("Blocking failures / warnings", f"{last.blocking_failures} / {last.warnings}")
+        if last.data_docs:
+            docs = Path(last.data_docs)
+            st.markdown(f"Data Docs of this run: [{docs}]({docs.as_uri() if docs.is_absolute() else docs}) "
+                        "(a local file: open it from this computer)")
+        show_frame(runs.drop(columns="data_docs"), "recent pipeline runs")
+
+        st.subheader("Validation results of the last run")
+        results = pipeline.query(
+            "SELECT suite, dataset, expectation, description, severity, success, element_count, unexpected_count, error "
+            "FROM {validation_results} WHERE run_id = $run ORDER BY success, severity, suite, dataset", {"run": last.run_id})
+        failed = results[~results.success]
+        st.caption(f"{len(results)} expectations, {len(failed)} not met.")
+        show_frame(results, "validation results")
+
+    st.subheader("Freshness of each source export")
+    manifest = raw.query(
+        "SELECT file_kind AS export, arg_max(file_name, exported_at) AS latest_file, max(exported_at) AS exported_at, "
+        "max(finished_at) AS last_loaded_at, date_diff('day', max(exported_at), current_timestamp::TIMESTAMP) AS days_since_export, "
+        "count(*) AS loads, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined "
+        "FROM {load_manifest} GROUP BY file_kind ORDER BY file_kind")
+    show_frame(manifest, "source export freshness")
+
+    st.subheader("Quarantined rows by rule")
+    by_rule = raw.query(
+        "SELECT file_kind AS export, rule, count(*) AS rows FROM (SELECT file_kind, unnest(rules) AS rule FROM {quarantine}) "
+        "GROUP BY ALL ORDER BY rows DESC, export, rule")
+    show_frame(by_rule, "quarantined rows by rule", caption="A row broken in several ways counts once per rule.")
+    with st.expander("Quarantined rows (values as mapped, names, A-numbers and dates of birth redacted)"):
+        rows = raw.query("SELECT load_id, source_file, line, file_kind, reason, raw_values FROM {quarantine} ORDER BY load_id, line LIMIT 1000")
+        show_frame(rows, "quarantined rows", caption="The first 1,000 rows.")
+else:
+    st.subheader("Quarantined rows by export")
+    try:
+        quarantine = raw.aggregate("quarantine", "file_kind")
+        show_frame(frame_for(quarantine, ctx.scope, "export", "quarantined rows"), "quarantined rows by export")
+    except AccessDenied as refusal:
+        st.info(str(refusal))
+    st.caption("Run records, reasons and row values are shown to program managers only.")
+suppression_note(ctx)

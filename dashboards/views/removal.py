@@ -1,0 +1,46 @@
+"""Removal avoided (counts clients with removal exposure at intake): status, over time and by
+county. Each client is in one county and one quarter (docs/glossary.md)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import charts
+from dashboards.views.common import frame_for, ignored_note, page_context, show_frame, suppression_note
+
+STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
+RELATION = "mart_removal_avoided"
+
+ctx = page_context()
+st.title("Removal avoided")
+st.caption(
+    "Clients with removal exposure at intake (in proceedings, final order, detained, or a removal-ground "
+    "conviction). Confirmed: a favourable immigration outcome after immigration-effective relief. Projected: "
+    "every removal-ground conviction cleared, no outcome yet. Administrative closure is its own, weaker category. "
+    "A client counts in the quarter the status was reached."
+)
+on_status, p_status = ctx.filters.period.condition("status_quarter")
+where, params = ctx.filters.where(RELATION, on_status, p_status)
+
+status = ctx.data.aggregate(RELATION, "removal_avoided_status", where=where, params=params)
+st.subheader(f"Clients by status — {ctx.filters.period.label}")
+status_frame = frame_for(status, ctx.scope, "status", "clients")
+order = {s: i for i, s in enumerate([*STATUSES, "Total"])}
+status_frame = status_frame.sort_values("status", key=lambda c: c.map(order))
+show_frame(status_frame, "clients by removal-avoided status")
+
+by_quarter = ctx.data.aggregate(RELATION, "status_quarter", "removal_avoided_status", where=where, params=params)
+st.subheader("Over time")
+quarters = by_quarter.numeric.drop(index="none", errors="ignore")
+st.plotly_chart(charts.lines(quarters.reindex(columns=[s for s in STATUSES[:3] if s in quarters.columns]),
+                             x_title="quarter the status was reached", y_title="clients", title="Confirmed and projected by quarter"))
+show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided by quarter",
+           caption="'none': no relief and no outcome yet, so no date the status was reached.")
+
+st.subheader("By county")
+by_county = ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params)
+st.plotly_chart(charts.stacked_bars(by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns]),
+                                    x_title="county", y_title="clients", title="Status by county", horizontal=True))
+show_frame(frame_for(by_county, ctx.scope, "county"), "removal avoided by county",
+           caption="County of the conviction of the motion the status rests on.")
+ignored_note(ctx, RELATION)
+suppression_note(ctx)

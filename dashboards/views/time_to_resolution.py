@@ -1,0 +1,81 @@
+"""Time to resolution: Kaplan-Meier curves, medians and 75th percentiles by vehicle, county,
+firm or intake cohort; the oldest open motions for program managers.
+
+Funders: a curve is drawn only while at least ``threshold`` (11) units remain at risk — the
+usual truncation of published survival curves — and a group's median / 75th percentile only
+when the group has at least ``threshold`` units (complementary suppression across groups).
+Event and censoring counts are not shown to funders. Partners see their own firm's curve
+(the marts are not crossed by firm and vehicle)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts
+from dashboards.access import Role
+from dashboards.views.common import frame_for, page_context, show_frame, suppression_note
+
+MEASURES = {
+    "referral_to_decision": "Referral → state-court decision (re-filing chains)",
+    "intake_to_decision": "Intake → state-court decision (re-filing chains)",
+    "filing_to_decision": "Filing → decision (motions)",
+    "decision_to_immigration_outcome": "Relief → immigration outcome (clients)",
+}
+GROUPS = {"all": "All", "vehicle": "Vehicle", "county": "County", "partner_firm": "Partner firm", "intake_cohort": "Intake cohort"}
+TOP_GROUPS = 8
+OLDEST_OPEN = 25
+
+ctx = page_context()
+st.title("Time to resolution")
+st.caption(
+    "Kaplan–Meier estimates count still-open work as censored at the as-of date, so the median is not biased "
+    "low the way a median over closed cases is. Not limited to the period filter."
+)
+left, right = st.columns(2)
+measure = left.selectbox("Measure", list(MEASURES), format_func=MEASURES.get, key="ttr_measure")
+if ctx.scope.role is Role.PARTNER:
+    dimension = "partner_firm"
+    right.caption(f"Your firm: **{ctx.scope.firm}**")
+else:
+    dimension = right.selectbox("Group by", list(GROUPS), format_func=GROUPS.get, key="ttr_dimension")
+chosen = dict(ctx.filters.values).get(dimension)
+
+where = "measure = $measure AND dimension = $dimension" + (" AND dimension_value = $group" if chosen else "")
+params = {"measure": measure, "dimension": dimension, **({"group": chosen} if chosen else {})}
+stats = {"km_median_days": "max(km_median_days)", "km_p75_days": "max(km_p75_days)",
+         "closed_only_median_days": "max(closed_only_median_days)"}
+if not ctx.scope.suppresses:
+    stats |= {"events": "max(events)", "censored": "max(censored)"}
+medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, weight="units", where=where, params=params)
+frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": GROUPS[dimension].lower(), "n": "units"})
+st.subheader("Medians and 75th percentiles (days)")
+show_frame(frame, "time to resolution medians", caption=(
+    "km_median_days / km_p75_days: first day the Kaplan–Meier curve reaches 50% / 25% still unresolved (empty: "
+    "not reached yet). closed_only_median_days ignores open work and is biased low; shown for comparison."))
+
+# Curves of the largest groups (at the start of the clock).
+largest = medians.numeric.dropna(subset=["n"]).sort_values("n", ascending=False)["dimension_value"].head(TOP_GROUPS).tolist()
+if largest:
+    min_at_risk = ctx.scope.threshold if ctx.scope.suppresses else 0
+    curve_where = where.replace("dimension_value = $group", "true") + " AND list_contains($groups, dimension_value) AND at_risk >= $min_at_risk"
+    curve_params = {k: v for k, v in params.items() if k != "group"} | {"groups": largest, "min_at_risk": min_at_risk}
+    curves = ctx.data.summary("mart_time_to_resolution_km", ["dimension_value", "t_days"], {"survival": "max(survival)"},
+                              weight="at_risk", where=curve_where, params=curve_params)
+    points = curves.numeric.dropna(subset=["survival"]).rename(columns={"dimension_value": "group"})
+    title = f"{MEASURES[measure]} — by {GROUPS[dimension].lower()}" + (f" (largest {TOP_GROUPS} groups)" if len(medians.numeric) > TOP_GROUPS else "")
+    st.plotly_chart(charts.survival_curves(points, title=title))
+    if ctx.scope.suppresses:
+        st.caption(f"Each curve stops where fewer than {ctx.scope.threshold} units remain at risk.")
+else:
+    st.info("No group large enough to draw a curve.")
+
+if ctx.scope.role is Role.PROGRAM_MANAGER:
+    st.subheader(f"Oldest open motions (the {OLDEST_OPEN} filed longest ago, still pending)")
+    where, params = ctx.filters.where("fct_motions", "outcome = 'pending' AND is_filed")
+    oldest = ctx.data.query(
+        "WITH as_of AS (SELECT max(as_of_date) AS d FROM {mart_time_to_resolution}) "
+        "SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date, "
+        f"date_diff('day', filing_date, (SELECT d FROM as_of)) AS days_open FROM {{fct_motions}} WHERE {where} "
+        f"ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}", params)
+    show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
+suppression_note(ctx)

@@ -1,0 +1,61 @@
+"""Vacaturs by vehicle: outcomes and grant rate per vehicle, granted relief by recognition
+class with offense reductions and sentence modifications beside vacaturs (never added into
+them), and the trend by quarter."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import charts
+from dashboards.disclosure import TOTAL_LABEL, ratio
+from dashboards.views.common import cells, frame_for, ignored_note, page_context, show_frame, suppression_note
+
+OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
+VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
+BESIDE = ["offense_reduction", "sentence_modification", "rehabilitative"]
+
+ctx = page_context()
+st.title("Vacaturs by vehicle")
+period = ctx.filters.period
+on_decision, p_decision = period.condition("decision_quarter")
+on_filing, p_filing = period.condition("filing_quarter", "filing_period")
+
+# Outcomes in the quarter of the decision; motions still pending in the quarter of filing.
+where, params = ctx.filters.where(
+    "fct_motions",
+    f"(outcome <> 'pending' AND decision_date IS NOT NULL AND {on_decision}) OR (outcome = 'pending' AND is_filed AND {on_filing})",
+    {**p_decision, **p_filing},
+)
+outcomes = ctx.data.aggregate("fct_motions", "vehicle", "outcome", where=where, params=params)
+numeric = outcomes.numeric.reindex(columns=[c for c in OUTCOMES if c in outcomes.numeric.columns] + [TOTAL_LABEL])
+granted = numeric.get("granted", 0) + numeric.get("granted_in_part", 0)
+decided = granted + numeric.get("denied", 0)
+rate = ratio(granted, decided, threshold=ctx.scope.threshold if ctx.scope.suppresses else None)
+
+st.subheader(f"Motions by vehicle and outcome — {period.label}")
+table = frame_for(outcomes, ctx.scope, "vehicle")
+table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
+show_frame(table, "motions by vehicle and outcome",
+           caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
+st.plotly_chart(charts.stacked_bars(numeric, x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True))
+
+st.subheader("Granted relief by vehicle and recognition class")
+where, params = ctx.filters.where("fct_motions", f"is_granted AND {on_decision}", p_decision)
+relief = ctx.data.aggregate("fct_motions", "vehicle", "effective_recognition_class", where=where, params=params)
+classes = relief.numeric.reindex(columns=[*VACATUR_CLASSES, *BESIDE], fill_value=0)
+relief_table = frame_for(relief, ctx.scope, "vehicle")
+# Shown only when every class is published: a sum over hidden cells would narrow them down.
+vacaturs = classes[VACATUR_CLASSES].sum(axis=1, min_count=len(VACATUR_CLASSES), skipna=False)
+relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.reindex(relief.numeric.index), relief, ctx.scope))
+relief_table = relief_table.rename(columns={TOTAL_LABEL: "all granted relief"})
+show_frame(relief_table, "granted relief by vehicle and class", caption=(
+    "Vacaturs: recognized (defect-based), uncertain (unsettled law), not recognized (Pickering: rehabilitation "
+    "or hardship). Offense reductions, sentence modifications and rehabilitative relief are counted beside "
+    "vacaturs; 'all granted relief' is every granted motion, not a vacatur count."))
+
+st.subheader("Trend by quarter of decision")
+where, params = ctx.filters.where("fct_motions", f"is_granted AND decision_quarter IS NOT NULL AND {on_decision}", p_decision)
+trend = ctx.data.aggregate("fct_motions", "decision_quarter", "relief_kind", where=where, params=params)
+st.plotly_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"))
+show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
+ignored_note(ctx, "fct_motions")
+suppression_note(ctx)
