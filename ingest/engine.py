@@ -161,7 +161,7 @@ class Ingestor:
         records = {}
         for table in sql.tables:
             keep = (f"i._row NOT IN (SELECT _row FROM {src}_bad) "
-                    f"AND i._row NOT IN (SELECT _row FROM {src}_conf_{table})")
+                    f"AND i._row NOT IN (SELECT _row FROM {src}_conf_{table} WHERE len(errs) > 0)")
             records[table] = store.merge(self.con, table, f"{src}_rec_{table}", keep, load_id, path.name, exported_at)
         duplicates, quarantined = self.con.execute(
             f"SELECT (SELECT count(*) FROM {src}_dup), (SELECT count(*) FROM {src}_bad)"

@@ -88,7 +88,10 @@ def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, keep: s
         f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i._row, i.{key}, c._load_id AS _cur_load, "
         f"CASE WHEN c.{key} IS NULL THEN 'new' WHEN c._record_hash = i._record_hash THEN 'unchanged' "
         f"WHEN $exported_at >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
-        f"FROM {records} i LEFT JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current WHERE {keep}",
+        f"FROM {records} i LEFT JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current WHERE {keep} "
+        # A wide source repeats a parent record on many rows: store it once, from the first
+        # kept row, even when an earlier row carrying it was quarantined for another part.
+        f"QUALIFY row_number() OVER (PARTITION BY i.{key} ORDER BY i._row) = 1",
         {"exported_at": exported_at},
     )
     con.execute(

@@ -212,6 +212,19 @@ def test_wide_row_conflicts_quarantine_the_whole_row(tmp_path, run_pcr, dataset)
                      "WHERE file_kind = 'tracker'") == [(5, 4, 1)]
 
 
+def test_a_parent_record_survives_a_quarantined_row_that_also_carried_it(tmp_path, run_pcr, dataset):
+    # Conviction V1 is on two tracker rows; the first is quarantined for its motion's vehicle.
+    second = dict(dataset["motions"][0], motion_id="M9", refiled_from_motion_id=None)
+    dataset["motions"].insert(0, dict(dataset["motions"][0], motion_id="M0", vehicle="PC 1473.9"))
+    dataset["motions"].append(second)
+    write_layout(dataset, "case_tracker", tmp_path / "in")
+    db = tmp_path / "db.duckdb"
+    assert run_pcr("ingest", tmp_path / "in", "--db", db).code == 0
+    assert query(db, "SELECT count(*) FROM raw.quarantine WHERE reason LIKE '%PC 1473.9%'") == [(1,)]
+    assert query(db, "SELECT count(*) FROM raw.convictions WHERE conviction_id = 'V1'") == [(1,)]
+    assert ("M9",) in query(db, "SELECT motion_id FROM raw.motions")
+
+
 def test_line_numbers_count_quoted_newlines(tmp_path, run_pcr):
     f = tmp_path / "motions.csv"
     f.write_text(
