@@ -116,7 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=None,
                         help=f"the published database (default: {paths.published_db()})")
     parser.add_argument("--fresh", action="store_true",
-                        help="start from an empty database instead of a copy of the published one")
+                        help="start from an empty database instead of a copy of the published one "
+                             "(the new version keeps no earlier loads, versions or run records)")
 
 
 def _utcnow() -> dt.datetime:
