@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "samples": ("pcr.synth", "Generate synthetic exports in every shipped layout."),
     "build": ("pcr.dbt", "Build the dbt models (staging, intermediate, marts) and run their tests."),
     "run": ("pcr.pipeline", "Run the pipeline: ingest, dbt build, Great Expectations, atomic publish."),
+    "report": ("pcr.report", "Write a funder's grant report (PDF, XLSX or CSV) with small cells suppressed."),
     "dashboard": ("pcr.dashboard", "Start the Streamlit dashboards on the published database (127.0.0.1 unless st.login is configured)."),
 }
 

@@ -1,0 +1,478 @@
+"""A grant report: exact aggregates of the grant's scope, then disclosure control.
+
+Everything a funder receives is built here from ``SuppressedTable``s (dashboards/disclosure.py)
+at the grants file's threshold (default 11). The exact counts are read through the data-access
+layer as GROUP BY queries; time to resolution needs durations per unit, which stay in this
+process and leave it only as medians of at least ``threshold`` units.
+
+Disclosure design: each table is protected on its own and no two tables share an entry, so
+no published number can be subtracted from another to reveal a suppressed one. The period's
+decisions are three tables of disjoint motions — vacaturs (vehicle x recognition class),
+relief beside vacaturs (vehicle x kind), denied / withdrawn (vehicle x outcome). Headline
+numbers are entries of those tables (vacaturs granted = the vacatur table's total) or sums of
+published entries (motions granted = vacaturs + relief beside them), shown as "suppressed"
+when any input is. The removal-avoided split (confirmed / projected) is published only when
+its total, an entry of the status table, is.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dashboards.access import DataAccess, Role, Scope
+from dashboards.disclosure import SuppressedTable, marker_for, ratio, suppress, suppress_like
+from reports.asof import DataVersion
+from reports.grants import Grant, Period
+
+DERIVED_SUPPRESSED = "suppressed"  # a sum or rate whose inputs include a suppressed count
+
+# Outcome classes of the period's decisions (columns of the decisions table), in order.
+DECISION_CLASSES = {
+    "vacatur_recognized": "Vacatur: recognized",
+    "vacatur_uncertain": "Vacatur: uncertain",
+    "vacatur_not_recognized": "Vacatur: not recognized (Pickering)",
+    "offense_reduction": "Offense reduction",
+    "sentence_modification_honoured": "Sentence modification: honoured (8 CFR 1003.55)",
+    "sentence_modification_not_honoured": "Sentence modification: not honoured",
+    "rehabilitative": "Rehabilitative (no immigration effect)",
+    "denied": "Denied",
+    "withdrawn": "Withdrawn",
+}
+VACATUR_CLASSES = ("vacatur_recognized", "vacatur_uncertain", "vacatur_not_recognized")
+BESIDE_CLASSES = ("offense_reduction", "sentence_modification_honoured", "sentence_modification_not_honoured", "rehabilitative")
+NOT_GRANTED_CLASSES = ("denied", "withdrawn")
+REMOVAL_STATUSES = {
+    "avoided": "Removal avoided (confirmed + projected)",
+    "administrative_closure": "Administrative closure",
+    "partial_relief": "Partial relief",
+    "not_avoided": "Not avoided",
+}
+REMOVAL_AVOIDED = {"confirmed": "Confirmed", "projected": "Projected"}
+TTR_MEASURES = {
+    "referral_to_decision": ("Referral to state-court decision", "re-filing chains"),
+    "filing_to_decision": ("Filing to decision", "motions"),
+    "decision_to_immigration_outcome": ("Relief to immigration outcome", "clients"),
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    unit: str
+    definition: str
+
+
+# What a deliverable can count. Definitions follow docs/glossary.md.
+METRICS = {
+    "clients_screened": Metric("Clients screened", "clients",
+        "Distinct clients with a case whose intake (screening) date is in the period."),
+    "clients_represented": Metric("Clients represented", "clients",
+        "Distinct clients with a case referred to a partner firm on or before the period's end and not closed before its start."),
+    "cases_referred": Metric("Cases referred", "cases", "Cases referred to a partner firm in the period."),
+    "motions_filed": Metric("Motions filed", "motions", "Motions with a filing date in the period."),
+    "motions_decided": Metric("Motions decided", "motions",
+        "Motions granted, granted in part or denied, by decision date. Withdrawn and pending motions are not decided."),
+    "motions_granted": Metric("Motions granted", "motions",
+        "Motions granted or granted in part, by decision date: vacaturs, offense reductions, sentence modifications and rehabilitative relief."),
+    "vacaturs_granted": Metric("Vacaturs granted", "motions",
+        "Granted motions whose relief vacates a conviction, any recognition class (recognized, uncertain, not recognized). "
+        "Offense reductions and sentence modifications are never counted as vacaturs."),
+    "vacaturs_recognized": Metric("Vacaturs granted, recognized", "motions",
+        "Vacaturs resting on a legal defect under a vehicle whose vacaturs immigration authorities honour (class vacatur_recognized)."),
+    "offense_reductions_granted": Metric("Offense reductions granted", "motions",
+        "Granted offense reductions (Prop 47, PC 17(b)); reported beside vacaturs."),
+    "sentence_modifications_granted": Metric("Sentence modifications granted", "motions",
+        "Granted sentence modifications, honoured or not under 8 CFR 1003.55; reported beside vacaturs."),
+    "clients_removal_avoided": Metric("Clients with removal avoided", "clients",
+        "Clients with removal exposure at intake whose status reached in the period is confirmed or projected removal avoided."),
+    "clients_removal_avoided_confirmed": Metric("Clients with removal avoided, confirmed", "clients",
+        "As above, confirmed by a recorded favourable immigration outcome after immigration-effective relief."),
+    "pro_bono_hours": Metric("Pro bono hours", "hours", "Hours partner-firm attorneys logged on in-scope cases in the period."),
+}
+
+GLOSSARY = [
+    ("Grant rate", "(granted + granted in part) / (granted + granted in part + denied), motions decided in the period. "
+                   "Withdrawn and pending motions never enter the denominator."),
+    ("Recognition class", "Whether immigration authorities honour a granted relief: a vacatur for a legal defect is recognized; "
+                          "vehicles with unsettled law are uncertain; a vacatur for rehabilitation or immigration hardship is "
+                          "not recognized (Matter of Pickering)."),
+    ("8 CFR 1003.55", "A sentence modification is honoured when filed on or before 25 Oct 2019, entered by then with reliance, "
+                      "correcting a clerical error, or granted for a procedural or substantive defect."),
+    ("Removal avoided", "Counts clients with removal exposure at intake (proceedings, final order, detention or a removal-ground "
+                        "conviction). Confirmed: a favourable immigration outcome after immigration-effective relief. Projected: "
+                        "every removal-ground conviction cleared, no outcome yet. Administrative closure is its own, weaker "
+                        "category. Counted in the period in which the status was reached."),
+    ("Time to resolution", "Kaplan-Meier median and 75th percentile in days, counting still-open work as censored at the "
+                           "as-of date (a median over closed work alone is biased low; it is shown beside for comparison). "
+                           "Units whose clock started between the grant's start and the period's end."),
+    ("Pro bono value", "Hours x the configured hourly rate (dbt var pro_bono_hourly_rate). Leverage: value and hours "
+                       "donated from the grant's start to the period's end per dollar of the grant amount."),
+    ("Small-cell suppression", "Counts from 1 to threshold-1 are shown as <threshold, with complementary cells suppressed "
+                               "so totals do not reveal them; zeros are shown. A sum or rate built on a suppressed count "
+                               "is itself shown as 'suppressed'."),
+]
+
+
+@dataclass
+class ReportTable:
+    key: str
+    title: str
+    note: str
+    display: pd.DataFrame  # strings, first column holds the row labels
+    numeric: pd.DataFrame | None = None  # for charts: NaN where suppressed
+
+
+@dataclass
+class GrantReport:
+    grant: Grant
+    period: Period
+    version: DataVersion
+    threshold: int
+    hourly_rate: float | None
+    headline: list[tuple[str, str, str]]  # label, value, what it counts
+    deliverables: pd.DataFrame  # strings
+    deliverable_progress: pd.Series  # percent of target to date, NaN when suppressed
+    tables: list[ReportTable] = field(default_factory=list)
+    methods: list[tuple[str, str]] = field(default_factory=list)
+
+
+# --- exact aggregates -------------------------------------------------------------------------
+
+class _Scoped:
+    """Queries for one grant's scope and one date range, read through the access layer."""
+
+    def __init__(self, access: DataAccess, intermediate: DataAccess, grant: Grant, start: dt.date, end: dt.date):
+        self.access, self.intermediate, self.grant = access, intermediate, grant
+        self.params = {"range_start": start, "range_end": end, "grant_start": grant.start,
+                       "grant_counties": list(grant.counties), "grant_vehicles": list(grant.vehicles)}
+
+    def where(self, grain: str) -> str:
+        """The grant's scope for a relation at ``grain`` (motion, case or client)."""
+        parts = []
+        if self.grant.client_criteria:
+            flags = " AND ".join(f"coalesce({name}, false) = {str(value).lower()}" for name, value in self.grant.client_criteria)
+            parts.append(f"client_id IN (SELECT client_id FROM {{dim_clients}} WHERE {flags})")
+        key = {"case": "case_id", "client": "client_id"}.get(grain)
+        if self.grant.counties:
+            parts.append("list_contains($grant_counties, county)" if grain == "motion" else
+                         f"{key} IN (SELECT {key} FROM {{fct_convictions}} WHERE list_contains($grant_counties, county))")
+        if self.grant.vehicles:
+            parts.append("list_contains($grant_vehicles, vehicle)" if grain == "motion" else
+                         f"{key} IN (SELECT {key} FROM {{fct_motions}} WHERE list_contains($grant_vehicles, vehicle))")
+        return " AND ".join(parts) or "true"
+
+    def query(self, sql: str) -> pd.DataFrame:
+        # DuckDB refuses parameters a statement does not use.
+        return self.access.query(sql, {k: v for k, v in self.params.items() if f"${k}" in sql})
+
+    def scalar(self, sql: str) -> float:
+        return float(self.query(sql).iloc[0, 0] or 0)
+
+    def decisions(self) -> pd.DataFrame:
+        frame = self.query(f"""
+            SELECT vehicle, CASE
+                WHEN is_vacatur_granted AND effective_recognition_class = 'vacatur_recognized' THEN 'vacatur_recognized'
+                WHEN is_vacatur_granted AND effective_recognition_class = 'uncertain' THEN 'vacatur_uncertain'
+                WHEN is_vacatur_granted THEN 'vacatur_not_recognized'
+                WHEN is_offense_reduction_granted THEN 'offense_reduction'
+                WHEN is_sentence_modification_granted AND is_sentence_modification_honoured THEN 'sentence_modification_honoured'
+                WHEN is_sentence_modification_granted THEN 'sentence_modification_not_honoured'
+                WHEN is_rehabilitative_granted THEN 'rehabilitative'
+                WHEN outcome = 'denied' THEN 'denied'
+                WHEN outcome = 'withdrawn' THEN 'withdrawn' END AS outcome_class, count(*) AS n
+            FROM {{fct_motions}}
+            WHERE outcome IN ('granted', 'granted_in_part', 'denied', 'withdrawn')
+              AND decision_date BETWEEN $range_start AND $range_end AND {self.where('motion')}
+            GROUP BY ALL""")
+        table = frame.pivot_table(index="vehicle", columns="outcome_class", values="n", aggfunc="sum", fill_value=0)
+        return table.reindex(columns=list(DECISION_CLASSES), fill_value=0).sort_index().astype("int64")
+
+    def filed(self) -> pd.Series:
+        frame = self.query(f"""
+            SELECT vehicle, count(*) AS n FROM {{fct_motions}}
+            WHERE filing_date BETWEEN $range_start AND $range_end AND {self.where('motion')} GROUP BY ALL""")
+        return frame.set_index("vehicle")["n"].sort_index().astype("int64")
+
+    def clients(self) -> dict[str, float]:
+        scope = self.where("case")
+        return {
+            "clients_screened": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} "
+                                            f"WHERE intake_date BETWEEN $range_start AND $range_end AND {scope}"),
+            "clients_represented": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} WHERE referral_date <= $range_end "
+                                               f"AND (closed_date IS NULL OR closed_date >= $range_start) AND {scope}"),
+            "cases_referred": self.scalar(f"SELECT count(*) FROM {{fct_cases}} "
+                                          f"WHERE referral_date BETWEEN $range_start AND $range_end AND {scope}"),
+        }
+
+    def removal(self) -> pd.Series:
+        frame = self.query(f"""
+            SELECT removal_avoided_status AS status, count(*) AS n FROM {{mart_removal_avoided}}
+            WHERE status_date BETWEEN $range_start AND $range_end AND {self.where('client')} GROUP BY ALL""")
+        return frame.set_index("status")["n"].reindex([*REMOVAL_AVOIDED, *REMOVAL_STATUSES], fill_value=0).astype("int64")
+
+    def pro_bono(self) -> tuple[pd.DataFrame, float]:
+        frame = self.query(f"""
+            SELECT coalesce(partner_firm, '(none)') AS partner_firm, count(DISTINCT case_id) AS cases,
+                   sum(hours) AS hours, sum(value_usd) AS value_usd
+            FROM {{fct_time_entries}}
+            WHERE entry_date BETWEEN $range_start AND $range_end AND {self.where('case')} GROUP BY ALL ORDER BY 1""")
+        attorneys = self.scalar(f"SELECT count(DISTINCT attorney_id) FROM {{fct_time_entries}} "
+                                f"WHERE entry_date BETWEEN $range_start AND $range_end AND {self.where('case')}")
+        return frame.set_index("partner_firm"), attorneys
+
+    def time_to_resolution(self) -> pd.DataFrame:
+        """Units (chains, motions, clients) in scope whose clock started from the grant's start
+        to the range's end, with their duration and whether they were resolved."""
+        units = self.intermediate.query(
+            "SELECT measure, unit_type, unit_id, vehicle, county, start_date, duration_days, is_event "
+            "FROM {int_time_to_resolution_units} WHERE start_date BETWEEN $grant_start AND $range_end",
+            {"grant_start": self.grant.start, "range_end": self.params["range_end"]})
+        if self.grant.counties:
+            units = units[units.county.isin(self.grant.counties)]
+        if self.grant.vehicles:
+            units = units[units.vehicle.isin(self.grant.vehicles)]
+        if self.grant.client_criteria:
+            clients = set(self.query(f"SELECT client_id FROM {{dim_clients}} WHERE {self.where('client')}")["client_id"])
+            motion_client = self.access.query("SELECT motion_id, client_id FROM {fct_motions}").set_index("motion_id")["client_id"]
+            owner = np.where(units.unit_type == "client", units.unit_id, units.unit_id.map(motion_client))
+            units = units[pd.Series(owner, index=units.index).isin(clients)]
+        return units
+
+
+def km_quantile(durations: np.ndarray, events: np.ndarray, survival_at_most: float) -> float:
+    """Smallest t with Kaplan-Meier S(t) <= the given level (NaN when never reached);
+    S(t) = product over event times t_i <= t of (1 - d_i / n_i), n_i = units with duration >= t_i."""
+    survival = 1.0
+    for t in np.unique(durations[events]):
+        at_risk = np.count_nonzero(durations >= t)
+        survival *= 1 - np.count_nonzero((durations == t) & events) / at_risk
+        if survival <= survival_at_most + 1e-9:  # same tolerance as mart_time_to_resolution
+            return float(t)
+    return float("nan")
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+def _single(value: float, threshold: int) -> SuppressedTable:
+    return suppress(pd.Series([int(round(value))], index=["n"]), threshold, with_margins=False)
+
+
+def _derived(values: list[float]) -> float:
+    return float("nan") if any(np.isnan(v) for v in values) else float(sum(values))
+
+
+def _fmt(value: float, marker: str, unit: str = "") -> str:
+    if np.isnan(value):
+        return marker
+    if unit == "hours":
+        return f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+@dataclass
+class _Published:
+    """Funder-safe figures for one date range: value (NaN if suppressed) and its display."""
+
+    vacaturs: SuppressedTable
+    beside: SuppressedTable
+    not_granted: SuppressedTable
+    filed: SuppressedTable
+    removal: SuppressedTable
+    removal_avoided: SuppressedTable
+    pro_bono_cases: SuppressedTable
+    pro_bono_hours: SuppressedTable
+    pro_bono_value: SuppressedTable
+    attorneys: SuppressedTable
+    values: dict[str, float]
+    displays: dict[str, str]
+
+
+def _hidden_like(table: SuppressedTable) -> SuppressedTable:
+    """Every entry suppressed (a breakdown of a total that is itself suppressed elsewhere)."""
+    mask = table.suppressed_mask.copy()
+    mask[:] = True
+    return SuppressedTable(table.display.mask(mask, table.marker), table.numeric.mask(mask), mask, table.threshold)
+
+
+def _publish(scoped: _Scoped, threshold: int) -> _Published:
+    marker = marker_for(threshold)
+    decisions = scoped.decisions()
+    vacaturs = suppress(decisions[list(VACATUR_CLASSES)], threshold)
+    beside = suppress(decisions[list(BESIDE_CLASSES)], threshold)
+    not_granted = suppress(decisions[list(NOT_GRANTED_CLASSES)], threshold)
+    filed = suppress(scoped.filed(), threshold)
+    statuses = scoped.removal()
+    avoided = statuses[list(REMOVAL_AVOIDED)]
+    removal = suppress(pd.concat([pd.Series({"avoided": int(avoided.sum())}), statuses[[k for k in REMOVAL_STATUSES if k != "avoided"]]]), threshold)
+    removal_avoided = suppress(avoided, threshold)
+    if removal.suppressed_mask.loc["avoided"]:
+        removal_avoided = _hidden_like(removal_avoided)
+    firms, attorneys = scoped.pro_bono()
+    cases = suppress(firms["cases"].astype("int64"), threshold)
+    hours = suppress_like(firms["hours"].astype(float), cases)
+    value = suppress_like(firms["value_usd"].astype(float), cases)
+    values: dict[str, float] = {}
+    displays: dict[str, str] = {}
+    for key, count in scoped.clients().items():
+        single = _single(count, threshold)
+        values[key], displays[key] = float(single.numeric.iloc[0]), single.display.iloc[0]
+    vacatur_total = float(vacaturs.numeric.loc["Total", "Total"])
+    beside_totals = beside.numeric.loc["Total"]
+    primary = {  # entries of a published table: shown with the table's marker when suppressed
+        "motions_filed": float(filed.numeric.loc["Total"]),
+        "vacaturs_granted": vacatur_total,
+        "vacaturs_recognized": float(vacaturs.numeric.loc["Total", "vacatur_recognized"]),
+        "offense_reductions_granted": float(beside_totals["offense_reduction"]),
+        "clients_removal_avoided": float(removal.numeric.loc["avoided"]),
+        "clients_removal_avoided_confirmed": float(removal_avoided.numeric.loc["confirmed"]),
+        "pro_bono_hours": float(hours.numeric.loc["Total"]),
+    }
+    granted = _derived([vacatur_total, float(beside_totals["Total"])])
+    derived = {  # sums of published entries: 'suppressed' when any input is
+        "motions_granted": granted,
+        "motions_decided": _derived([granted, float(not_granted.numeric.loc["Total", "denied"])]),
+        "sentence_modifications_granted": _derived([beside_totals["sentence_modification_honoured"],
+                                                    beside_totals["sentence_modification_not_honoured"]]),
+    }
+    for key, v in primary.items():
+        values[key], displays[key] = v, _fmt(v, marker, METRICS[key].unit)
+    for key, v in derived.items():
+        values[key], displays[key] = v, _fmt(v, DERIVED_SUPPRESSED)
+    return _Published(vacaturs, beside, not_granted, filed, removal, removal_avoided, cases, hours, value,
+                      _single(attorneys, threshold), values, displays)
+
+
+def _table(key: str, title: str, note: str, table: SuppressedTable, labels: dict[str, str] | None = None,
+           index_name: str = "") -> ReportTable:
+    display = table.display if isinstance(table.display, pd.DataFrame) else table.display.to_frame("Count")
+    numeric = table.numeric if isinstance(table.numeric, pd.DataFrame) else table.numeric.to_frame("Count")
+    if isinstance(table.display, pd.DataFrame):  # vehicles with nothing in this table say nothing
+        keep = ~(numeric == 0).all(axis=1) | (numeric.index == "Total")
+        display, numeric = display[keep], numeric[keep]
+    if labels:
+        display, numeric = display.rename(columns=labels, index=labels), numeric.rename(columns=labels, index=labels)
+    display = display.reset_index(names=index_name or "")
+    display.columns = [str(c) for c in display.columns]
+    return ReportTable(key, title, note, display.astype(str), numeric)
+
+
+def _time_to_resolution(scoped: _Scoped, threshold: int) -> ReportTable:
+    units = scoped.time_to_resolution()
+    rows, stats = [], []
+    for measure, (label, unit) in TTR_MEASURES.items():
+        part = units[units.measure == measure]
+        durations, events = part.duration_days.to_numpy(dtype=float), part.is_event.to_numpy(dtype=bool)
+        rows.append(f"{label} ({unit})")
+        stats.append([len(part), int(events.sum()), km_quantile(durations, events, 0.5),
+                      km_quantile(durations, events, 0.25),
+                      float(np.median(durations[events])) if events.any() else float("nan")])
+    exact = pd.DataFrame(stats, index=rows, columns=["units", "resolved", "km_median", "km_p75", "closed_median"])
+    # Each measure counts a different unit: protected one by one, and a measure with fewer
+    # than `threshold` units (or resolved units) shows no statistic at all.
+    units_shown = suppress(exact["units"].astype("int64"), threshold, with_margins=False)
+    resolved_shown = suppress(exact["resolved"].astype("int64"), threshold, with_margins=False)
+    hidden = units_shown.suppressed_mask | resolved_shown.suppressed_mask
+    marker = marker_for(threshold)
+
+    def days(value: float, is_hidden: bool) -> str:
+        return marker if is_hidden else ("not reached" if np.isnan(value) else f"{value:.0f}")
+
+    display = pd.DataFrame({
+        "Measure (unit)": rows,
+        "Units": units_shown.display.to_numpy(),
+        "Resolved": resolved_shown.display.to_numpy(),
+        "KM median, days": [days(v, h) for v, h in zip(exact.km_median, hidden)],
+        "KM 75th percentile, days": [days(v, h) for v, h in zip(exact.km_p75, hidden)],
+        "Median of closed only (biased low), days": [days(v, h) for v, h in zip(exact.closed_median, hidden)],
+    })
+    return ReportTable("time_to_resolution", "Time to resolution",
+                       "Kaplan-Meier estimates: open work is censored at the as-of date, not left out. "
+                       f"Units whose clock started from {scoped.grant.start} to the period's end.", display)
+
+
+def build_report(grant: Grant, period: Period, version: DataVersion, threshold: int) -> GrantReport:
+    scope = Scope(Role.PROGRAM_MANAGER, "pcr report")  # exact counts; disclosure control is applied here
+    access = DataAccess(scope, version.db)
+    intermediate = DataAccess(scope, version.db, schema="intermediate")
+    in_period = _Scoped(access, intermediate, grant, period.start, period.end)
+    to_date = _Scoped(access, intermediate, grant, grant.start, period.end)
+    now, cumulative = _publish(in_period, threshold), _publish(to_date, threshold)
+    marker = marker_for(threshold)
+    rate = access.query("SELECT any_value(hourly_rate_usd) FROM {mart_pro_bono}").iloc[0, 0]
+    hourly_rate = float(rate) if rate is not None and not pd.isna(rate) else None
+
+    granted = pd.Series([now.values["motions_granted"]])
+    decided = pd.Series([now.values["motions_decided"]])
+    grant_rate = ratio(granted, decided, threshold=threshold).display.iloc[0].replace(marker, DERIVED_SUPPRESSED) or "no decisions"
+    value_total = float(now.pro_bono_value.numeric.loc["Total"])
+    headline = [
+        ("Clients represented", now.displays["clients_represented"], "distinct clients"),
+        ("Clients screened", now.displays["clients_screened"], "distinct clients, intake in the period"),
+        ("Motions filed", now.displays["motions_filed"], "motions"),
+        ("Motions decided", now.displays["motions_decided"], "motions granted, granted in part or denied"),
+        ("Grant rate", grant_rate, "granted / decided"),
+        ("Vacaturs granted", now.displays["vacaturs_granted"], "motions, all recognition classes"),
+        ("Removal avoided", now.displays["clients_removal_avoided"], "clients, confirmed + projected"),
+        ("Pro bono hours", now.displays["pro_bono_hours"], "hours"),
+        ("Value of donated time", marker if np.isnan(value_total) else f"${value_total:,.0f}",
+         f"USD at ${hourly_rate:,.0f}/hour" if hourly_rate else "USD"),
+    ]
+
+    progress, rows = {}, []
+    for d in grant.deliverables:
+        metric = METRICS[d.metric]
+        actual = cumulative.values[d.metric]
+        pct = ratio(pd.Series([actual]), pd.Series([d.target]), threshold=threshold)
+        progress[d.name] = float(pct.numeric.iloc[0])
+        rows.append({"Deliverable": d.name, "Counts": metric.unit, "This period": now.displays[d.metric],
+                     "Grant to date": cumulative.displays[d.metric], "Target": f"{d.target:,.0f}",
+                     "% of target": pct.display.iloc[0].replace(marker, DERIVED_SUPPRESSED) if np.isnan(actual) else pct.display.iloc[0]})
+    deliverables = pd.DataFrame(rows, columns=["Deliverable", "Counts", "This period", "Grant to date", "Target", "% of target"])
+
+    tables = [
+        _table("vacaturs", "Vacaturs granted by vehicle and recognition class",
+               "Motions granted in the period, by decision date, that vacate a conviction. Reductions and sentence "
+               "modifications are in the next table, never added into vacaturs.",
+               now.vacaturs, DECISION_CLASSES, "Vehicle"),
+        _table("beside_vacaturs", "Offense reductions, sentence modifications and rehabilitative relief (beside vacaturs)",
+               "Motions granted in the period whose relief does not vacate a conviction.",
+               now.beside, DECISION_CLASSES, "Vehicle"),
+        _table("not_granted", "Motions denied or withdrawn in the period, by vehicle",
+               "By decision (withdrawal) date. Withdrawn motions are not decided and stay out of the grant rate.",
+               now.not_granted, DECISION_CLASSES, "Vehicle"),
+        _table("motions_filed", "Motions filed in the period, by vehicle", "By filing date.", now.filed, index_name="Vehicle"),
+        _table("removal_avoided", "Removal avoided (clients)",
+               "Clients with removal exposure at intake, by the status reached in the period.", now.removal,
+               REMOVAL_STATUSES, "Status"),
+        _table("removal_avoided_split", "Removal avoided: confirmed and projected (clients)",
+               "The first row of the table above, split. Shown only when that row is.", now.removal_avoided,
+               REMOVAL_AVOIDED, "Status"),
+        _time_to_resolution(in_period, threshold),
+        _pro_bono_table(now, grant, cumulative, hourly_rate, threshold),
+    ]
+    methods = [(m.label, f"{m.definition} Counts {m.unit}.") for m in METRICS.values()] + GLOSSARY
+    return GrantReport(grant, period, version, threshold, hourly_rate, headline, deliverables,
+                       pd.Series(progress, dtype=float), tables, methods)
+
+
+def _pro_bono_table(now: _Published, grant: Grant, cumulative: _Published, hourly_rate: float | None,
+                    threshold: int) -> ReportTable:
+    display = pd.DataFrame({
+        "Partner firm": now.pro_bono_cases.display.index.astype(str),
+        "Cases with time": now.pro_bono_cases.display.to_numpy(),
+        "Hours": now.pro_bono_hours.display.to_numpy(),
+        "Value (USD)": now.pro_bono_value.display.to_numpy(),
+    })
+    note = f"Attorneys participating in the period: {now.attorneys.display.iloc[0]}."
+    if grant.amount_usd:
+        hours = float(cumulative.pro_bono_hours.numeric.loc["Total"])
+        value = float(cumulative.pro_bono_value.numeric.loc["Total"])
+        marker = marker_for(threshold)
+        per_dollar = marker if np.isnan(value) else f"${value / grant.amount_usd:,.2f}"
+        per_thousand = marker if np.isnan(hours) else f"{1000 * hours / grant.amount_usd:,.1f}"
+        note += (f" Leverage, grant start to period end, per grant dollar (grant amount ${grant.amount_usd:,.0f}): "
+                 f"{per_dollar} of donated time per dollar; {per_thousand} hours per $1,000.")
+    return ReportTable("pro_bono", "Pro bono time by partner firm", note, display)

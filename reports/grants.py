@@ -1,0 +1,204 @@
+"""Grant configuration (YAML; see config/grants.example.yml and docs/reports.md) and report
+periods (2026Q1, FY2025-26, grant)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dashboards.disclosure import DEFAULT_THRESHOLD
+from pcr import paths
+
+GRANTS_FILE_ENV = "PCR_GRANTS_FILE"
+# Client criteria a grant may require, all flags at intake (dim_clients). Unknown counts as no.
+# Exports dated up to this many days after a period's end still count toward it.
+DEFAULT_CLOSE_AFTER_DAYS = 45
+CLIENT_CRITERIA = ("detained_at_intake", "in_removal_proceedings", "final_removal_order", "has_removal_exposure")
+
+
+class GrantConfigError(ValueError):
+    """The grants file is wrong; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    name: str
+    metric: str
+    target: float
+
+
+@dataclass(frozen=True)
+class Grant:
+    grant_id: str
+    funder: str
+    title: str
+    start: dt.date
+    end: dt.date
+    counties: tuple[str, ...] = ()
+    vehicles: tuple[str, ...] = ()
+    client_criteria: tuple[tuple[str, bool], ...] = ()
+    deliverables: tuple[Deliverable, ...] = ()
+    amount_usd: float | None = None
+    fiscal_year_start_month: int = 7
+    close_after_days: int = DEFAULT_CLOSE_AFTER_DAYS
+
+    def scope_lines(self) -> list[str]:
+        lines = [f"Counties (convicting court): {', '.join(self.counties) if self.counties else 'all'}",
+                 f"Vehicles: {', '.join(self.vehicles) if self.vehicles else 'all'}"]
+        criteria = [f"{name.replace('_', ' ')} = {'yes' if value else 'no'}" for name, value in self.client_criteria]
+        lines.append(f"Clients: {', '.join(criteria) if criteria else 'all'}")
+        return lines
+
+
+@dataclass(frozen=True)
+class GrantsFile:
+    path: Path
+    grants: dict[str, Grant]
+    threshold: int = DEFAULT_THRESHOLD
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: dt.date
+    end: dt.date
+
+    def is_closed(self, today: dt.date | None = None) -> bool:
+        return self.end < (today or dt.date.today())
+
+
+def default_grants_file() -> Path:
+    value = os.environ.get(GRANTS_FILE_ENV)
+    return Path(value).expanduser() if value else paths.PROJECT_ROOT / "config" / "grants.yml"
+
+
+def _date(value: object, where: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise GrantConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise GrantConfigError(f"{where}: expected a list of names")
+    return tuple(v.strip() for v in value)
+
+
+def load_grants(path: Path | str | None = None, metrics: frozenset[str] | None = None) -> GrantsFile:
+    """Read and check the grants file. ``metrics``: the metric names deliverables may count."""
+    from reports.build import METRICS  # the metric registry lives with the computations
+
+    path = Path(path) if path else default_grants_file()
+    known_metrics = metrics or frozenset(METRICS)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise GrantConfigError(
+            f"grants file {path} does not exist: copy config/grants.example.yml to config/grants.yml, "
+            f"or pass --grants / set {GRANTS_FILE_ENV}") from None
+    except yaml.YAMLError as error:
+        raise GrantConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("grants"), list):
+        raise GrantConfigError(f"{path}: expected a mapping with a 'grants' list")
+    threshold = document.get("suppression_threshold", DEFAULT_THRESHOLD)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        raise GrantConfigError(f"{path}: suppression_threshold must be a positive integer, got {threshold!r}")
+    grants: dict[str, Grant] = {}
+    for number, entry in enumerate(document["grants"], start=1):
+        where = f"{path}: grants[{number}]"
+        if not isinstance(entry, dict):
+            raise GrantConfigError(f"{where}: expected a mapping")
+        for key in ("id", "funder", "start", "end"):
+            if entry.get(key) in (None, ""):
+                raise GrantConfigError(f"{where}: '{key}' is required")
+        grant_id = str(entry["id"]).strip()
+        where = f"{path}: grant {grant_id}"
+        unknown = set(entry) - {"id", "funder", "title", "start", "end", "amount_usd", "fiscal_year_start_month",
+                                "close_after_days", "scope", "deliverables"}
+        if unknown:
+            raise GrantConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+        start, end = _date(entry["start"], f"{where}: start"), _date(entry["end"], f"{where}: end")
+        if end < start:
+            raise GrantConfigError(f"{where}: end {end} is before start {start}")
+        amount = entry.get("amount_usd")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0):
+            raise GrantConfigError(f"{where}: amount_usd must be a positive number, got {amount!r}")
+        fy_month = entry.get("fiscal_year_start_month", 7)
+        if fy_month not in range(1, 13):
+            raise GrantConfigError(f"{where}: fiscal_year_start_month must be 1..12, got {fy_month!r}")
+        close_after = entry.get("close_after_days", DEFAULT_CLOSE_AFTER_DAYS)
+        if isinstance(close_after, bool) or not isinstance(close_after, int) or close_after < 0:
+            raise GrantConfigError(f"{where}: close_after_days must be a whole number of days >= 0, got {close_after!r}")
+        scope = entry.get("scope") or {}
+        if not isinstance(scope, dict) or set(scope) - {"counties", "vehicles", "clients"}:
+            raise GrantConfigError(f"{where}: scope takes counties, vehicles and clients")
+        clients = scope.get("clients") or {}
+        if not isinstance(clients, dict):
+            raise GrantConfigError(f"{where}: scope.clients must be a mapping of criterion: true/false")
+        for name, value in clients.items():
+            if name not in CLIENT_CRITERIA or not isinstance(value, bool):
+                raise GrantConfigError(
+                    f"{where}: scope.clients.{name}: use one of {list(CLIENT_CRITERIA)} with true or false")
+        deliverables = []
+        for d_number, item in enumerate(entry.get("deliverables") or [], start=1):
+            d_where = f"{where}: deliverables[{d_number}]"
+            if not isinstance(item, dict) or item.get("metric") not in known_metrics:
+                raise GrantConfigError(f"{d_where}: 'metric' must be one of {sorted(known_metrics)}")
+            target = item.get("target")
+            if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
+                raise GrantConfigError(f"{d_where}: 'target' must be a positive number, got {target!r}")
+            deliverables.append(Deliverable(str(item.get("name") or item["metric"]), item["metric"], float(target)))
+        if grant_id in grants:
+            raise GrantConfigError(f"{where}: listed twice")
+        grants[grant_id] = Grant(
+            grant_id=grant_id, funder=str(entry["funder"]).strip(), title=str(entry.get("title") or "").strip(),
+            start=start, end=end,
+            counties=_strings(scope.get("counties"), f"{where}: scope.counties"),
+            vehicles=_strings(scope.get("vehicles"), f"{where}: scope.vehicles"),
+            client_criteria=tuple(sorted(clients.items())), deliverables=tuple(deliverables),
+            amount_usd=float(amount) if amount is not None else None, fiscal_year_start_month=fy_month,
+            close_after_days=close_after,
+        )
+    return GrantsFile(path, grants, threshold)
+
+
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+_FISCAL_YEAR = re.compile(r"^FY(\d{4})-(\d{2})$", re.IGNORECASE)
+
+
+def parse_period(text: str, grant: Grant) -> Period:
+    """'2026Q1' (calendar quarter), 'FY2025-26' (fiscal year starting in the grant's
+    fiscal_year_start_month of 2025) or 'grant' (the whole grant), clipped to the grant."""
+    text = text.strip()
+    if text.lower() == "grant":
+        return Period("whole grant", grant.start, grant.end)
+    if match := _QUARTER.match(text):
+        year, quarter = int(match.group(1)), int(match.group(2))
+        start = dt.date(year, 3 * quarter - 2, 1)
+        end = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1)
+        label = f"{year}-Q{quarter}"
+    elif match := _FISCAL_YEAR.match(text):
+        year = int(match.group(1))
+        if (year + 1) % 100 != int(match.group(2)):
+            raise ValueError(f"period {text!r}: a fiscal year is written FY2025-26 (consecutive years)")
+        month = grant.fiscal_year_start_month
+        start = dt.date(year, month, 1)
+        end = dt.date(year + 1, month, 1) - dt.timedelta(days=1)
+        label = f"FY{year}-{match.group(2)}"
+    else:
+        raise ValueError(f"period {text!r}: use a quarter (2026Q1), a fiscal year (FY2025-26) or 'grant'")
+    if end < grant.start or start > grant.end:
+        raise ValueError(f"period {label} ({start}..{end}) lies outside grant {grant.grant_id} ({grant.start}..{grant.end})")
+    clipped_start, clipped_end = max(start, grant.start), min(end, grant.end)
+    if (clipped_start, clipped_end) != (start, end):
+        label += f" (within the grant: {clipped_start}..{clipped_end})"
+    return Period(label, clipped_start, clipped_end)
