@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                         help="export files or folders (folders are searched for *.csv and *.xlsx)")
     parser.add_argument("--db", type=Path, default=None,
-                        help=f"DuckDB file to load into (default: {paths.published_db()})")
+                        help=f"DuckDB file to load into (default: the scratch database {paths.scratch_db()}; "
+                             "only `pcr run` publishes)")
     parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is quarantined")
     parser.add_argument("--exported-at", type=dt.datetime.fromisoformat, default=None, metavar="DATE",
                         help="export time for files without an ISO date in their name (default: now)")
@@ -33,7 +34,7 @@ def _describe(result: FileResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = args.db or paths.published_db()
+    db = args.db or paths.scratch_db()
     clock = time.perf_counter()
     files, results = collect_files(args.paths)
     for r in results:

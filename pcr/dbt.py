@@ -68,7 +68,8 @@ def build(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=None,
-                        help="DuckDB file to build in (default: the published database, $PCR_DB).")
+                        help="DuckDB file to build in (default: the scratch database $PCR_SCRATCH_DB, as `pcr ingest`; "
+                             "only `pcr run` publishes).")
     parser.add_argument("--select", nargs="+", metavar="SELECTOR",
                         help="dbt selectors, e.g. 'marts' or '+fct_motions' (default: everything).")
     parser.add_argument("--vars", dest="dbt_vars", metavar="YAML",
@@ -76,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = args.db or paths.published_db()
+    db = args.db or paths.scratch_db()
     print(f"pcr build: dbt build on {db}", flush=True)
     result = build(db, select=args.select, dbt_vars=args.dbt_vars)
     if result.success:

@@ -21,6 +21,12 @@ def published_db() -> Path:
     return _env_path("PCR_DB", data_dir() / "pcr.duckdb")
 
 
+def scratch_db() -> Path:
+    """Where stand-alone `pcr ingest` / `pcr build` write: never the published file, which
+    only `pcr run` replaces, after its checks pass."""
+    return _env_path("PCR_SCRATCH_DB", data_dir() / "scratch.duckdb")
+
+
 def hmac_key_file() -> Path:
     # Outside the project tree by default: deleting var/ must not lose the key, or the same
     # client would hash differently in the next export and de-duplication would break.

@@ -22,6 +22,7 @@ def pcr_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PCR_HMAC_KEY_FILE", str(tmp_path / "secrets" / "hmac.key"))
     monkeypatch.setenv("PCR_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("PCR_DB", raising=False)
+    monkeypatch.delenv("PCR_SCRATCH_DB", raising=False)
     return tmp_path
 
 

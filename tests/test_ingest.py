@@ -371,10 +371,11 @@ def test_folders_recurse_and_ignore_other_files(tmp_path, run_pcr):
     assert "TOTAL" in result.out and "rows/s" in result.out
 
 
-def test_default_database_is_the_published_one(tmp_path, run_pcr):
+def test_default_database_is_the_scratch_one_never_the_published(tmp_path, run_pcr):
     write_layout(DATASET, "canonical", tmp_path / "in")
     assert run_pcr("ingest", tmp_path / "in" / "clients.csv").code == 0
-    assert query(paths.published_db(), "SELECT count(*) FROM raw.clients") == [(3,)]
+    assert query(paths.scratch_db(), "SELECT count(*) FROM raw.clients") == [(3,)]
+    assert not paths.published_db().exists()
 
 
 # -- privacy ---------------------------------------------------------------------------------
