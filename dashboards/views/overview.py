@@ -85,8 +85,9 @@ layout = [
     ["Grant rate", "Vacaturs granted", "Offense reductions", "Sentence modifications"],
     ["Removal avoided (confirmed)", "Removal avoided (projected)", "Pro bono hours"],
 ]
-for row in layout:
-    for column, label in zip(st.columns(4), row):
+rows = [st.columns(4) for _ in layout]
+for columns, row in zip(rows, layout):
+    for column, label in zip(columns, row):
         is_rate = label == "Grant rate"
         column.metric(
             label,
@@ -95,7 +96,7 @@ for row in layout:
             border=True,
         )
 median, group = km_median(ctx)
-st.columns(4)[3].metric(
+rows[-1][3].metric(
     "Median days, referral to decision (Kaplan–Meier)", fmt(median, marker=marker), border=True,
     help=f"All referrals, open ones counted as censored at the as-of date ({group}); not limited to the period.",
 )

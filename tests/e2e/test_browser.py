@@ -1,0 +1,112 @@
+"""End to end in a real browser: `pcr dashboard` (Streamlit on a free 127.0.0.1 port, local
+program-manager mode) against a database published by `pcr run`, driven by Playwright on
+Debian's Chromium (/usr/bin/chromium; no browser is ever downloaded). Each page is opened,
+its key numbers must be visible, no error element may appear, and a screenshot is saved
+under tests/artifacts/."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from e2e.support import PROJECT, build_published_db
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    return build_published_db(tmp_path_factory.getbasetemp() / "dashboard_db", motions=1500)
+
+
+@pytest.fixture(scope="module")
+def server(published, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = dict(os.environ, PCR_DB=str(published))
+    env.pop("PCR_ROLES_FILE", None)
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "pcr.cli", "dashboard", "--port", str(port), "--db", str(published)],
+                                   cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the dashboard did not start:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def key_numbers(db: Path) -> dict[str, list[str]]:
+    """Text each page must show, read from the marts (formatted as the pages format it)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        filed, granted = con.execute("SELECT motions_filed, motions_granted FROM marts.mart_motion_activity "
+                                     "WHERE period = 'all' AND dimension = 'all'").fetchone()
+        rows_loaded = con.execute("SELECT rows_loaded FROM pipeline.runs ORDER BY finished_at DESC LIMIT 1").fetchone()[0]
+    return {
+        "": ["Overview", "Motions filed", f"{filed:,}", f"{granted:,}", "Authentication is not configured"],
+        "vacaturs": ["Vacaturs by vehicle", "Motions by vehicle and outcome", "Granted relief by vehicle and recognition class"],
+        "removal": ["Removal avoided", "Clients by status", "By county"],
+        "time_to_resolution": ["Time to resolution", "Medians and 75th percentiles", "Oldest open motions"],
+        "partner_firms": ["Partner firms", "Pro bono time", "Motion outcomes by firm"],
+        "data_quality": ["Data quality", "Last pipeline run", f"{rows_loaded:,}", "Validation results of the last run"],
+    }
+
+
+def test_every_page_renders_in_chromium(server, browser, published):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    for path, expected in key_numbers(published).items():
+        page.goto(f"{server}/{path}")
+        main = page.locator('[data-testid="stMain"]')
+        for text in expected:
+            main.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=30_000)
+        # Wait until the script run has finished (no running indicator) so the page is complete.
+        page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+        if path not in ("", "data_quality"):
+            page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0, f"/{path}: an exception is shown"
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"/{path}: an error is shown"
+        assert "Traceback" not in main.inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"dashboard_{path or 'overview'}.png"), full_page=True)
+    page.close()
