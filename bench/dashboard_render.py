@@ -1,0 +1,133 @@
+"""Render time of each dashboard page (not a timed test).
+
+    .venv/bin/python bench/dashboard_render.py [--cases 100000] [--out bench/results/dashboard_render.md]
+
+For each dataset (the sample size used by the tests, and about ``--cases`` generated cases) the
+database is built with `pcr samples` + `pcr ingest` + `pcr build`, then every page is run with
+AppTest for a program manager, a partner and a funder:
+
+* **cold**: first run of the page in a fresh process cache (every query reads DuckDB);
+* **warm**: the same page again (query results come from st.cache_data);
+* **query**: time spent reading DuckDB during the cold run (the rest is Streamlit, pandas,
+  suppression and plotly).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
+
+import duckdb  # noqa: E402
+import streamlit as st  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import dashboards.access as access  # noqa: E402
+from e2e.support import APP, FUNDER, MANAGER, PAGES, PARTNER, build_published_db, busiest_firm, write_roles  # noqa: E402
+
+ROLES = {"program manager": MANAGER, "partner": PARTNER, "funder": FUNDER}
+SAMPLE_MOTIONS = 1500
+MOTIONS_PER_CASE = 2025 / 1488  # ratio of the generator (pcr samples)
+
+
+class QueryClock:
+    """Wall time spent in the access layer's DuckDB reads."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._read = access._read
+
+    def __enter__(self):
+        def timed(*args):
+            start = time.perf_counter()
+            try:
+                return self._read(*args)
+            finally:
+                self.seconds += time.perf_counter() - start
+        access._read_cached = st.cache_data(max_entries=512, show_spinner=False)(timed)
+        return self
+
+    def __exit__(self, *exc):
+        access._read_cached = st.cache_data(max_entries=512, show_spinner=False)(self._read)
+
+
+def measure(db: Path, roles_file: Path) -> list[tuple[str, str, float, float, float]]:
+    os.environ["PCR_DB"], os.environ["PCR_ROLES_FILE"] = str(db), str(roles_file)
+    st.config.set_option("server.address", "127.0.0.1")
+    rows = []
+    for role, email in ROLES.items():
+        at = AppTest.from_file(str(APP), default_timeout=600)
+        at.user = {"is_logged_in": True, "email": email}
+        at.run()
+        for page in PAGES:
+            st.cache_data.clear()
+            with QueryClock() as clock:
+                start = time.perf_counter()
+                at.switch_page(f"views/{page}.py").run()
+                cold = time.perf_counter() - start
+            if at.exception:
+                raise RuntimeError(f"{page} ({role}): {at.exception[0].message}")
+            start = time.perf_counter()
+            at.run()
+            warm = time.perf_counter() - start
+            rows.append((role, page, cold, warm, clock.seconds))
+    return rows
+
+
+def sizes(db: Path) -> str:
+    with duckdb.connect(str(db), read_only=True) as con:
+        counts = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0]
+                  for t in ("fct_cases", "fct_motions", "fct_time_entries", "mart_time_to_resolution_km")}
+    return ", ".join(f"{t} {n:,}" for t, n in counts.items()) + f"; file {db.stat().st_size / 1e6:.0f} MB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000, help="approximate cases of the large dataset")
+    parser.add_argument("--work", type=Path, default=None, help="keep the generated databases here (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "results" / "dashboard_render.md")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="pcr-bench-"))
+    datasets = {
+        "sample": SAMPLE_MOTIONS,
+        f"{args.cases:,} cases": round(args.cases * MOTIONS_PER_CASE),
+    }
+    lines = [
+        "# Dashboard render time per page",
+        "",
+        f"`bench/dashboard_render.py` on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, Streamlit {st.__version__}, DuckDB {duckdb.__version__}. "
+        "Seconds per page run in AppTest: **cold** = empty query cache, **warm** = same page again "
+        "(cached), **query** = DuckDB reads within the cold run. Not a timed test.",
+        "",
+    ]
+    for name, motions in datasets.items():
+        folder = work / name.split()[0].replace(",", "")
+        started = time.perf_counter()
+        db = build_published_db(folder, motions=motions, full_pipeline=False)
+        built = time.perf_counter() - started
+        roles = write_roles(folder / "roles.yml", busiest_firm(db))
+        print(f"{name}: database ready in {built:.0f} s ({sizes(db)})", flush=True)
+        results = measure(db, roles)
+        lines += [f"## {name}", "", f"Marts: {sizes(db)}.", "",
+                  "| role | page | cold s | warm s | query s |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r} | {p} | {c:.2f} | {w:.2f} | {q:.2f} |" for r, p, c, w, q in results]
+        cold = [c for _, _, c, _, _ in results]
+        lines += ["", f"Median cold {statistics.median(cold):.2f} s, slowest {max(cold):.2f} s "
+                      f"({max(results, key=lambda r: r[2])[1]}, {max(results, key=lambda r: r[2])[0]}).", ""]
+        print("\n".join(lines[-len(results) - 4:]), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
