@@ -52,7 +52,7 @@ def test_summary_with_a_weight_suppresses_by_the_weight(db):
     assert shown.loc[10, "n"] == 40 and shown.loc[10, "survival"] == 0.9
     assert np.isnan(shown.loc[30, "n"]) and np.isnan(shown.loc[30, "survival"])  # 8 at risk
     assert np.isnan(shown.loc[20, "survival"])  # its complement (the pages cut curves in SQL instead)
-    assert table.display.set_index("t_days").loc[30, "survival"] == "<11"
+    assert table.display.set_index("t_days").loc["30", "survival"] == "<11"
 
 
 def test_summary_without_groups_gives_one_overall_row(db):
