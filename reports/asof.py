@@ -142,7 +142,8 @@ def prepare(period: Period, close_after_days: int = 0, published: Path | None = 
     if facts["later_versions"] == 0 and as_of == facts["published_as_of"]:
         db, rebuilt = published, False
     else:
-        version_key = run_id or f"unrecorded-{facts['manifest_digest']}"
+        # The manifest digest too: `pcr ingest` + `pcr build` change the data without a new run.
+        version_key = f"{run_id or 'unrecorded'}-{facts['manifest_digest']}"
         db = (work_dir or paths.data_dir() / "reports") / f"{version_key}-known-{known_at}-asof-{as_of}.duckdb"
         if not db.exists():
             _rebuild(published, db, cutoff, as_of)
