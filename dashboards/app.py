@@ -24,6 +24,7 @@ PAGES = [
     ("time_to_resolution.py", "Time to resolution", ":material/timer:"),
     ("partner_firms.py", "Partner firms", ":material/handshake:"),
     ("data_quality.py", "Data quality", ":material/fact_check:"),
+    ("grant_report.py", "Grant reports", ":material/description:"),
 ]
 
 st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide")

@@ -29,9 +29,11 @@ def stacked_bars(numeric: pd.DataFrame, *, x_title: str, y_title: str, title: st
         orientation="h" if horizontal else "v", title=title,
         labels={"label": x_title, "value": y_title, "series": ""},
     )
-    if horizontal:
-        figure.update_yaxes(categoryorder="total ascending")
-    return _tidy(figure)
+    figure = _tidy(figure)
+    if horizontal:  # one readable row per label
+        figure.update_yaxes(categoryorder="total ascending", dtick=1)
+        figure.update_layout(height=max(420, 120 + 22 * long["label"].nunique()))
+    return figure
 
 
 def lines(numeric: pd.DataFrame, *, x_title: str, y_title: str, title: str) -> go.Figure:

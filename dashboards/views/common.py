@@ -138,7 +138,7 @@ def delta(current: float, previous: float | None, *, percent: bool = False, deci
     return f"{change * 100:+.1f} pp" if percent else f"{change:+,.{decimals}f}"
 
 
-def frame_for(table: SuppressedTable, scope: Scope, rows: str | None = None, value: str = "count") -> pd.DataFrame:
+def frame_for(table: SuppressedTable, scope: Scope, rows: str | list[str] | None = None, value: str = "count") -> pd.DataFrame:
     """What the visitor sees of a table: the suppressed strings for funders (``<11``), plain
     numbers otherwise. The row labels become the first column, named ``rows`` (the access
     layer's Total row leaves the index unnamed); a 1-D table's numbers go in ``value``."""
@@ -150,7 +150,7 @@ def frame_for(table: SuppressedTable, scope: Scope, rows: str | None = None, val
     frame.columns = [str(c) for c in frame.columns]
     if rows is None:
         return frame.reset_index(drop=True)
-    frame.index = frame.index.map(str).rename(rows)
+    frame.index = frame.index.set_names(rows) if isinstance(rows, list) else frame.index.map(str).rename(rows)
     return frame.reset_index()
 
 

@@ -25,18 +25,19 @@ where, params = ctx.filters.where(
     f"(outcome <> 'pending' AND decision_date IS NOT NULL AND {on_decision}) OR (outcome = 'pending' AND is_filed AND {on_filing})",
     {**p_decision, **p_filing},
 )
-outcomes = ctx.data.aggregate("fct_motions", "vehicle", "outcome", where=where, params=params)
+outcomes = ctx.data.aggregate("fct_motions", ["vehicle_recognition_class", "vehicle"], "outcome", where=where, params=params)
 numeric = outcomes.numeric.reindex(columns=[c for c in OUTCOMES if c in outcomes.numeric.columns] + [TOTAL_LABEL])
 granted = numeric.get("granted", 0) + numeric.get("granted_in_part", 0)
 decided = granted + numeric.get("denied", 0)
 rate = ratio(granted, decided, threshold=ctx.scope.threshold if ctx.scope.suppresses else None)
 
 st.subheader(f"Motions by vehicle and outcome — {period.label}")
-table = frame_for(outcomes, ctx.scope, "vehicle")
+table = frame_for(outcomes, ctx.scope, ["recognition class", "vehicle"])
+table = table[["recognition class", "vehicle", *[c for c in [*OUTCOMES, TOTAL_LABEL] if c in table.columns]]]
 table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
 show_frame(table, "motions by vehicle and outcome",
            caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
-st.plotly_chart(charts.stacked_bars(numeric, x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True))
+st.plotly_chart(charts.stacked_bars(charts.interior(numeric).droplevel(0), x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True))
 
 st.subheader("Granted relief by vehicle and recognition class")
 where, params = ctx.filters.where("fct_motions", f"is_granted AND {on_decision}", p_decision)

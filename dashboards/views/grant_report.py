@@ -1,0 +1,92 @@
+"""Grant reports: what a funder receives for a grant and period (reports/, docs/reports.md),
+on screen and as PDF / XLSX / CSV downloads. Program managers and funders see the same
+suppressed report; partner firms have no access (a grant covers every firm)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboards.access import DataUnavailable, Role
+from dashboards.views.common import page_context
+from reports import asof, render
+from reports.build import build_report
+from reports.grants import Grant, GrantConfigError, default_grants_file, load_grants, parse_period
+
+ctx = page_context()
+st.title("Grant reports")
+if ctx.scope.role is Role.PARTNER:
+    st.info("Grant reports cover every partner firm: they are available to program managers and funders.")
+    st.stop()
+
+try:
+    grants = load_grants(default_grants_file())
+except GrantConfigError as problem:
+    st.error(str(problem))
+    st.stop()
+if not grants.grants:
+    st.info(f"No grants are configured in {grants.path}.")
+    st.stop()
+
+
+def _periods(grant: Grant) -> list[str]:
+    quarters, year, quarter = [], grant.start.year, (grant.start.month - 1) // 3 + 1
+    while dt.date(year, 3 * quarter - 2, 1) <= grant.end:
+        quarters.append(f"{year}Q{quarter}")
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    first_fy = grant.start.year - (grant.start.month < grant.fiscal_year_start_month)
+    last_fy = grant.end.year - (grant.end.month < grant.fiscal_year_start_month)
+    years = [f"FY{y}-{(y + 1) % 100:02d}" for y in range(first_fy, last_fy + 1)]
+    return ["grant", *years, *reversed(quarters)]
+
+
+grant_id = st.selectbox("Grant", list(grants.grants), format_func=lambda g: f"{g} — {grants.grants[g].funder}")
+grant = grants.grants[grant_id]
+period_text = st.selectbox("Period", _periods(grant), help="A quarter, a fiscal year or the whole grant.")
+threshold = max(grants.threshold, ctx.scope.threshold)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _report_files(grant_id: str, period_text: str, threshold: int, db_identity: tuple, grants_identity: int):
+    """The report, its three files and charts, cached per published database and grants file."""
+    period = parse_period(period_text, grants.grants[grant_id])
+    version = asof.prepare(period, grants.grants[grant_id].close_after_days, ctx.data.db_path)
+    report = build_report(grants.grants[grant_id], period, version, threshold)
+    return report, {fmt: write(report) for fmt, write in render.WRITERS.items()}, render.charts(report)
+
+
+try:
+    with st.spinner("Building the report (a past period is rebuilt as known at its end, once)…"):
+        report, files, charts = _report_files(grant_id, period_text, threshold, tuple(ctx.data.version().__dict__.values()),
+                                              grants.path.stat().st_mtime_ns)
+except (ValueError, asof.ReportDataError, DataUnavailable) as problem:
+    st.error(str(problem))
+    st.stop()
+
+st.caption(" · ".join(grant.scope_lines()))
+st.info(report.version.basis)
+columns = st.columns(3)
+for i, (label, value, unit) in enumerate(report.headline):
+    columns[i % 3].metric(f"{label} ({unit})", value)
+
+downloads = st.columns(3)
+mime = {"pdf": "application/pdf", "csv": "text/csv",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+for column, (fmt, data) in zip(downloads, files.items()):
+    column.download_button(f"Download {fmt.upper()}", data, file_name=render.file_name(report, fmt), mime=mime[fmt])
+
+st.subheader("Deliverables")
+st.dataframe(report.deliverables, hide_index=True, width="stretch")
+for name, png in charts:
+    st.image(png, caption=name)
+for table in report.tables:
+    st.subheader(table.title)
+    st.caption(table.note)
+    st.dataframe(table.display, hide_index=True, width="stretch")
+with st.expander("Methods: what each number means"):
+    for term, text in report.methods:
+        st.markdown(f"**{term}.** {text}")
+with st.expander("Data version"):
+    st.dataframe(render.version_frame(report), hide_index=True, width="stretch")
+st.caption(f"Counts below {report.threshold} are shown as <{report.threshold}; a sum or rate built on one is "
+           "shown as 'suppressed'.")
