@@ -59,6 +59,10 @@ def _about(report: GrantReport) -> list[tuple[str, str]]:
     return about
 
 
+def version_frame(report: GrantReport) -> pd.DataFrame:
+    return pd.DataFrame(_version_rows(report), columns=["Item", "Value", "Detail"])
+
+
 def _version_rows(report: GrantReport) -> list[tuple[str, str, str]]:
     v = report.version
     rows = [("Run id", v.run_id or "not recorded (database not published by `pcr run`)", ""),
@@ -285,7 +289,7 @@ def to_pdf(report: GrantReport) -> bytes:
         pdf.multi_cell(0, 4, term, new_x="LMARGIN", new_y="NEXT")
         paragraph(text)
     title("Data version", 11)
-    table(pd.DataFrame(_version_rows(report), columns=["Item", "Value", "Detail"]), (2, 3, 1.2), 6)
+    table(version_frame(report), (2, 3, 1.2), 6)
     return bytes(pdf.output())
 
 
