@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -67,9 +67,6 @@ class Period:
     start: dt.date
     end: dt.date
 
-    def is_closed(self, today: dt.date | None = None) -> bool:
-        return self.end < (today or dt.date.today())
-
 
 def default_grants_file() -> Path:
     value = os.environ.get(GRANTS_FILE_ENV)
@@ -93,12 +90,12 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def load_grants(path: Path | str | None = None, metrics: frozenset[str] | None = None) -> GrantsFile:
-    """Read and check the grants file. ``metrics``: the metric names deliverables may count."""
+def load_grants(path: Path | str | None = None) -> GrantsFile:
+    """Read and check the grants file; errors name the file and the grant."""
     from reports.build import METRICS  # the metric registry lives with the computations
 
     path = Path(path) if path else default_grants_file()
-    known_metrics = metrics or frozenset(METRICS)
+    known_metrics = frozenset(METRICS)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
