@@ -115,9 +115,10 @@ _WS = " \t\r\n\u00a0"  # stray whitespace: spaces, tabs, line breaks, no-break s
 
 def trimmed_sql(column: str) -> str:
     """SQL: the value without surrounding whitespace, NULL if blank. trim() with a character
-    set is slow in DuckDB, so it only runs on values that start or end with whitespace."""
-    ws = "(" + ", ".join(f"'{c}'" for c in _WS) + ")"
-    return (f"NULLIF(CASE WHEN left({column}, 1) IN {ws} OR right({column}, 1) IN {ws} "
+    set is slow in DuckDB, so it only runs on values that start or end with whitespace; the
+    test compares code points (left()/right() work on grapheme clusters and cost more)."""
+    points = "(" + ", ".join(str(ord(c)) for c in _WS) + ")"
+    return (f"NULLIF(CASE WHEN unicode({column}) IN {points} OR unicode(substring({column}, -1)) IN {points} "
             f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
 
 

@@ -77,21 +77,30 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchall()[0][0]
 
 
-def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, keep: str, load_id: int,
-          source_file: str, exported_at: dt.datetime) -> dict[str, int]:
+def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, keep: str, repeated_keys: str,
+          load_id: int, source_file: str, exported_at: dt.datetime) -> dict[str, int]:
     """Store the records (temp table: stored columns, _row, _line, _record_hash; the rows
-    satisfying `keep`) as new versions where they differ from the current one."""
+    satisfying `keep`) as new versions where they differ from the current one.
+    `repeated_keys` is a query for (at least) every key that more than one record carries."""
     table = TABLES[table_name]
     key = ident(table.key)
     columns = ", ".join(ident(c) for c in table.stored_columns)
+    # A wide source repeats a parent record on many rows: store it once, from the first kept
+    # row, even when an earlier row carrying it was quarantined for another part. Only repeated
+    # keys need the look (a window over every record costs seconds at a million rows).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _pcr_repeat AS SELECT _row FROM ("
+        f"SELECT i._row, row_number() OVER (PARTITION BY i.{key} ORDER BY i._row) AS n FROM {records} i "
+        f"WHERE {keep} AND i.{key} IN ({repeated_keys})) WHERE n > 1"
+    )
+    keep = f"({keep}) AND i._row NOT IN (SELECT _row FROM _pcr_repeat)"
+    # Records whose key is stored already; every other kept record is new. On a first load
+    # this is empty, and the insert below needs no join over all records.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i._row, i.{key}, c._load_id AS _cur_load, "
-        f"CASE WHEN c.{key} IS NULL THEN 'new' WHEN c._record_hash = i._record_hash THEN 'unchanged' "
+        f"CASE WHEN c._record_hash = i._record_hash THEN 'unchanged' "
         f"WHEN $exported_at >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
-        f"FROM {records} i LEFT JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current WHERE {keep} "
-        # A wide source repeats a parent record on many rows: store it once, from the first
-        # kept row, even when an earlier row carrying it was quarantined for another part.
-        f"QUALIFY row_number() OVER (PARTITION BY i.{key} ORDER BY i._row) = 1",
+        f"FROM {records} i JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current WHERE {keep}",
         {"exported_at": exported_at},
     )
     con.execute(
@@ -99,17 +108,19 @@ def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, keep: s
         f"WHERE _is_current AND {key} IN (SELECT {key} FROM _pcr_merge WHERE _status = 'newer')",
         [load_id],
     )
-    con.execute(
+    inserted = con.execute(
         f"INSERT INTO raw.{table_name} ({columns}, {', '.join(c for c, _ in METADATA_COLUMNS)}) "
         f"SELECT {', '.join('i.' + ident(c) for c in table.stored_columns)}, $load_id, $file, i._line, "
-        f"i._record_hash, $exported_at, m._status <> 'older', CASE WHEN m._status = 'older' THEN m._cur_load END "
-        f"FROM {records} i JOIN _pcr_merge m USING (_row) WHERE m._status <> 'unchanged'",
+        f"i._record_hash, $exported_at, m._status IS DISTINCT FROM 'older', "
+        f"CASE WHEN m._status = 'older' THEN m._cur_load END "
+        f"FROM {records} i LEFT JOIN _pcr_merge m USING (_row) WHERE {keep} AND m._status IS DISTINCT FROM 'unchanged'",
         {"load_id": load_id, "file": source_file, "exported_at": exported_at},
-    )
+    ).fetchall()[0][0]
     counts = dict(con.execute("SELECT _status, count(*) FROM _pcr_merge GROUP BY _status").fetchall())
     con.execute("DROP TABLE _pcr_merge")
+    con.execute("DROP TABLE _pcr_repeat")
     return {
-        "inserted": counts.get("new", 0) + counts.get("newer", 0) + counts.get("older", 0),
+        "inserted": inserted,
         "unchanged": counts.get("unchanged", 0),
         "superseded": counts.get("newer", 0),
         "stale": counts.get("older", 0),
