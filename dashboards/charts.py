@@ -11,7 +11,7 @@ from dashboards.disclosure import TOTAL_LABEL
 
 def interior(numeric: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """The table without its Total row / column."""
-    out = numeric.drop(index=TOTAL_LABEL, errors="ignore")
+    out = numeric[numeric.index.get_level_values(0) != TOTAL_LABEL]
     if isinstance(out, pd.DataFrame):
         out = out.drop(columns=TOTAL_LABEL, errors="ignore")
     return out
