@@ -1,7 +1,7 @@
 """Run the suites against a DuckDB file with GX Core and build Data Docs.
 
 Importing this module imports GX (2-3 s): the pipeline imports it inside its validation step.
-The database is read through one short-lived read-only connection, closed before GX runs.
+Each dataset is read through its own short-lived read-only connection, closed before GX checks it.
 """
 from __future__ import annotations
 
@@ -130,28 +130,26 @@ def _error_result(dataset: Dataset, expectation: gx.expectations.Expectation | N
 def validate(db: Path, docs_dir: Path, today: dt.date | None = None) -> Validation:
     """Validate every suite against `db`; write Data Docs into `docs_dir` (replaced)."""
     today = today or dt.date.today()
-    frames: dict[str, pd.DataFrame] = {}
     results: list[CheckResult] = []
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    rows_checked = 0
+    with duckdb.connect(str(db), read_only=True) as con:
         datasets = [d for module in SUITE_MODULES for d in module.datasets(con, today)]
-        for d in datasets:
-            try:
-                frames[f"{d.suite}.{d.name}"] = con.execute(d.sql).df()
-            except duckdb.Error as e:
-                # A missing model or column must fail the gate, not crash the run.
-                results.append(_error_result(d, None, str(e).splitlines()[0]))
-    finally:
-        con.close()
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     shutil.rmtree(docs_dir, ignore_errors=True)
     context = _context(docs_dir)
     source = context.data_sources.add_pandas("pcr")
     for d in datasets:
-        df = frames.get(f"{d.suite}.{d.name}")
-        if df is None:
+        # One frame at a time, read through its own short-lived connection: holding every
+        # frame at once cost gigabytes at a million motions.
+        try:
+            with duckdb.connect(str(db), read_only=True) as con:
+                df = con.execute(d.sql).df()
+        except duckdb.Error as e:
+            # A missing model or column must fail the gate, not crash the run.
+            results.append(_error_result(d, None, str(e).splitlines()[0]))
             continue
+        rows_checked += len(df)
         batch = source.add_dataframe_asset(f"{d.suite}.{d.name}").add_batch_definition_whole_dataframe("all rows")
         suite = context.suites.add(gx.ExpectationSuite(name=f"{d.suite}.{d.name}", expectations=list(d.expectations)))
         definition = context.validation_definitions.add(
@@ -192,4 +190,4 @@ def validate(db: Path, docs_dir: Path, today: dt.date | None = None) -> Validati
                 )
             )
     context.build_data_docs(site_names=[DOCS_SITE])
-    return Validation(results=results, data_docs=docs_dir / "index.html", rows_checked=sum(len(f) for f in frames.values()))
+    return Validation(results=results, data_docs=docs_dir / "index.html", rows_checked=rows_checked)
