@@ -1,0 +1,231 @@
+"""`python -m bench`: what the pipeline costs from 1,000 to 1,000,000 motions, against DuckDB's
+own floor. See bench/README.md.
+
+For each size it generates canonical CSV exports with `pcr samples` (cached under
+var/bench/data/, regenerated when pcr/synth.py changes), then, several times, in separate
+processes so each has its own peak memory:
+  reference  bench/reference.sql: the headline marts by hand from the same CSV files
+  read_csv   DuckDB's read_csv of the same files into tables (the ingest floor)
+  pcr run    --fresh: ingest -> dbt build -> validation -> publish; stage times from the run
+             record the pipeline writes into the published database
+  dashboard  each page's queries against the published database (bench/dashboard_render.py)
+Start-up costs that do not grow with data are measured once, apart. Results go to
+bench/results/ (README.md, results.json, bench.png)."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pcr import paths
+
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+SEED = 2026
+RESULTS = Path(__file__).with_name("results")
+STAGES = ("ingest", "build", "validate", "publish")
+PYTHON = sys.executable
+
+
+def default_runs(motions: int) -> int:
+    return 3 if motions <= 100_000 else 1
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mb: float
+    output: str
+    returncode: int = 0
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None,
+            check: bool = True) -> Measured:
+    """Run `cmd`; wall time and the peak resident memory of the process (its own wait4 rusage,
+    so other processes on the machine do not count)."""
+    log = log or bench_dir() / "last.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                cwd=paths.PROJECT_ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); output in {log}:\n{text[-3000:]}")
+    return Measured(seconds, usage.ru_maxrss / 1024, text, proc.returncode)
+
+
+def bench_dir() -> Path:
+    return paths.data_dir() / "bench"
+
+
+def exports(motions: int, say) -> Path:
+    """Canonical CSV exports of ~`motions` motions; generated once per generator version."""
+    out = bench_dir() / "data" / f"m{motions}"
+    stamp = out / "bench_stamp.json"
+    want = {"motions": motions, "seed": SEED,
+            "synth_sha256": hashlib.sha256((paths.PROJECT_ROOT / "pcr" / "synth.py").read_bytes()).hexdigest()}
+    if stamp.exists() and json.loads(stamp.read_text()) == want:
+        return out / "canonical" / "csv"
+    say(f"  generating {motions:,} motions into {out} (cached for later runs)")
+    subprocess.run([PYTHON, "-m", "pcr.cli", "samples", "--out", str(out), "--motions", str(motions),
+                    "--seed", str(SEED), "--layouts", "canonical", "--formats", "csv"],
+                   check=True, stdout=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT)
+    stamp.write_text(json.dumps(want))
+    return out / "canonical" / "csv"
+
+
+def floor(what: str, export_dir: Path) -> dict:
+    m = measure([PYTHON, "-m", "bench.floors", what, str(export_dir)])
+    return {"seconds": json.loads(m.output.strip().splitlines()[-1])["seconds"], "wall": m.seconds,
+            "peak_mb": m.peak_mb}
+
+
+def pipeline_run(export_dir: Path, work: Path) -> dict:
+    """One `pcr run --fresh`. A run that a gate stops is still measured (it did the work up to
+    the gate): its stage times come from the record in the working file it leaves behind."""
+    work.mkdir(parents=True, exist_ok=True)
+    published = work / "pcr.duckdb"
+    m = measure([PYTHON, "-m", "pcr.cli", "run", "--fresh", str(export_dir)],
+                env={"PCR_DATA_DIR": str(work), "PCR_DB": str(published)}, log=work / "pcr_run.log", check=False)
+    failed = re.search(r"^FAILED at .*$", m.output, re.MULTILINE)
+    if m.returncode != 0 and not failed:
+        raise RuntimeError(f"pcr run crashed ({m.returncode}); output in {work / 'pcr_run.log'}:\n{m.output[-3000:]}")
+    con = duckdb.connect(str(work / "pcr.work.duckdb" if failed else published), read_only=True)
+    try:
+        stages = dict(con.execute(
+            "SELECT stage, seconds FROM pipeline.run_stages WHERE run_id = "
+            "(SELECT run_id FROM pipeline.runs ORDER BY started_at DESC LIMIT 1)").fetchall())
+    finally:
+        con.close()
+    # Publish comes after the run record is written: its time is only in the printed summary.
+    publish = re.search(r"^\s*publish done in ([0-9.]+) s", m.output, re.MULTILINE)
+    stages["publish"] = float(publish.group(1)) if publish else None
+    return {"wall": m.seconds, "peak_mb": m.peak_mb, **{s: stages.get(s) for s in STAGES},
+            "failed": failed.group(0) if failed else None}
+
+
+def dashboard_pages(db: Path) -> dict[str, float]:
+    """Seconds of DuckDB reads per dashboard page (bench/pages.py)."""
+    m = measure([PYTHON, "-m", "bench.pages", str(db)])
+    return json.loads(m.output.strip().splitlines()[-1])
+
+
+def startup_costs() -> dict[str, float]:
+    """Costs paid once per run whatever the data size, each in a fresh process."""
+    code = {
+        "python + pcr CLI": "import pcr.cli",
+        "dbt import": "import dbt.cli.main",
+        "dbt import + parse": ("import os, tempfile; from dbt.cli.main import dbtRunner; from pcr import paths; "
+                      "os.environ['PCR_DBT_DB'] = tempfile.mktemp(suffix='.duckdb'); "
+                      "t = tempfile.mkdtemp(); r = dbtRunner().invoke(['parse', '--project-dir', str(paths.PROJECT_ROOT), "
+                      "'--profiles-dir', str(paths.PROJECT_ROOT), '--target-path', t, '--log-path', t, "
+                      "'--no-send-anonymous-usage-stats', '--quiet']); assert r.success"),
+        "Great Expectations import": "import great_expectations",
+    }
+    baseline = min(measure([PYTHON, "-c", "pass"]).seconds for _ in range(3))
+    out = {"python start": baseline}
+    for name, snippet in code.items():
+        out[name] = min(measure([PYTHON, "-c", snippet]).seconds for _ in range(2)) - baseline
+    return out
+
+
+def summarise(values: list[float]) -> dict:
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def machine() -> dict:
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 ** 2, 1), "cpu": model,
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "platform": platform.platform()}
+
+
+def bench_size(motions: int, runs: int, say) -> dict:
+    export_dir = exports(motions, say)
+    rows = json.loads((export_dir.parent.parent / "generator_manifest.json").read_text())["rows"]
+    size_mb = sum(p.stat().st_size for p in export_dir.glob("*.csv")) / 1e6
+    work = bench_dir() / "work" / f"m{motions}"
+    samples: dict[str, list] = {}
+    failures: list[str] = []
+    for n in range(runs):
+        say(f"  run {n + 1}/{runs}: reference, read_csv, pcr run, dashboard pages")
+        result = {"reference": floor("reference", export_dir), "read_csv": floor("read_csv", export_dir),
+                  "pcr_run": pipeline_run(export_dir, work)}
+        failed = result["pcr_run"].pop("failed")
+        # A run stopped by a gate published nothing: the pages would read an older database.
+        pages = dashboard_pages(work / "pcr.duckdb") if not failed else None
+        for what, values in result.items():
+            for key, value in values.items():
+                samples.setdefault(f"{what}.{key}", []).append(value)
+        for page, seconds in (pages or {}).items():
+            samples.setdefault(f"page.{page}", []).append(seconds)
+        if failed:
+            failures.append(failed)
+        say(f"    reference {result['reference']['seconds']:.2f} s, read_csv {result['read_csv']['seconds']:.2f} s, "
+            f"pcr run {result['pcr_run']['wall']:.1f} s ("
+            + ", ".join(f"{s} {result['pcr_run'][s]:.1f}" for s in STAGES if result['pcr_run'][s] is not None)
+            + f"), peak {result['pcr_run']['peak_mb']:.0f} MB" + (f"; {failed}" if failed else ""))
+    from bench.agreement import check
+
+    return {"motions_requested": motions, "rows": rows, "csv_mb": round(size_mb, 1), "runs": runs,
+            "load_after": os.getloadavg(), "stats": {k: summarise(v) for k, v in samples.items()},
+            "failures": failures,
+            "reference_disagreements": None if failed else check(work / "pcr.duckdb", export_dir)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="comma-separated motion counts (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs per size (default: 3 up to 100k motions, 1 above)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: bench/results)")
+    parser.add_argument("--skip-startup", action="store_true", help="do not measure the fixed start-up costs")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+
+    def say(text: str) -> None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
+
+    started = time.perf_counter()
+    report = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine(),
+              "load_before": os.getloadavg(), "sizes": {}}
+    say(f"machine: {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB; "
+        f"load average {report['load_before'][0]:.2f}")
+    if not args.skip_startup:
+        say("start-up costs (fixed, whatever the data size)")
+    report["startup"] = {} if args.skip_startup else startup_costs()
+    for motions in sizes:
+        say(f"{motions:,} motions")
+        report["sizes"][str(motions)] = bench_size(motions, args.runs or default_runs(motions), say)
+    report["seconds"] = time.perf_counter() - started
+    report["load_after"] = os.getloadavg()
+    from bench.report import write_report
+
+    write_report(report, args.out)
+    say(f"done in {report['seconds'] / 60:.1f} min: {args.out / 'README.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
