@@ -106,12 +106,15 @@ class SourceSql:
     def _date(self, raw: str) -> str:
         """The first format that parses wins. DuckDB's %Y also takes '17' as year 17, so a
         four-digit-year format only counts when it yields a four-digit year ('08/11/17' is
-        then read by '%m/%d/%y' if the layout lists it)."""
-        tries = []
+        then read by '%m/%d/%y' if the layout lists it). One CASE, not coalesce() over CASEs:
+        DuckDB then tries a later format only on values the earlier ones did not parse (a
+        failing try_strptime is ten times dearer than a succeeding one)."""
+        branches = []
         for fmt in dict.fromkeys(self.layout.date_formats + ISO_DATE_FORMATS):
             parsed = f"try_strptime({raw}, {lit(fmt)})::DATE"
-            tries.append(f"CASE WHEN year({parsed}) >= 1000 THEN {parsed} END" if "%Y" in fmt else parsed)
-        return f"coalesce({', '.join(tries)})"
+            parses = f"year({parsed}) >= 1000" if "%Y" in fmt else f"{parsed} IS NOT NULL"
+            branches.append(f"WHEN {parses} THEN {parsed}")
+        return f"CASE {' '.join(branches)} END"
 
     def _enum_case(self, column: Column, raw: str, allowed: tuple[str, ...], keep_unmapped: bool) -> str:
         pairs: dict[str, str] = {}
