@@ -40,6 +40,7 @@ def run_read_csv(con: duckdb.DuckDBPyConnection, export_dir: Path) -> float:
 def main(argv: list[str]) -> int:
     what, export_dir = argv[0], Path(argv[1])
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     seconds = {"reference": run_reference, "read_csv": run_read_csv}[what](con, export_dir)
     print(json.dumps({"seconds": seconds}))
     return 0

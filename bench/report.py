@@ -173,3 +173,9 @@ def write_report(report: dict, out: Path) -> None:
     (out / "results.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     plot(report, out / "bench.png")
     (out / "README.md").write_text(markdown(report), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    # Re-render README.md and bench.png from results.json (e.g. after editing findings.md).
+    folder = Path(__file__).with_name("results")
+    write_report(json.loads((folder / "results.json").read_text(encoding="utf-8")), folder)
