@@ -316,3 +316,25 @@ def test_funder_survival_curves_stop_where_fewer_than_eleven_remain_at_risk(env)
     (first_below,) = mart(env, "SELECT min(t_days) FROM marts.mart_time_to_resolution_km WHERE measure = 'referral_to_decision' "
                                "AND dimension = 'all' AND at_risk < ?", [THRESHOLD])[0]
     assert first_below is not None and last_day < first_below
+
+
+# --- grant reports ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("user", [MANAGER, PARTNER, FUNDER])
+def test_grant_report_page_for_every_role(env, monkeypatch, user):
+    monkeypatch.setenv("PCR_GRANTS_FILE", str(APP.parent.parent / "config" / "grants.example.yml"))
+    at = open_page(app(user), "grant_report")
+    assert not at.error, [e.value for e in at.error]
+    if user == PARTNER:  # a grant covers every firm
+        assert not at.dataframe and not at.metric and not at.download_button
+        return
+    assert at.dataframe and len(at.download_button) == 3  # PDF, XLSX, CSV
+    if user == FUNDER:
+        for frame in (d.value for d in at.dataframe):
+            assert not [c for c in frame.columns if re.search(r"(_id|_hash)$", str(c))]
+            for column in frame.columns:
+                if NOT_COUNTS.search(str(column)):
+                    continue
+                for cell in frame[column].astype(str):
+                    if re.fullmatch(r"-?\d+(\.0)?", cell.replace(",", "")):
+                        assert not 0 < float(cell.replace(",", "")) < THRESHOLD, f"{column} shows {cell}"
