@@ -5,6 +5,7 @@ import copy
 import csv
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -434,3 +435,36 @@ def test_line_numbers_follow_file_order_in_a_large_file(tmp_path, run_pcr):
     assert run_pcr("ingest", f, "--db", tmp_path / "db.duckdb").code == 0
     assert query(tmp_path / "db.duckdb", "SELECT line, raw_values->>'motion_id' FROM raw.quarantine ORDER BY line") == [
         (9, "M7"), (31_339, "M31337"), (60_001, "M59999")]
+
+
+def test_no_name_or_a_number_of_the_bundled_samples_reaches_the_database(tmp_path, run_pcr):
+    samples = paths.PROJECT_ROOT / "data_samples"
+    secrets: set[str] = set()
+    # Full names: a single given name or surname also spells counties and firms ("San Luis
+    # Obispo", "Santa Cruz", "… Reyes & … LLP"), so alone it proves nothing.
+    for file, name, a_number in (("canonical/csv/clients.csv", "{full_name}", "a_number"),
+                                 ("case_tracker/csv/tracker.csv", "{Client Name}", "A#"),
+                                 ("cms_report/csv/matters.csv", "{First Name} {Last Name}", "A Number")):
+        with open(samples / file, encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                secrets.add(name.format_map({k: v.strip() for k, v in row.items()}))
+                if row[a_number].strip():
+                    secrets.add(row[a_number].strip())
+    digits = {re.sub(r"\D", "", s).zfill(9) for s in secrets if re.fullmatch(r"A?[\d\s-]{8,12}", s)}
+    assert len(secrets) > 1000 and len(digits) > 300  # the samples really carry names and A-numbers
+    db = tmp_path / "db.duckdb"
+    result = run_pcr("ingest", samples, "--db", db)
+    assert result.code == 0
+    with duckdb.connect(str(db)) as con:
+        con.execute("CHECKPOINT")
+        texts = []
+        for schema, table, column in con.execute(
+                "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                "WHERE data_type IN ('VARCHAR', 'JSON', 'VARCHAR[]') AND NOT ends_with(column_name, '_hash')").fetchall():
+            texts += [str(v) for (v,) in con.execute(f'SELECT "{column}" FROM {schema}."{table}"').fetchall()]
+    everything = "\n".join(texts) + result.out + result.err
+    blob = db.read_bytes()
+    # Names and A-numbers as spelled in the exports; the bare 9 digits outside the hash columns
+    # (a 64-character hex hash may contain a digit run by chance, so those are not scanned for digits).
+    leaked = [s for s in secrets if s in everything or s.encode() in blob] + [d for d in digits if d in everything]
+    assert not leaked, f"{len(leaked)} identifiers leaked, e.g. a value of length {len(leaked[0])}"
