@@ -381,6 +381,20 @@ def test_default_database_is_the_scratch_one_never_the_published(tmp_path, run_p
 
 # -- privacy ---------------------------------------------------------------------------------
 
+def checkpointed_text_values(db: Path, skip_hashes: bool = False) -> list[str]:
+    """Every text value in every table, as text (DuckDB compresses strings on disk, so a scan
+    of the file's bytes alone could miss one)."""
+    texts = []
+    with duckdb.connect(str(db)) as con:
+        con.execute("CHECKPOINT")
+        for schema, table, column in con.execute(
+                "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                "WHERE data_type IN ('VARCHAR', 'JSON', 'VARCHAR[]') AND NOT ($skip AND ends_with(column_name, '_hash'))",
+                {"skip": skip_hashes}).fetchall():
+            texts += [str(v) for (v,) in con.execute(f'SELECT "{column}" FROM {schema}."{table}"').fetchall()]
+    return texts
+
+
 def test_no_pii_in_database_file_quarantine_or_output(tmp_path, run_pcr, dataset):
     for layout in ("canonical", "case_tracker", "cms_report"):
         write_layout(dataset, layout, tmp_path / "in" / layout)
@@ -392,15 +406,7 @@ def test_no_pii_in_database_file_quarantine_or_output(tmp_path, run_pcr, dataset
     result = run_pcr("ingest", tmp_path / "in", "--db", db)
     assert result.code == 0
     assert query(db, "SELECT count(*) FROM raw.quarantine")[0][0] >= 3
-    with duckdb.connect(str(db)) as con:
-        con.execute("CHECKPOINT")
-        # Every text value in every table, as text (DuckDB compresses strings on disk, so
-        # the byte scan below alone could miss one).
-        texts = []
-        for schema, table, column in con.execute(
-                "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
-                "WHERE data_type IN ('VARCHAR', 'JSON', 'VARCHAR[]')").fetchall():
-            texts += [str(v) for (v,) in con.execute(f'SELECT "{column}" FROM {schema}."{table}"').fetchall()]
+    texts = checkpointed_text_values(db)
     blob = db.read_bytes() + (db.with_suffix(".duckdb.wal").read_bytes() if db.with_suffix(".duckdb.wal").exists() else b"")
     everything = "\n".join(texts)
     key = paths.hmac_key_file().read_bytes()
@@ -455,13 +461,7 @@ def test_no_name_or_a_number_of_the_bundled_samples_reaches_the_database(tmp_pat
     db = tmp_path / "db.duckdb"
     result = run_pcr("ingest", samples, "--db", db)
     assert result.code == 0
-    with duckdb.connect(str(db)) as con:
-        con.execute("CHECKPOINT")
-        texts = []
-        for schema, table, column in con.execute(
-                "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
-                "WHERE data_type IN ('VARCHAR', 'JSON', 'VARCHAR[]') AND NOT ends_with(column_name, '_hash')").fetchall():
-            texts += [str(v) for (v,) in con.execute(f'SELECT "{column}" FROM {schema}."{table}"').fetchall()]
+    texts = checkpointed_text_values(db, skip_hashes=True)
     everything = "\n".join(texts) + result.out + result.err
     blob = db.read_bytes()
     # Names and A-numbers as spelled in the exports; the bare 9 digits outside the hash columns
