@@ -19,12 +19,15 @@ Each ``{name}`` becomes a scoped subquery over ``<schema>.<name>``; a template t
 table directly is refused, and the connection cannot read files, so the scope cannot be
 bypassed by accident. Parameters are DuckDB named parameters (``$name``).
 
-Reading: one short-lived read-only connection per query, closed at once; it cannot read
-files or attach other databases. Results are cached
-(``st.cache_data``) on the SQL, the parameters and the database file's identity (device,
-inode, mtime, size): the pipeline replaces the published file atomically (pcr/publish.py), so
-the next query sees a new identity and reads the new version, while a query already running
-keeps reading the old inode to the end.
+Reading: one read-only DuckDB instance per version of the published file, shared by every
+session (each query runs on its own cursor, so Streamlit's session threads do not share a
+connection); it cannot read files, attach other databases or change its settings. Opening one
+costs ~30 ms, so a page's 9-17 queries reuse it. The version is the file's identity (device,
+inode, mtime, size), which is also the key of the result cache (``st.cache_data``, with the
+SQL and parameters): the pipeline replaces the published file atomically (pcr/publish.py), so
+the next query sees a new identity and opens the new version, while a query already running
+keeps reading the old inode to the end. The old instance is closed when its last query ends,
+which releases the old inode.
 
 Identity: ``st.user`` when ``st.login`` (OIDC) is configured in ``.streamlit/secrets.toml``
 (``[auth]``) — Streamlit then always sets ``st.user.is_logged_in``. The roles file (YAML,
@@ -38,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -211,20 +215,66 @@ class _Replaced(Exception):
     """The file changed while a connection was being opened: read again."""
 
 
+class _Reader:
+    """One read-only DuckDB instance on one version of the published file."""
+
+    def __init__(self, path: str, version: DbVersion) -> None:
+        # A fresh in-memory instance that ATTACHes the file: duckdb.connect(path) would reuse an
+        # instance still open on the same path in this process — after a publish, the old file.
+        self.connection = duckdb.connect(":memory:")
+        try:
+            self.connection.execute("ATTACH $path AS published (READ_ONLY)", {"path": path})
+            # Same identity before (the cache key) and after opening: the open file is that version.
+            if db_version(Path(path)) != version:
+                raise _Replaced
+            self.connection.execute("SET enable_external_access = false")  # no files, no other databases
+            # The instance is shared: no query may change a setting under another session's feet.
+            self.connection.execute("SET lock_configuration = true")
+        except BaseException:
+            self.connection.close()
+            raise
+        self.version = version
+        self.queries_running = 0
+        self.retired = False  # a newer version is open: close once the last query ends
+
+
+_readers: dict[str, _Reader] = {}  # path -> the reader of its current version
+_readers_lock = threading.Lock()
+
+
+def _cursor(path: str, version: DbVersion) -> tuple[_Reader, duckdb.DuckDBPyConnection]:
+    with _readers_lock:
+        reader = _readers.get(path)
+        if reader is None or reader.version != version:
+            # Opening under the lock: sessions asking for a new version wait for one open, not many.
+            reader = _Reader(path, version)
+            previous = _readers.get(path)
+            _readers[path] = reader
+            if previous is not None:
+                previous.retired = True
+                if previous.queries_running == 0:
+                    previous.connection.close()
+        cursor = reader.connection.cursor()
+        # Closing the instance's connection ends its cursors too: count them to close it after.
+        reader.queries_running += 1
+        return reader, cursor
+
+
+def _release(reader: _Reader) -> None:
+    with _readers_lock:
+        reader.queries_running -= 1
+        if reader.retired and reader.queries_running == 0:
+            reader.connection.close()
+
+
 def _read(path: str, version: DbVersion, sql: str, params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
-    # A fresh in-memory instance that ATTACHes the file: duckdb.connect(path) would reuse an
-    # instance still open on the same path in this process — after a publish, the old file.
-    connection = duckdb.connect(":memory:")
+    reader, cursor = _cursor(path, version)
     try:
-        connection.execute("ATTACH $path AS published (READ_ONLY)", {"path": path})
-        # Same identity before (the cache key) and after opening: the open file is that version.
-        if db_version(Path(path)) != version:
-            raise _Replaced
-        connection.execute("USE published")
-        connection.execute("SET enable_external_access = false")  # no files, no other databases
-        return connection.execute(sql, dict(params)).df()
+        cursor.execute("USE published")  # a cursor starts in the in-memory catalog
+        return cursor.execute(sql, dict(params)).df()
     finally:
-        connection.close()
+        cursor.close()
+        _release(reader)
 
 
 def _cached_reader():

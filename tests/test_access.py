@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dashboards.access as access_layer
 from dashboards.access import (
     LOCAL_BANNER,
     AccessDenied,
@@ -19,6 +21,7 @@ from dashboards.access import (
     LoginRequired,
     Role,
     Scope,
+    db_version,
     load_roles,
     read_published,
     scope_for,
@@ -264,6 +267,61 @@ def test_a_file_replaced_atomically_between_two_queries_is_picked_up(db, tmp_pat
     assert access.query(sql).n[0] == 2 * before
     assert in_flight.execute("SELECT count(*) FROM marts.fct_motions").fetchone()[0] == before
     in_flight.close()
+
+
+def open_handles(inode: int) -> int:
+    """How many of this process's file descriptors are open on ``inode`` (even once unlinked)."""
+    handles = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            handles += os.stat(f"/proc/self/fd/{fd}").st_ino == inode
+        except FileNotFoundError:  # the descriptor os.listdir itself used
+            pass
+    return handles
+
+
+def test_one_connection_serves_a_version_and_is_closed_after_an_atomic_replace(db, tmp_path):
+    access = DataAccess(PM, db)
+    old_inode = db.stat().st_ino
+    for county in COUNTIES:  # distinct parameters: every query reaches DuckDB
+        access.query("SELECT count(*) AS n FROM {fct_motions} WHERE county = $county", {"county": county})
+    assert open_handles(old_inode) == 1  # one instance kept open for the version, not one per query
+    before = access.query("SELECT count(*) AS n FROM {fct_motions}").n[0]
+    old_version = db_version(db)
+    in_flight, cursor = access_layer._cursor(str(db), old_version)  # a query running on the old version
+    os.replace(build_db(tmp_path / "pcr.work.duckdb", scale=2), db)  # what the pipeline's publish step does
+    assert access.query("SELECT count(*) AS n FROM {fct_motions}").n[0] == 2 * before
+    assert open_handles(db.stat().st_ino) == 1
+    # The query in flight finishes on the old file; then the old instance is closed and its inode released.
+    cursor.execute("USE published")
+    assert cursor.execute("SELECT count(*) FROM marts.fct_motions").fetchone()[0] == before
+    cursor.close()
+    assert open_handles(old_inode) == 1
+    access_layer._release(in_flight)
+    assert open_handles(old_inode) == 0
+    with pytest.raises(duckdb.ConnectionException):
+        in_flight.connection.execute("SELECT 1")
+
+
+def test_sessions_in_threads_share_the_connection_safely(db):
+    access = DataAccess(PM, db)
+    truth = dict(direct(db, "SELECT county || '/' || outcome, count(*) FROM marts.fct_motions GROUP BY ALL"))
+
+    def count(key: str) -> int:
+        county, outcome = key.split("/")
+        sql = "SELECT count(*) AS n FROM {fct_motions} WHERE county = $county AND outcome = $outcome"
+        return int(access.query(sql, {"county": county, "outcome": outcome}).n[0])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert dict(zip(truth, pool.map(count, truth))) == truth
+
+
+def test_a_shared_connection_keeps_its_lockdown(db, tmp_path):
+    with pytest.raises(duckdb.InvalidInputException, match="lock"):  # no query may loosen a setting for others
+        read_published(db, "SET threads = 1")
+    with pytest.raises(duckdb.PermissionException):
+        read_published(db, f"SELECT * FROM read_csv('{tmp_path}/x.csv')")
+    assert read_published(db, "SELECT count(*) AS n FROM marts.mart_activity").n[0] == len(COUNTIES)
 
 
 def test_missing_database_is_reported_not_crashed(tmp_path):
