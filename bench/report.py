@@ -134,9 +134,39 @@ def markdown(report: dict) -> str:
     for what, value, ok in targets(report):
         lines.append(f"| {what} | {value} | {'yes' if ok else 'no' if ok is False else 'not measured'} |")
     lines += ["", "![time per stage against motions](bench.png)", ""]
+    lines += _where_time_goes(report)
     if FINDINGS.exists():
         lines += [FINDINGS.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines)
+
+
+def _where_time_goes(report: dict) -> list[str]:
+    sizes = report["sizes"]
+    if not sizes:
+        return []
+    top_key = max(sizes, key=int)
+    lines = [f"## Where the time goes at {int(top_key):,} motions", ""]
+    nodes = sizes[top_key].get("dbt_slowest_nodes") or []
+    if nodes:
+        lines += ["dbt's slowest nodes in the last timed run (its `run_results.json`; two threads, so they "
+                  "overlap):", "", "| node | seconds |", "|---|---:|"]
+        lines += [f"| {n['node']} | {n['seconds']:.2f} |" for n in nodes]
+        lines.append("")
+    prof = report.get("profile")
+    if prof and "error" in prof:
+        lines += [f"Not profiled: {prof['error']}.", ""]
+    elif prof:
+        lines += [
+            f"One more run under py-spy (collapsed stacks of every thread in `{prof['file']}` on the bench machine, "
+            f"for flamegraph.pl or speedscope; {prof['rate']} samples/s, waiting included; the run took "
+            f"{prof['wall']:.0f} s with the sampler). Main thread, seconds per stage: "
+            + ", ".join(f"{s} {v:.1f}" for s, v in prof["stages"].items()) + ". The lines of this project's "
+            "code the main thread spent longest in (a sample goes to the deepest project frame: the line "
+            "that ran the SQL or called into dbt, GX or pandas):", "",
+            "| stage | where | seconds |", "|---|---|---:|"]
+        lines += [f"| {r['stage']} | `{r['where']}` | {r['seconds']:.1f} |" for r in prof["lines"]]
+        lines.append("")
+    return lines
 
 
 def plot(report: dict, path: Path) -> None:

@@ -9,8 +9,9 @@ processes so each has its own peak memory:
   pcr run    --fresh: ingest -> dbt build -> validation -> publish; stage times from the run
              record the pipeline writes into the published database
   dashboard  each page's queries against the published database (bench/dashboard_render.py)
-Start-up costs that do not grow with data are measured once, apart. Results go to
-bench/results/ (README.md, results.json, bench.png)."""
+Start-up costs that do not grow with data are measured once, apart. At the largest size one more
+run goes under py-spy (bench/profile.py), untimed. Results go to bench/results/ (README.md,
+results.json, bench.png)."""
 from __future__ import annotations
 
 import argparse
@@ -119,6 +120,36 @@ def pipeline_run(export_dir: Path, work: Path) -> dict:
             "failed": failed.group(0) if failed else None}
 
 
+def slowest_dbt_nodes(work: Path, top: int = 10) -> list[dict]:
+    """dbt's own per-node times from the last build (it runs two threads: they overlap)."""
+    run_results = work / "dbt" / "target" / "run_results.json"
+    if not run_results.exists():
+        return []
+    nodes = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    nodes.sort(key=lambda n: n["execution_time"], reverse=True)
+    return [{"node": n["unique_id"].split(".", 1)[0] + " " + n["unique_id"].split(".")[2],
+             "seconds": n["execution_time"]} for n in nodes[:top]]
+
+
+def profiled_run(export_dir: Path, work: Path, say) -> dict:
+    """One extra, untimed `pcr run --fresh` under py-spy; the summary of where its time went.
+    The collapsed stacks stay in the work folder (megabytes: not for the repository)."""
+    from bench import profile
+
+    if profile.py_spy() is None:
+        return {"error": "py-spy is not installed (pip install -e '.[bench]')"}
+    raw = work / "profile.txt"
+    say(f"  profiling one more run with py-spy into {raw}")
+    m = measure(profile.command(raw, [PYTHON, "-m", "pcr.cli", "run", "--fresh", str(export_dir)]),
+                env={"PCR_DATA_DIR": str(work), "PCR_DB": str(work / "pcr.duckdb")},
+                log=work / "pcr_run_profiled.log", check=False)
+    if not raw.exists():
+        # e.g. ptrace not permitted in this container: the timed results stand without it.
+        return {"error": f"py-spy wrote no profile (exit {m.returncode}); see {work / 'pcr_run_profiled.log'}"}
+    return {"file": str(raw.relative_to(paths.PROJECT_ROOT) if raw.is_relative_to(paths.PROJECT_ROOT) else raw),
+            "wall": m.seconds, **profile.summarise(raw)}
+
+
 def dashboard_pages(db: Path) -> dict[str, float]:
     """Seconds of DuckDB reads per dashboard page (bench/pages.py)."""
     m = measure([PYTHON, "-m", "bench.pages", str(db)])
@@ -189,7 +220,7 @@ def bench_size(motions: int, runs: int, say) -> dict:
 
     return {"motions_requested": motions, "rows": rows, "csv_mb": round(size_mb, 1), "runs": runs,
             "load_after": os.getloadavg(), "stats": {k: summarise(v) for k, v in samples.items()},
-            "failures": failures,
+            "failures": failures, "dbt_slowest_nodes": slowest_dbt_nodes(work),
             "reference_disagreements": None if failed else check(work / "pcr.duckdb", export_dir)}
 
 
@@ -201,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs per size (default: 3 up to 100k motions, 1 above)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: bench/results)")
     parser.add_argument("--skip-startup", action="store_true", help="do not measure the fixed start-up costs")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the extra py-spy run at the largest size")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -218,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     for motions in sizes:
         say(f"{motions:,} motions")
         report["sizes"][str(motions)] = bench_size(motions, args.runs or default_runs(motions), say)
+    if sizes and not args.no_profile:
+        top = max(sizes)
+        report["profile"] = {"motions": top, **profiled_run(exports(top, say), bench_dir() / "work" / f"m{top}", say)}
     report["seconds"] = time.perf_counter() - started
     report["load_after"] = os.getloadavg()
     from bench.report import write_report

@@ -13,7 +13,8 @@ from pcr import paths
 def test_bench_runs_end_to_end_and_its_reference_agrees_with_the_marts(tmp_path):
     out = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--sizes", "300", "--runs", "1", "--skip-startup", "--out", str(out)],
+        [sys.executable, "-m", "bench", "--sizes", "300", "--runs", "1", "--skip-startup", "--no-profile",
+         "--out", str(out)],
         cwd=paths.PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -28,6 +29,8 @@ def test_bench_runs_end_to_end_and_its_reference_agrees_with_the_marts(tmp_path)
         assert stats[key]["median"] > 0, key
     assert stats["pcr_run.publish"]["median"] is not None  # printed to 0.1 s: may read 0.0
     assert stats["pcr_run.wall"]["median"] > stats["pcr_run.build"]["median"]
+    assert {n["node"].split()[0] for n in size["dbt_slowest_nodes"]} <= {"model", "seed", "test"}
+    assert size["dbt_slowest_nodes"][0]["seconds"] >= size["dbt_slowest_nodes"][-1]["seconds"] > 0
     readme = (out / "README.md").read_text()
     assert "| 300 |" in readme and "## Targets" in readme
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
