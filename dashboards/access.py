@@ -322,16 +322,21 @@ class DataAccess:
         columns: str | None = None,
         *,
         distinct: str | None = None,
+        weight: str | None = None,
         where: str | None = None,
         params: Mapping[str, object] | None = None,
         with_margins: bool = True,
     ) -> SuppressedTable:
         """Counts of ``relation``'s rows (or of distinct ``distinct`` values, e.g. client_id for
         clients) by ``rows`` and optionally ``columns``, with totals computed in SQL (correct
-        for distinct counts too). Funders get it suppressed; others get the same shape."""
+        for distinct counts too). Funders get it suppressed; others get the same shape.
+
+        ``weight``: a pre-aggregated relation's count column, summed instead of counting rows.
+        With ``distinct`` too, the count is the distinct values plus the weights: rows with a
+        weight stand for values that no other row holds (mart_dashboard_clients)."""
         row_dims = [rows] if isinstance(rows, str) else list(rows)
         dims = row_dims + ([columns] if columns else [])
-        for name in [relation, *dims, *([distinct] if distinct else [])]:
+        for name in [relation, *dims, *([distinct] if distinct else []), *([weight] if weight else [])]:
             self._check_identifier(name)
         if len(set(dims)) != len(dims):
             raise ValueError(f"aggregate: each dimension once, got {dims}")
@@ -339,6 +344,8 @@ class DataAccess:
             self._refuse_identifying(dims)
         quoted = [f'"{d}"' for d in dims]
         measure = f'count(DISTINCT "{distinct}")' if distinct else "count(*)"
+        if weight:
+            measure = f'CAST({measure + " + " if distinct else ""}coalesce(sum("{weight}"), 0) AS BIGINT)'
         row_set = ", ".join(f'"{d}"' for d in row_dims)
         sets = [f"({', '.join(quoted)})", "()"]
         if columns:

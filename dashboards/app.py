@@ -46,9 +46,10 @@ if scope.banner:
 
 
 def _options(data: DataAccess, column: str) -> list[str]:
-    """Values present in the visitor's scope (a funder's list reveals no more than a
-    suppressed table: "<11" already says "at least one")."""
-    table = data.aggregate("fct_motions", column, with_margins=False)
+    """Values of fct_motions' ``column`` present in the visitor's scope (a funder's list
+    reveals no more than a suppressed table: "<11" already says "at least one")."""
+    table = data.aggregate("mart_dashboard_filter_values", "filter_value", weight="motions", where="filter_column = $column",
+                           params={"column": column}, with_margins=False)
     return [str(v) for v in table.numeric.index if str(v) != "(none)"]
 
 

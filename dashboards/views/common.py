@@ -27,6 +27,8 @@ FILTERABLE = {
     "fct_cases": {"partner_firm"},
     "fct_time_entries": {"partner_firm"},
     "mart_removal_avoided": {"county", "partner_firm"},
+    "mart_dashboard_clients": {"partner_firm"},
+    "mart_dashboard_pro_bono": {"partner_firm"},
 }
 FILTER_LABELS = {"county": "county", "partner_firm": "partner firm", "vehicle": "vehicle"}
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -44,7 +46,12 @@ class Period:
     def is_all(self) -> bool:
         return self.label == ALL_TIME
 
+    @property
+    def kind(self) -> str:
+        return "quarter" if _QUARTER.match(self.label) else "year" if _YEAR.match(self.label) else "all_time"
+
     def bounds(self) -> tuple[dt.date, dt.date]:
+        """First and last day; always whole quarters (mart_dashboard_clients relies on it)."""
         if (m := _QUARTER.match(self.label)):
             year, quarter = int(m.group(1)), int(m.group(2))
             start = dt.date(year, 3 * quarter - 2, 1)
@@ -97,8 +104,20 @@ class Context:
     def is_manager(self) -> bool:
         return self.scope.role is Role.PROGRAM_MANAGER
 
+    @property
+    def one_firm(self) -> bool:
+        """The visitor sees one firm's rows: a partner, or the partner-firm filter is set."""
+        return bool(self.scope.firm) or "partner_firm" in dict(self.filters.values)
+
     def access(self, schema: str) -> DataAccess:
         return DataAccess(self.scope, self.data.db_path, schema=schema)
+
+
+def pro_bono_count(entity: str, period: Period, *, one_firm: bool) -> str:
+    """The mart_dashboard_pro_bono column whose sum over ``period``'s rows is the number of
+    distinct ``entity`` (cases, attorneys) with time in it: within each firm when the rows are
+    grouped or filtered by firm, else across firms (a case counted once)."""
+    return f"{entity if one_firm else 'program_' + entity}_{period.kind}"
 
 
 def page_context() -> Context:

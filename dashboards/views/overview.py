@@ -6,18 +6,21 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboards.views.common import Context, Period, delta, fmt, ignored_note, page_context, suppression_note, value
+from dashboards.views.common import Context, Period, delta, fmt, ignored_note, page_context, pro_bono_count, suppression_note, value
 from dashboards.disclosure import TOTAL_LABEL
 
 MEASURE = "referral_to_decision"
+# Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
+# the facts took 0.2-0.6 s per query at 1M motions.
+CLIENTS, PRO_BONO = "mart_dashboard_clients", "mart_dashboard_pro_bono"
 
 
 def headline(ctx: Context, period: Period) -> dict[str, float]:
     da, f = ctx.data, ctx.filters
     start, end = period.bounds()
-    where, params = f.where("fct_cases", "intake_date <= $end AND (closed_date IS NULL OR closed_date >= $start)",
+    where, params = f.where(CLIENTS, "intake_quarter_start <= $end AND (closed_quarter_end IS NULL OR closed_quarter_end >= $start)",
                             {"start": start, "end": end})
-    clients = da.aggregate("fct_cases", "case_status", distinct="client_id", where=where, params=params)
+    clients = da.aggregate(CLIENTS, "case_status", distinct="client_id", weight="clients", where=where, params=params)
 
     on_filing, p_filing = period.condition("filing_quarter")
     where, params = f.where("fct_motions", f"is_filed AND {on_filing}", p_filing)
@@ -33,8 +36,9 @@ def headline(ctx: Context, period: Period) -> dict[str, float]:
     removal = da.aggregate("mart_removal_avoided", "removal_avoided_status", where=where, params=params)
 
     on_entry, p_entry = period.condition("entry_quarter")
-    where, params = f.where("fct_time_entries", on_entry, p_entry)
-    hours = da.summary("fct_time_entries", [], {"hours": "coalesce(sum(hours), 0)"}, distinct="case_id", where=where, params=params)
+    where, params = f.where(PRO_BONO, on_entry, p_entry)
+    hours = da.summary(PRO_BONO, [], {"hours": "coalesce(sum(hours), 0)"}, weight=pro_bono_count("cases", period, one_firm=ctx.one_firm),
+                       where=where, params=params)
 
     granted, n_decided = value(decided, True), value(decided, TOTAL_LABEL)
     return {
@@ -105,5 +109,5 @@ st.caption(
     "Offense reductions and sentence modifications are reported beside vacaturs, never added into them. "
     "Clients served: clients with a case open at some time in the period."
 )
-ignored_note(ctx, "fct_cases", "fct_time_entries", "mart_removal_avoided")
+ignored_note(ctx, CLIENTS, PRO_BONO, "mart_removal_avoided")
 suppression_note(ctx)
