@@ -189,3 +189,18 @@ def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):
                 assert table.loc[firm_name, "cases_with_time"] == cases, (state, firm_name)
                 assert table.loc[firm_name, "attorneys_participating"] == attorneys, (state, firm_name)
                 assert table.loc[firm_name, "hours"] == round(hours, 1), (state, firm_name)
+
+
+def test_oldest_open_motions_are_the_pending_ones_filed_first(app_env):
+    db = app_env
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.user = {"is_logged_in": True, "email": MANAGER}
+    at.run()
+    shown = open_page(at, "time_to_resolution").dataframe[-1].value
+    with duckdb.connect(str(db), read_only=True) as con:
+        expected = con.execute(
+            "SELECT motion_id, filing_date, date_diff('day', filing_date, (SELECT max(as_of_date) FROM marts.mart_time_to_resolution)) "
+            "FROM marts.fct_motions WHERE outcome = 'pending' AND is_filed ORDER BY filing_date, motion_id LIMIT 25").fetchall()
+    assert len(expected) == 25
+    assert list(shown.motion_id) == [m for m, _, _ in expected]
+    assert list(shown.days_open) == [d for _, _, d in expected]

@@ -72,10 +72,12 @@ else:
 if ctx.scope.role is Role.PROGRAM_MANAGER:
     st.subheader(f"Oldest open motions (the {OLDEST_OPEN} filed longest ago, still pending)")
     where, params = ctx.filters.where("fct_motions", "outcome = 'pending' AND is_filed")
+    # The 25 first, then the as-of date: in one SELECT, DuckDB read every column of every
+    # pending motion (twice the time at 1M motions) instead of the 25 rows' only.
     oldest = ctx.data.query(
-        "WITH as_of AS (SELECT max(as_of_date) AS d FROM {mart_time_to_resolution}) "
-        "SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date, "
-        f"date_diff('day', filing_date, (SELECT d FROM as_of)) AS days_open FROM {{fct_motions}} WHERE {where} "
-        f"ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}", params)
+        "WITH oldest AS (SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date "
+        f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}) "
+        "SELECT *, date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open "
+        "FROM oldest ORDER BY filing_date, motion_id", params)
     show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
 suppression_note(ctx)
