@@ -69,6 +69,25 @@ def test_summary_refuses_distinct_and_weight_together(db):
         DataAccess(PM, db).summary("km", [], {}, distinct="t_days", weight="at_risk")
 
 
+def test_aggregate_adds_pre_counted_weights_to_distinct_values(db):
+    # Like mart_dashboard_clients: rows with a client_id (clients with several cases) and rows
+    # that pre-count clients no other row holds.
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE marts.clients (partner_firm VARCHAR, case_status VARCHAR, client_id VARCHAR, clients INT)")
+        con.executemany("INSERT INTO marts.clients VALUES (?, ?, ?, ?)", [
+            ("Firm A LLP", "open", "C1", 0), ("Firm A LLP", "closed", "C1", 0), ("Firm A LLP", "open", None, 12),
+            ("Firm A LLP", "closed", None, 3), ("Firm B LLP", "open", "C1", 0), ("Firm B LLP", "open", None, 40),
+        ])
+    every = DataAccess(PM, db).aggregate("clients", "case_status", distinct="client_id", weight="clients")
+    assert every.numeric.to_dict() == {"closed": 4, "open": 53, "Total": 56}  # C1 once in the total
+    own = DataAccess(PARTNER_A, db).aggregate("clients", "case_status", distinct="client_id", weight="clients")
+    assert own.numeric.to_dict() == {"closed": 4, "open": 13, "Total": 16}
+    funder = DataAccess(FUNDER, db).aggregate("clients", "case_status", distinct="client_id", weight="clients")
+    assert np.isnan(funder.numeric["closed"]) and funder.display["closed"] == "<11" and funder.numeric["Total"] == 56
+    counted = DataAccess(PM, db).aggregate("clients", "partner_firm", weight="clients", with_margins=False)
+    assert counted.numeric.to_dict() == {"Firm A LLP": 15, "Firm B LLP": 40}
+
+
 def test_a_relation_without_firm_or_dimension_columns_stays_refused_to_partners(db):
     with duckdb.connect(str(db)) as con:
         con.execute("CREATE TABLE marts.by_county AS SELECT 'Fresno' AS county, 3 AS n")
