@@ -13,11 +13,10 @@ from pathlib import Path
 import duckdb
 
 from ingest import store
-from ingest.contract import TABLES
 from ingest.layouts import DetectionError, Layout, detect, load_layouts
 from ingest.privacy import install_hmac_macro, load_or_create_key
 from ingest.sources import FileProblem, Source, read_csv, read_xlsx, scan_file
-from ingest.transform import SourceSql, ident
+from ingest.transform import SourceSql
 from pcr import paths
 
 SUFFIXES = (".csv", ".xlsx")
@@ -94,7 +93,7 @@ class Ingestor:
         self.layouts = layouts if layouts is not None else load_layouts()
         self.vehicles = load_vehicles()
         install_hmac_macro(self.con, load_or_create_key())
-        store.ensure_schema(self.con)
+        self.upgraded_tables = store.ensure_schema(self.con)
 
     def close(self) -> None:
         self.con.close()
@@ -116,8 +115,7 @@ class Ingestor:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 load_id = store.next_load_id(self.con)
-                sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [
-                    read_csv(self.con, path, facts, "_pcr_src_0")]
+                sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [read_csv(path, facts, "_pcr_src_0")]
                 exported_at = exported_at_for(path, self.exported_at or started)
                 for source in sources:
                     result.sources.append(self._load_source(path, source, load_id, exported_at, result))
@@ -151,9 +149,11 @@ class Ingestor:
         except DetectionError as e:
             raise FileProblem(f"{f'sheet {source.sheet!r}: ' if source.sheet else ''}{e}") from None
         sql = SourceSql(source, match, self.vehicles)
+        source.materialise(self.con, sql.work_select())
+        sql.build_candidates(self.con)
         sql.build_duplicates(self.con)
         for table in sql.tables:
-            sql.build_records(self.con, table)
+            sql.build_conflicts(self.con, table)
         sql.build_bad_rows(self.con)
         src = source.table
         kind = match.kind
@@ -164,15 +164,9 @@ class Ingestor:
             f"FROM {src}_bad ORDER BY _row",
             [load_id, path.name, source.sheet, source.line_word, kind.layout.name, kind.kind, source.line_word],
         )
-        records = {}
-        for table in sql.tables:
-            keep = (f"i._row NOT IN (SELECT _row FROM {src}_bad) "
-                    f"AND i._row NOT IN (SELECT _row FROM {src}_conf_{table} WHERE len(errs) > 0)")
-            # Later rows of a key that repeats are in <src>_conf_<table> (conflicts and repeats).
-            repeated = (f"SELECT {ident(TABLES[table].key)} FROM {src}_rec_{table} "
-                        f"WHERE _row IN (SELECT _row FROM {src}_conf_{table})")
-            records[table] = store.merge(self.con, table, f"{src}_rec_{table}", keep, repeated, load_id, path.name,
-                                         exported_at)
+        records = {table: store.merge(self.con, table, sql.build_records(self.con, table), load_id, path.name,
+                                      exported_at)
+                   for table in sql.tables}
         duplicates, quarantined = self.con.execute(
             f"SELECT (SELECT count(*) FROM {src}_dup), (SELECT count(*) FROM {src}_bad)"
         ).fetchall()[0]

@@ -1,5 +1,5 @@
-"""Reading export files into all-VARCHAR DuckDB temp tables, one per source (a CSV file or
-an XLSX sheet), with a line number for every data row.
+"""Reading export files as all-VARCHAR DuckDB relations, one per source (a CSV file or an
+XLSX sheet), with a line number for every data row.
 
 Whole-file problems raise FileProblem with a message meant for the person who exported the
 file. Messages never quote cell contents: a cell may hold a name or an A-number."""
@@ -23,24 +23,61 @@ class FileProblem(Exception):
     """The whole file cannot be loaded."""
 
 
-@dataclass
-class Source:
-    table: str  # DuckDB temp table or view: c0..cN VARCHAR (trimmed, NULL if blank), _row (1-based data row), _line
-    header: list[str]
-    sheet: str | None
-    rows: int
-    line_word: str  # how _line is described in messages: "line", "row" (XLSX) or "data row"
-
-    def where(self, file_name: str) -> str:
-        return f"{file_name} [sheet {self.sheet!r}]" if self.sheet else file_name
-
-
 @dataclass(frozen=True)
 class FileFacts:
     sha256: str
     size: int
     newlines: int
     ends_with_newline: bool
+
+
+@dataclass
+class Source:
+    """One table of an export (a CSV file or an XLSX sheet). `relation` is SQL for a FROM
+    clause with the columns _row (1-based data row) and c0..cN VARCHAR (trimmed, NULL if
+    blank), plus _line where the reader knows it; `materialise` reads it once into the work
+    table and makes `table` a view of that with _line."""
+    table: str
+    relation: str
+    header: list[str]
+    sheet: str | None
+    path: Path | None = None  # CSV: line numbers are settled once the rows are counted
+    facts: FileFacts | None = None
+    rows: int = 0
+    line_word: str = "line"  # how _line is described in messages: "line", "row" (XLSX) or "data row"
+
+    def where(self, file_name: str) -> str:
+        return f"{file_name} [sheet {self.sheet!r}]" if self.sheet else file_name
+
+    def materialise(self, con: duckdb.DuckDBPyConnection, select: str) -> None:
+        """CREATE the work table <table>_w AS `select` (a query over `relation`), then the view
+        <table> = the work table with _line."""
+        work = f"{self.table}_w"
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
+        except duckdb.Error as e:
+            if self.path is None:
+                raise
+            raise _duckdb_csv_problem(e) from None
+        self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
+        if self.path is None:  # XLSX: the sheet row came with the values
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work}")
+            return
+        # Exact line numbers cheaply when every record sits on one line (the common case):
+        # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
+        # csv module; if it disagrees with DuckDB, say "data row" rather than guess a line.
+        physical_lines = self.facts.newlines + (0 if self.facts.ends_with_newline else 1)
+        if physical_lines == self.rows + 1:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT *, _row + 1 AS _line FROM {work}")
+            return
+        starts = _record_start_lines(self.path)
+        if len(starts) != self.rows:
+            starts, self.line_word = list(range(1, self.rows + 1)), "data row"
+        con.register(f"{self.table}_lines", pa.table({"_row": pa.array(range(1, self.rows + 1), pa.int64()),
+                                                      "_line": pa.array(starts, pa.int64())}))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table}_l AS SELECT * FROM {self.table}_lines")
+        con.unregister(f"{self.table}_lines")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work} JOIN {self.table}_l USING (_row)")
 
 
 def scan_file(path: Path, check_utf8: bool) -> FileFacts:
@@ -116,13 +153,16 @@ _WS = " \t\r\n\u00a0"  # stray whitespace: spaces, tabs, line breaks, no-break s
 def trimmed_sql(column: str) -> str:
     """SQL: the value without surrounding whitespace, NULL if blank. trim() with a character
     set is slow in DuckDB, so it only runs on values that start or end with whitespace; the
-    test compares code points (left()/right() work on grapheme clusters and cost more)."""
-    points = "(" + ", ".join(str(ord(c)) for c in _WS) + ")"
-    return (f"NULLIF(CASE WHEN unicode({column}) IN {points} OR unicode(substring({column}, -1)) IN {points} "
+    test compares code points (left()/right() work on grapheme clusters and cost more), with
+    list_contains rather than IN: DuckDB plans IN over five constants as a join, which would
+    stop the line numbering from streaming (see read_csv)."""
+    points = "[" + ", ".join(str(ord(c)) for c in _WS) + "]"
+    return (f"NULLIF(CASE WHEN list_contains({points}, unicode({column})) "
+            f"OR list_contains({points}, unicode(substring({column}, -1))) "
             f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
 
 
-def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table: str) -> Source:
+def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
     header = _first_record(path)
     if facts.size == 0 or not any(h.strip() for h in header):
         raise FileProblem("empty file: no header line")
@@ -132,34 +172,13 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table
         )
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
-    try:
-        # row_number() over the scan follows file order (insertion order is preserved).
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_r AS SELECT row_number() OVER () AS _row, {trimmed} FROM read_csv(?, "
-            f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
-            "encoding='utf-8')",
-            [str(path)],
-        )
-    except duckdb.Error as e:
-        raise _duckdb_csv_problem(e) from None
-    rows = con.execute(f"SELECT count(*) FROM {table}_r").fetchall()[0][0]
-    # Exact line numbers cheaply when every record sits on one line (the common case):
-    # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
-    # csv module; if it disagrees with DuckDB, say "data row" rather than guess a line.
-    physical_lines = facts.newlines + (0 if facts.ends_with_newline else 1)
-    if physical_lines == rows + 1:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT *, _row + 1 AS _line FROM {table}_r")
-        return Source(table, header, None, rows, "line")
-    starts = _record_start_lines(path)
-    line_word = "line"
-    if len(starts) != rows:
-        starts, line_word = list(range(1, rows + 1)), "data row"
-    con.register(f"{table}_lines", pa.table({"_row": pa.array(range(1, rows + 1), pa.int64()),
-                                             "_line": pa.array(starts, pa.int64())}))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_l AS SELECT * FROM {table}_lines")
-    con.unregister(f"{table}_lines")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_r JOIN {table}_l USING (_row)")
-    return Source(table, header, None, rows, line_word)
+    quoted_path = "'" + str(path).replace("'", "''") + "'"
+    # row_number() over the scan follows file order (insertion order is preserved), and
+    # streams when nothing between it and the scan reorders rows.
+    relation = (f"(SELECT row_number() OVER () AS _row, {trimmed} FROM read_csv({quoted_path}, "
+                f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
+                "encoding='utf-8'))")
+    return Source(table, relation, header, None, path=path, facts=facts)
 
 
 def _cell_text(value: object) -> str | None:
@@ -205,9 +224,9 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str) -> 
         arrays["_line"] = pa.array([sheet_row for sheet_row, _ in data], pa.int64())
         table = f"{table_prefix}_{n}"
         con.register("_pcr_sheet", pa.table(arrays))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _pcr_sheet")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_x AS SELECT * FROM _pcr_sheet")
         con.unregister("_pcr_sheet")
-        sources.append(Source(table, header, name, len(data), "row"))
+        sources.append(Source(table, f"{table}_x", header, name, line_word="row"))
     if not sources:
         raise FileProblem("empty workbook: no sheet holds any data")
     return sources

@@ -16,7 +16,6 @@ METADATA_COLUMNS = (
     ("_load_id", "INTEGER"),
     ("_source_file", "VARCHAR"),
     ("_source_line", "BIGINT"),
-    ("_record_hash", "VARCHAR"),
     ("_exported_at", "TIMESTAMP"),
     ("_is_current", "BOOLEAN"),
     ("_superseded_by_load_id", "INTEGER"),
@@ -57,7 +56,8 @@ CREATE TABLE IF NOT EXISTS raw.quarantine (
 )"""
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create what is missing; returns the raw tables upgraded from an older layout."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for name in TABLE_ORDER:
         table = TABLES[name]
@@ -66,6 +66,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(columns)})")
     con.execute(MANIFEST_DDL)
     con.execute(QUARANTINE_DDL)
+    # Stores written before records were compared by value carry an MD5 of each record that
+    # nothing reads any more (and that cost more to write than the record itself).
+    upgraded = [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'raw' AND column_name = '_record_hash' ORDER BY table_name").fetchall()]
+    for name in upgraded:
+        con.execute(f"ALTER TABLE raw.{name} DROP COLUMN _record_hash")
+    return upgraded
 
 
 def loaded_as(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:
@@ -77,48 +85,48 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchall()[0][0]
 
 
-def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, keep: str, repeated_keys: str,
-          load_id: int, source_file: str, exported_at: dt.datetime) -> dict[str, int]:
-    """Store the records (temp table: stored columns, _row, _line, _record_hash; the rows
-    satisfying `keep`) as new versions where they differ from the current one.
-    `repeated_keys` is a query for (at least) every key that more than one record carries."""
+def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, load_id: int, source_file: str,
+          exported_at: dt.datetime) -> dict[str, int]:
+    """Store the records (a relation with _row, _line and the stored columns, one record per
+    key) as new versions where they differ from the current one."""
     table = TABLES[table_name]
     key = ident(table.key)
-    columns = ", ".join(ident(c) for c in table.stored_columns)
-    # A wide source repeats a parent record on many rows: store it once, from the first kept
-    # row, even when an earlier row carrying it was quarantined for another part. Only repeated
-    # keys need the look (a window over every record costs seconds at a million rows).
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _pcr_repeat AS SELECT _row FROM ("
-        f"SELECT i._row, row_number() OVER (PARTITION BY i.{key} ORDER BY i._row) AS n FROM {records} i "
-        f"WHERE {keep} AND i.{key} IN ({repeated_keys})) WHERE n > 1"
-    )
-    keep = f"({keep}) AND i._row NOT IN (SELECT _row FROM _pcr_repeat)"
-    # Records whose key is stored already; every other kept record is new. On a first load
-    # this is empty, and the insert below needs no join over all records.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i._row, i.{key}, c._load_id AS _cur_load, "
-        f"CASE WHEN c._record_hash = i._record_hash THEN 'unchanged' "
-        f"WHEN $exported_at >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
-        f"FROM {records} i JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current WHERE {keep}",
-        {"exported_at": exported_at},
-    )
-    con.execute(
-        f"UPDATE raw.{table_name} SET _is_current = false, _superseded_by_load_id = ? "
-        f"WHERE _is_current AND {key} IN (SELECT {key} FROM _pcr_merge WHERE _status = 'newer')",
-        [load_id],
-    )
-    inserted = con.execute(
-        f"INSERT INTO raw.{table_name} ({columns}, {', '.join(c for c, _ in METADATA_COLUMNS)}) "
-        f"SELECT {', '.join('i.' + ident(c) for c in table.stored_columns)}, $load_id, $file, i._line, "
-        f"i._record_hash, $exported_at, m._status IS DISTINCT FROM 'older', "
-        f"CASE WHEN m._status = 'older' THEN m._cur_load END "
-        f"FROM {records} i LEFT JOIN _pcr_merge m USING (_row) WHERE {keep} AND m._status IS DISTINCT FROM 'unchanged'",
-        {"load_id": load_id, "file": source_file, "exported_at": exported_at},
-    ).fetchall()[0][0]
-    counts = dict(con.execute("SELECT _status, count(*) FROM _pcr_merge GROUP BY _status").fetchall())
-    con.execute("DROP TABLE _pcr_merge")
-    con.execute("DROP TABLE _pcr_repeat")
+    columns = [ident(c) for c in table.stored_columns]
+    metadata = ", ".join(c for c, _ in METADATA_COLUMNS)
+    # Records whose key is stored already, compared value by value with the current version;
+    # every other record is new. Nothing is stored yet on a first load: no join at all then.
+    stored_before = con.execute(f"SELECT EXISTS (SELECT 1 FROM raw.{table_name})").fetchall()[0][0]
+    if stored_before:
+        same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM i.{c}" for c in columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i._row, i.{key}, c._load_id AS _cur_load, "
+            f"CASE WHEN {same} THEN 'unchanged' WHEN $exported_at >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
+            f"FROM {records} i JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current",
+            {"exported_at": exported_at},
+        )
+        counts = dict(con.execute("SELECT _status, count(*) FROM _pcr_merge GROUP BY _status").fetchall())
+    else:
+        counts = {}
+    if counts:
+        con.execute(
+            f"UPDATE raw.{table_name} SET _is_current = false, _superseded_by_load_id = ? "
+            f"WHERE _is_current AND {key} IN (SELECT {key} FROM _pcr_merge WHERE _status = 'newer')",
+            [load_id],
+        )
+        inserted = con.execute(
+            f"INSERT INTO raw.{table_name} ({', '.join(columns)}, {metadata}) "
+            f"SELECT {', '.join('i.' + c for c in columns)}, $load_id, $file, i._line, $exported_at, "
+            f"m._status IS DISTINCT FROM 'older', CASE WHEN m._status = 'older' THEN m._cur_load END "
+            f"FROM {records} i LEFT JOIN _pcr_merge m USING (_row) WHERE m._status IS DISTINCT FROM 'unchanged'",
+            {"load_id": load_id, "file": source_file, "exported_at": exported_at},
+        ).fetchall()[0][0]
+    else:
+        inserted = con.execute(
+            f"INSERT INTO raw.{table_name} ({', '.join(columns)}, {metadata}) "
+            f"SELECT {', '.join(columns)}, $load_id, $file, _line, $exported_at, true, NULL FROM {records}",
+            {"load_id": load_id, "file": source_file, "exported_at": exported_at},
+        ).fetchall()[0][0]
+    con.execute("DROP TABLE IF EXISTS _pcr_merge")
     return {
         "inserted": inserted,
         "unchanged": counts.get("unchanged", 0),

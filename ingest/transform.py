@@ -1,17 +1,24 @@
 """Set-wise mapping, parsing and validation of one source, as DuckDB SQL generated from the
 layout mapping and the contract.
 
-For a source table (c0..cN VARCHAR, _row, _line) this builds, in temp tables:
+One pass over the source builds its work table (Source.materialise): every trimmed value
+c0..cN, the typed value of each mapped contract column that parsing changes (named
+"<table>.<column>"), and per contract table a flag _ok_<table> (no rule broken). Everything
+else looks only at the few rows that need a closer look, in temp tables:
+  <src>_cand     rows that break a rule or whose key repeats (only these can be duplicates,
+                 conflicts or repeats)
   <src>_dup      rows identical (after trimming) to an earlier row
-  <src>_rec_<t>  one record per row for each contract table the file kind produces, with the
-                 stored (privacy-transformed) columns, _record_hash and a list of errors
   <src>_conf_<t> later rows repeating a key: conflicts (with an error) or plain repeats
   <src>_bad      the rows to quarantine, with all their errors
+  <src>_skip_<t> rows whose record is not stored in table t (duplicates, quarantined rows,
+                 later rows repeating an identical record)
+and the view <src>_rec_<t>: the records of table t to store, with their stored columns.
 Nothing here writes to the raw schema; ingest.store does that.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import duckdb
 
@@ -33,17 +40,12 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def tuple_sql(values) -> str:
+    return "(" + ", ".join(lit(v) for v in values) + ")"
+
+
 def _err(rule: str, table: str, condition: str, message: str) -> tuple[str, str]:
     return f"({condition})", f"{{'rule': {lit(rule)}, 'tbl': {lit(table)}, 'msg': {message}}}"
-
-
-def errors_sql(errors: list[tuple[str, str]]) -> str:
-    """List of error structs; built only for rows that break a rule (most rows don't)."""
-    if not errors:
-        return "[]"
-    items = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in errors)
-    return (f"CASE WHEN {' OR '.join(cond for cond, _ in errors)} "
-            f"THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE [] END")
 
 
 def value_type(column: Column) -> str:
@@ -86,23 +88,63 @@ class SourceSql:
     def mapped_source_columns(self) -> list[int]:
         return sorted({idx for cols in self.match.columns.values() for idx in cols.values()})
 
-    # -- step 1: exact duplicate rows -------------------------------------------------------
-    def build_duplicates(self, con: duckdb.DuckDBPyConnection) -> None:
-        """<src>_dup: rows identical (values are trimmed on reading) to an earlier row.
-        Candidates share a 64-bit hash; each is then compared column by column with the first
-        of its group."""
-        src, n = self.source.table, len(self.source.header)
-        same = " AND ".join(f"a.c{i} IS NOT DISTINCT FROM b.c{i}" for i in range(n))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_dup AS "
-            f"WITH h AS (SELECT _row, hash({', '.join(f'c{i}' for i in range(n))}) AS h FROM {src}), "
-            f"pairs AS (SELECT _row AS later, min(_row) OVER (PARTITION BY h) AS first FROM h "
-            f"  WHERE h IN (SELECT h FROM h GROUP BY h HAVING count(*) > 1)) "
-            f"SELECT b._row FROM pairs JOIN {src} a ON a._row = pairs.first JOIN {src} b ON b._row = pairs.later "
-            f"WHERE pairs.later <> pairs.first AND {same}"
-        )
+    # -- column references in the work table ------------------------------------------------
+    def raw(self, table: str, column: str) -> str:
+        """The trimmed source value of a contract column (NULL if the source lacks it)."""
+        idx = self.match.columns[table].get(column)
+        return f"c{idx}" if idx is not None else "NULL::VARCHAR"
 
-    # -- step 2: one record per row and table, with its errors ------------------------------
+    @cached_property
+    def typed(self) -> dict[tuple[str, str], str]:
+        """(table, column) -> SQL of the typed value, for the mapped columns whose typed value
+        is not simply the trimmed one; these become work table columns."""
+        out = {}
+        for t in self.tables:
+            for column in TABLES[t].columns:
+                if column.name in self.match.columns[t] and column.kind != "pii_drop":
+                    raw = self.raw(t, column.name)
+                    parsed = self._parsed(column, raw)
+                    if parsed != raw:
+                        out[(t, column.name)] = parsed
+        return out
+
+    def val(self, table: str, column: str) -> str:
+        """The typed value of a contract column."""
+        if (table, column) in self.typed:
+            return ident(f"{table}.{column}")
+        if column in self.match.columns[table] and TABLES[table].column(column).kind != "pii_drop":
+            return self.raw(table, column)
+        return f"NULL::{value_type(TABLES[table].column(column))}"
+
+    def present(self, table: str) -> str:
+        """Whether a row carries a record of the table (a wide row may lack some parts)."""
+        tmap = next(m for m in self.match.kind.tables if m.table == table)
+        if not tmap.when_present:
+            return "true"
+        marker = [norm(h) for h in self.source.header].index(norm(tmap.when_present))
+        return f"c{marker} IS NOT NULL"
+
+    def valid(self, table: str) -> str:
+        """The row carries a record of the table that breaks no rule."""
+        return f"{self.present(table)} AND _ok_{table}"
+
+    def key(self, table: str) -> str:
+        return self.val(table, TABLES[table].key)
+
+    def stored(self, table: str) -> list[tuple[str, str]]:
+        """(stored column, SQL of its value) in the order of the raw table."""
+        out = []
+        for name in TABLES[table].stored_columns:
+            if name == "age_at_intake":
+                dob, intake = self.val(table, "date_of_birth"), self.val(table, "intake_date")
+                out.append((name, f"date_sub('year', {dob}, {intake})::INTEGER"))
+            elif name.endswith("_hash"):
+                out.append((name, self.val(table, name[:-5])))
+            else:
+                out.append((name, self.val(table, name)))
+        return out
+
+    # -- parsing ----------------------------------------------------------------------------
     def _date(self, raw: str) -> str:
         """The first format that parses wins. DuckDB's %Y also takes '17' as year 17, so a
         four-digit-year format only counts when it yields a four-digit year ('08/11/17' is
@@ -146,12 +188,13 @@ class SourceSql:
             return f"CASE WHEN regexp_full_match({digits}, '[0-9]{{8,9}}') THEN pcr_hmac(lpad({digits}, 9, '0')) END"
         if kind == "pii_hash":
             return f"pcr_hmac(upper({raw}))"
-        if kind == "text":
-            return self._enum_case(column, raw, (), keep_unmapped=True)
-        return "NULL"  # pii_drop: never carried further
+        return self._enum_case(column, raw, (), keep_unmapped=True)  # text
 
-    def _errors(self, table: Table, column: Column, header: str) -> list[tuple[str, str]]:
-        raw, val, name, t = f"r_{column.name}", ident(column.name), column.name, table.name
+    # -- rules ------------------------------------------------------------------------------
+    def _column_errors(self, table: Table, column: Column) -> list[tuple[str, str]]:
+        name, t = column.name, table.name
+        raw, val = self.raw(t, name), self.val(t, name)
+        header = self.source.header[self.match.columns[t][name]]
         shown = f"{lit(name + ' ')} || '''' || {raw} || ''''"
         errors = []
         if column.required:
@@ -185,72 +228,82 @@ class SourceSql:
         return errors
 
     def _check_errors(self, table: Table) -> list[tuple[str, str]]:
+        t = table.name
         errors = []
         for check in table.checks:
             if check == "decided_has_date":
                 errors.append(_err(
-                    "decided_without_date", table.name,
-                    f"outcome IN {tuple_sql(DECIDED)} AND decision_date IS NULL AND r_decision_date IS NULL",
-                    "'outcome ' || outcome || ' needs a decision_date'"))
+                    "decided_without_date", t,
+                    f"{self.val(t, 'outcome')} IN {tuple_sql(DECIDED)} AND {self.val(t, 'decision_date')} IS NULL "
+                    f"AND {self.raw(t, 'decision_date')} IS NULL",
+                    f"'outcome ' || {self.val(t, 'outcome')} || ' needs a decision_date'"))
                 continue
             later, earlier = check.split(">=")
             errors.append(_err(
-                "date_order", table.name, f"{ident(later)} < {ident(earlier)}",
-                f"{lit(later + ' ')} || {ident(later)} || {lit(' is before ' + earlier + ' ')} || {ident(earlier)}"))
-        if table.name == "clients":
-            errors.append(_err("impossible_age", "clients", "date_of_birth > intake_date",
+                "date_order", t, f"{self.val(t, later)} < {self.val(t, earlier)}",
+                f"{lit(later + ' ')} || {self.val(t, later)} || {lit(' is before ' + earlier + ' ')} || {self.val(t, earlier)}"))
+        if t == "clients":
+            dob, intake = self.val(t, "date_of_birth"), self.val(t, "intake_date")
+            errors.append(_err("impossible_age", t, f"{dob} > {intake}",
                                lit("date_of_birth is after intake_date (value withheld)")))
-            errors.append(_err("impossible_age", "clients", f"date_sub('year', date_of_birth, intake_date) > {MAX_AGE}",
+            errors.append(_err("impossible_age", t, f"date_sub('year', {dob}, {intake}) > {MAX_AGE}",
                                lit(f"age at intake from date_of_birth is over {MAX_AGE} (value withheld)")))
         return errors
 
-    def build_records(self, con: duckdb.DuckDBPyConnection, table_name: str) -> None:
-        """<src>_rec_<table>: one record per (non-duplicate) row, in one pass: trimmed values,
-        typed values, stored values with their errors, then the record hash."""
-        table = TABLES[table_name]
-        mapped = self.match.columns[table_name]
-        tmap = next(m for m in self.match.kind.tables if m.table == table_name)
-        src = self.source.table
-        trimmed, parsed, errors = [], [], []
-        for column in table.columns:
-            raw = f"r_{column.name}"
-            if column.name in mapped:
-                trimmed.append(f"c{mapped[column.name]} AS {raw}")
-                parsed.append(f"{self._parsed(column, raw)} AS {ident(column.name)}")
-                errors += self._errors(table, column, self.source.header[mapped[column.name]])
-            else:
-                trimmed.append(f"NULL::VARCHAR AS {raw}")
-                parsed.append(f"NULL::{value_type(column)} AS {ident(column.name)}")
-        where = f"_row NOT IN (SELECT _row FROM {src}_dup)"
-        if tmap.when_present:
-            marker = [norm(h) for h in self.source.header].index(norm(tmap.when_present))
-            where += f" AND c{marker} IS NOT NULL"
-        errors += self._check_errors(table)
-        stored = []
-        for name in table.stored_columns:
-            if name == "age_at_intake":
-                stored.append("date_sub('year', date_of_birth, intake_date)::INTEGER AS age_at_intake")
-            elif name.endswith("_hash"):
-                stored.append(f"{ident(name[:-5])} AS {ident(name)}")
-            else:
-                stored.append(ident(name))
-        # Unit separator between values, NUL for NULL: distinct records hash differently.
-        hashed = ", chr(31), ".join(f"coalesce(CAST({ident(n)} AS VARCHAR), chr(0))" for n in table.stored_columns)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {src}_rec_{table_name} AS "
-            f"SELECT *, md5(concat({hashed})) AS _record_hash FROM ("
-            f" SELECT _row, _line, {', '.join(stored)}, {errors_sql(errors)} AS errs FROM ("
-            f"  SELECT *, {', '.join(parsed)} FROM ("
-            f"   SELECT _row, _line, {', '.join(trimmed)} FROM {src} WHERE {where})))"
-        )
-        self._flag_conflicts(con, table)
+    def errors(self, table: str) -> list[tuple[str, str]]:
+        """(condition, error struct) for every rule of the table's record in a row."""
+        t = TABLES[table]
+        errors = []
+        for column in t.columns:
+            if column.name in self.match.columns[table]:
+                errors += self._column_errors(t, column)
+        return errors + self._check_errors(t)
 
-    def _flag_conflicts(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
-        """A key seen again with different values: keep the first valid version, flag later ones."""
-        rec = f"{self.source.table}_rec_{table.name}"
+    # -- step 1: the work table -------------------------------------------------------------
+    def work_select(self) -> str:
+        """The query Source.materialise runs over the source: trimmed, typed, checked."""
+        typed = ", ".join(f"{sql} AS {ident(f'{t}.{c}')}" for (t, c), sql in self.typed.items())
+        flags = ", ".join(
+            f"({' OR '.join(cond for cond, _ in self.errors(t)) or 'false'}) IS NOT TRUE AS _ok_{t}"
+            for t in self.tables)
+        inner = f"SELECT *, {typed} FROM {self.source.relation}" if typed else f"SELECT * FROM {self.source.relation}"
+        return f"SELECT *, {flags} FROM ({inner})"
+
+    # -- step 2: the rows that need a closer look -------------------------------------------
+    def build_candidates(self, con: duckdb.DuckDBPyConnection) -> None:
+        """<src>_cand: rows that break a rule, rows whose key repeats among valid rows, and rows
+        carrying no record at all. Two identical rows break the same rules and carry the same
+        keys, so every duplicate is among these; so is every conflict and repeat."""
+        src = self.source.table
+        picks = []
+        for t in self.tables:
+            key = self.key(t)
+            picks.append(f"({self.present(t)} AND NOT _ok_{t})")
+            picks.append(f"({self.valid(t)} AND {key} IN (SELECT {key} FROM {src}_w WHERE {self.valid(t)} "
+                         f"GROUP BY ALL HAVING count(*) > 1))")
+        presences = [self.present(t) for t in self.tables]
+        if "true" not in presences:
+            picks.append(f"NOT ({' OR '.join(presences)})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {src}_cand AS SELECT * FROM {src} WHERE {' OR '.join(picks)}")
+
+    def build_duplicates(self, con: duckdb.DuckDBPyConnection) -> None:
+        """<src>_dup: rows identical (values are trimmed on reading) to an earlier row."""
+        src, n = self.source.table, len(self.source.header)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_dup AS SELECT _row FROM ("
+            f"SELECT _row, row_number() OVER (PARTITION BY {', '.join(f'c{i}' for i in range(n))} ORDER BY _row) AS n "
+            f"FROM {src}_cand) WHERE n > 1"
+        )
+
+    def build_conflicts(self, con: duckdb.DuckDBPyConnection, table_name: str) -> None:
+        """<src>_conf_<table>: a key seen again among valid records: keep the first version,
+        flag later ones that differ from it."""
+        table = TABLES[table_name]
+        src = self.source.table
         key = ident(table.key)
-        values = [n for n in table.stored_columns if n != table.key]
-        ref_struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in values + ["_row", "_line", "_record_hash"])
+        stored = self.stored(table_name)
+        values = [n for n, _ in stored if n != table.key]
+        ref_struct = ", ".join(f"{lit(n)}: {ident(n)}" for n in values + ["_row", "_line"])
         word = self.source.line_word
         diffs = []
         for n in values:
@@ -262,31 +315,32 @@ class SourceSql:
                     f"coalesce('''' || ref.{ident(n)} || '''', 'blank') || ' then ' || "
                     f"coalesce('''' || r.{ident(n)} || '''', 'blank') || ')' END"
                 )
+        differs = " OR ".join(f"r.{ident(n)} IS DISTINCT FROM ref.{ident(n)}" for n in values) or "false"
         message = (
             f"{lit(table.key + ' ')} || r.{key} || {lit(' was already given on ' + word + ' ')} || ref._line || "
             f"' with different values: ' || array_to_string(list_filter([{', '.join(diffs)}], lambda x: x IS NOT NULL), ', ') "
             f"|| ' (the first is kept)'"
         )
         conflict = f"{{'rule': 'conflicting_duplicate', 'tbl': {lit(table.name)}, 'msg': {message}}}"
-        # Only keys seen more than once need a look; later rows of a key are either conflicts
-        # (quarantined) or repeats of the first version (loaded, stored once).
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self.source.table}_conf_{table.name} AS "
-            f"WITH r AS (SELECT * FROM {rec} WHERE len(errs) = 0 AND {key} IN "
-            f"  (SELECT {key} FROM {rec} WHERE len(errs) = 0 GROUP BY {key} HAVING count(*) > 1)), "
-            f"ref AS (SELECT {key}, arg_min({{{ref_struct}}}, _row) AS ref FROM r GROUP BY {key}) "
-            f"SELECT r._row, r._line, CASE WHEN r._record_hash <> ref._record_hash THEN [{conflict}] "
-            f"ELSE [] END AS errs FROM r JOIN (SELECT {key}, unnest(ref) FROM ref) ref USING ({key}) "
-            f"WHERE r._row <> ref._row"
+            f"CREATE OR REPLACE TEMP TABLE {src}_conf_{table_name} AS "
+            f"WITH r AS (SELECT _row, _line, {', '.join(f'{sql} AS {ident(n)}' for n, sql in stored)} "
+            f"  FROM {src}_cand WHERE {self.valid(table_name)} AND _row NOT IN (SELECT _row FROM {src}_dup)), "
+            f"ref AS (SELECT {key}, arg_min({{{ref_struct}}}, _row) AS ref FROM r GROUP BY {key} HAVING count(*) > 1) "
+            f"SELECT r._row, r._line, CASE WHEN {differs} THEN [{conflict}] ELSE [] END AS errs "
+            f"FROM r JOIN (SELECT {key}, unnest(ref) FROM ref) ref USING ({key}) WHERE r._row <> ref._row"
         )
 
-    # -- step 3: rows to quarantine ----------------------------------------------------------
+    # -- step 3: rows to quarantine, rows not stored ----------------------------------------
     def build_bad_rows(self, con: duckdb.DuckDBPyConnection) -> None:
         src = self.source.table
-        parts = " UNION ALL ".join(
-            f"SELECT _row, _line, {order} AS o, errs FROM {src}_{part}_{t} WHERE len(errs) > 0"
-            for order, t in enumerate(self.tables) for part in ("rec", "conf")
-        )
+        parts = []
+        for order, t in enumerate(self.tables):
+            items = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in self.errors(t))
+            parts.append(f"SELECT _row, {order} AS o, list_filter([{items}], lambda x: x IS NOT NULL) AS errs "
+                         f"FROM {src}_cand WHERE {self.present(t)} AND NOT _ok_{t} "
+                         f"AND _row NOT IN (SELECT _row FROM {src}_dup)")
+            parts.append(f"SELECT _row, {order} AS o, errs FROM {src}_conf_{t} WHERE len(errs) > 0")
         pii = self.pii_source_columns()
         pairs = ", ".join(
             f"{lit(self.source.header[i].strip())}, "
@@ -295,11 +349,29 @@ class SourceSql:
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {src}_bad AS "
-            f"WITH e AS (SELECT _row, min(_line) AS _line, flatten(list(errs ORDER BY o)) AS errs FROM ({parts}) GROUP BY _row) "
-            f"SELECT e._row, e._line, e.errs, json_object({pairs}) AS raw_values "
-            f"FROM e JOIN {src} s USING (_row)"
+            f"WITH e AS (SELECT _row, flatten(list(errs ORDER BY o)) AS errs FROM ({' UNION ALL '.join(parts)}) GROUP BY _row) "
+            f"SELECT e._row, s._line, e.errs, json_object({pairs}) AS raw_values "
+            f"FROM e JOIN {src}_cand s USING (_row)"
         )
 
-
-def tuple_sql(values) -> str:
-    return "(" + ", ".join(lit(v) for v in values) + ")"
+    def build_records(self, con: duckdb.DuckDBPyConnection, table_name: str) -> str:
+        """<src>_skip_<table> and the view <src>_rec_<table> (_row, _line, stored columns) of
+        the records to store; returns the view's name. A wide source repeats a parent record
+        on many rows: it is stored once, from the first row not skipped otherwise, even when
+        an earlier row carrying it was quarantined for another part."""
+        src = self.source.table
+        valid, key = self.valid(table_name), self.key(table_name)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {src}_skip_{table_name} AS "
+            f"SELECT _row FROM {src}_dup UNION SELECT _row FROM {src}_bad UNION "
+            f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS n FROM {src}_cand "
+            f"  WHERE {valid} AND _row NOT IN (SELECT _row FROM {src}_dup) AND _row NOT IN (SELECT _row FROM {src}_bad)) "
+            f"WHERE n > 1"
+        )
+        view = f"{src}_rec_{table_name}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _row, _line, "
+            f"{', '.join(f'{sql} AS {ident(n)}' for n, sql in self.stored(table_name))} FROM {src} "
+            f"WHERE {valid} AND _row NOT IN (SELECT _row FROM {src}_skip_{table_name})"
+        )
+        return view
