@@ -421,14 +421,17 @@ class DataAccess:
 
     def _columns(self, relation: str) -> frozenset[str]:
         self._check_identifier(relation)
+        # The whole schema in one read (cached like any query): a page reads 4-6 relations, and
+        # each information_schema query costs ~5 ms whatever it asks for.
         found = read_published(
             self.db_path,
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = $schema AND table_name = $name",
-            {"schema": self.schema, "name": relation},
+            "SELECT table_name, list(column_name) AS columns FROM information_schema.columns WHERE table_schema = $schema GROUP BY 1",
+            {"schema": self.schema},
         )
-        if found.empty:
+        columns = found.loc[found.table_name == relation, "columns"]
+        if columns.empty:
             raise DataUnavailable(f"{self.schema}.{relation} is not in the published database")
-        return frozenset(found["column_name"])
+        return frozenset(columns.iloc[0])
 
     def _scoped_relation(self, relation: str, columns: frozenset[str], row_level: bool) -> str:
         source = f'"{self.schema}"."{relation}"'

@@ -45,18 +45,19 @@ if scope.banner:
     st.warning(scope.banner, icon=":material/lock_open:")
 
 
-def _options(data: DataAccess, column: str) -> list[str]:
-    """Values of fct_motions' ``column`` present in the visitor's scope (a funder's list
-    reveals no more than a suppressed table: "<11" already says "at least one")."""
-    table = data.aggregate("mart_dashboard_filter_values", "filter_value", weight="motions", where="filter_column = $column",
-                           params={"column": column}, with_margins=False)
-    return [str(v) for v in table.numeric.index if str(v) != "(none)"]
+def _options(data: DataAccess) -> dict[str, list[str]]:
+    """Values of each filtered fct_motions column present in the visitor's scope, in one read
+    (a funder's list reveals no more than a suppressed table: "<11" already says "at least one")."""
+    table = data.aggregate("mart_dashboard_filter_values", ["filter_column", "filter_value"], weight="motions", with_margins=False)
+    options: dict[str, list[str]] = {}
+    for column, value in table.numeric.index:
+        if str(value) != "(none)":
+            options.setdefault(column, []).append(str(value))
+    return options
 
 
-def _periods(data: DataAccess) -> list[str]:
-    quarters = set()
-    for column in ("filing_quarter", "decision_quarter"):
-        quarters.update(q for q in _options(data, column) if "-Q" in q)
+def _periods(options: dict[str, list[str]]) -> list[str]:
+    quarters = {q for column in ("filing_quarter", "decision_quarter") for q in options.get(column, []) if "-Q" in q}
     years = sorted({q[:4] for q in quarters}, reverse=True)
     return [ALL_TIME, *years, *sorted(quarters, reverse=True)]
 
@@ -68,14 +69,15 @@ with st.sidebar:
     if scope.role is not Role.PROGRAM_MANAGER and not scope.local:
         st.button("Log out", on_click=st.logout)
     try:
-        st.selectbox("Period", _periods(data), key=PERIOD_KEY,
+        options = _options(data)
+        st.selectbox("Period", _periods(options), key=PERIOD_KEY,
                      help="Filings count in the quarter of filing, outcomes in the quarter of the decision.")
         filters = {"county": "County", "partner_firm": "Partner firm", "vehicle": "Vehicle"}
         if scope.role is Role.PARTNER:
             del filters["partner_firm"]
             st.caption(f"Partner firm: **{scope.firm}** (your firm only)")
         for column, label in filters.items():
-            st.selectbox(label, [ALL, *_options(data, column)], key=FILTER_KEYS[column])
+            st.selectbox(label, [ALL, *options.get(column, [])], key=FILTER_KEYS[column])
     except DataUnavailable as missing:
         st.error(str(missing))
         st.stop()

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards.views.common import ALL_TIME, Period, pro_bono_count
-from e2e.support import APP, MANAGER, build_published_db, busiest_firm, write_roles
+from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm, write_roles
 
 FILTER_COLUMNS = ["filing_quarter", "decision_quarter", "county", "partner_firm", "vehicle"]
 DASHBOARD_MARTS = ["mart_dashboard_pro_bono", "mart_dashboard_clients", "mart_dashboard_filter_values"]
@@ -204,3 +204,24 @@ def test_oldest_open_motions_are_the_pending_ones_filed_first(app_env):
     assert len(expected) == 25
     assert list(shown.motion_id) == [m for m, _, _ in expected]
     assert list(shown.days_open) == [d for _, _, d in expected]
+
+
+@pytest.mark.parametrize("user", [MANAGER, PARTNER])
+def test_sidebar_filters_offer_the_values_of_the_visitors_motions(app_env, user):
+    db = app_env
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.user = {"is_logged_in": True, "email": user}
+    at.run()
+    offered = {s.label: list(s.options) for s in at.sidebar.selectbox}
+    firm = busiest_firm(db) if user == PARTNER else None
+    with duckdb.connect(str(db), read_only=True) as con:
+        values = {column: [v for (v,) in con.execute(
+            f"SELECT DISTINCT {column} FROM marts.fct_motions WHERE {column} IS NOT NULL AND (? IS NULL OR partner_firm = ?) "
+            "ORDER BY 1", [firm, firm]).fetchall()] for column in FILTER_COLUMNS}
+    quarters = sorted(set(values["filing_quarter"]) | set(values["decision_quarter"]), reverse=True)
+    assert offered["Period"] == [ALL_TIME, *sorted({q[:4] for q in quarters}, reverse=True), *quarters]
+    assert offered["County"] == ["All", *values["county"]]
+    assert offered["Vehicle"] == ["All", *values["vehicle"]]
+    assert ("Partner firm" in offered) == (user == MANAGER)
+    if user == MANAGER:
+        assert offered["Partner firm"] == ["All", *values["partner_firm"]]
