@@ -118,16 +118,16 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
     # match: at a million motions the marts hold ~20 million distinct text values, too many to
     # copy into pandas. Values with any character outside printable ASCII always go through,
     # because RE2's \d, \s and \b are narrower than Python's; so the verdicts are GX's own.
-    candidate = " or ".join(
-        f"regexp_matches(value, {_literal(p)})" for p in [*A_NUMBER_VALUES, *DATE_VALUES, PERSON_NAME_VALUE]
-    ) + " or regexp_matches(value, '[^\\x20-\\x7E]')"
+    # One alternation, not one regexp_matches per pattern: RE2 scans each value once (~6x faster
+    # over 17 million values); a (?i) inside a group applies to that group only.
+    candidate = "|".join(f"(?:{p})" for p in [*A_NUMBER_VALUES, *DATE_VALUES, PERSON_NAME_VALUE, r"[^\x20-\x7E]"])
     out.append(
         Dataset(
             SUITE,
             "mart_text_values",
             f"with known as ({_known_labels_sql(con)}), text_values as ({values}) "
             f"select location, value, case when value in (select label from known) then null else value end "
-            f"as {UNKNOWN_LABEL_COLUMN} from text_values where {candidate}",
+            f"as {UNKNOWN_LABEL_COLUMN} from text_values where regexp_matches(value, {_literal(candidate)})",
             key=("location",),
             expectations=[
                 E.ExpectColumnValuesToNotMatchRegexList(
