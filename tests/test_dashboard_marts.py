@@ -17,7 +17,8 @@ from dashboards.views.common import ALL_TIME, Period, pro_bono_count
 from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm, write_roles
 
 FILTER_COLUMNS = ["filing_quarter", "decision_quarter", "county", "partner_firm", "vehicle"]
-DASHBOARD_MARTS = ["mart_dashboard_pro_bono", "mart_dashboard_clients", "mart_dashboard_filter_values"]
+DASHBOARD_MARTS = ["mart_dashboard_pro_bono", "mart_dashboard_clients", "mart_dashboard_filter_values",
+                   "mart_dashboard_motion_outcomes", "mart_dashboard_relief_granted"]
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +107,33 @@ def clients_from_mart(con, period: Period, firm: str | None) -> dict:
         "GROUP BY ROLLUP (case_status)", [end, start, firm, firm]).fetchall())
 
 
+def motions_direct(con, period: Period, firm: str | None) -> tuple[list, list]:
+    """The vacaturs page's outcome and granted-relief counts, as it counted them before."""
+    on_decision = "(? OR starts_with(decision_quarter, ?))"
+    outcomes = con.execute(
+        "SELECT vehicle_recognition_class, vehicle, outcome, count(*) FROM marts.fct_motions "
+        f"WHERE ((outcome <> 'pending' AND decision_date IS NOT NULL AND {on_decision}) "
+        "OR (outcome = 'pending' AND is_filed AND (? OR starts_with(filing_quarter, ?)))) AND (? IS NULL OR partner_firm = ?) "
+        "GROUP BY ALL ORDER BY ALL", [period.is_all, period.label] * 2 + [firm, firm]).fetchall()
+    relief = con.execute(
+        "SELECT vehicle, effective_recognition_class, relief_kind, decision_quarter, count(*) FROM marts.fct_motions "
+        f"WHERE is_granted AND {on_decision} AND (? IS NULL OR partner_firm = ?) GROUP BY ALL ORDER BY ALL",
+        [period.is_all, period.label, firm, firm]).fetchall()
+    return outcomes, relief
+
+
+def motions_from_marts(con, period: Period, firm: str | None) -> tuple[list, list]:
+    outcomes = con.execute(
+        "SELECT vehicle_recognition_class, vehicle, outcome, sum(motions) FROM marts.mart_dashboard_motion_outcomes "
+        "WHERE (? OR starts_with(outcome_quarter, ?)) AND (? IS NULL OR partner_firm = ?) GROUP BY ALL ORDER BY ALL",
+        [period.is_all, period.label, firm, firm]).fetchall()
+    relief = con.execute(
+        "SELECT vehicle, effective_recognition_class, relief_kind, decision_quarter, sum(motions) FROM marts.mart_dashboard_relief_granted "
+        "WHERE (? OR starts_with(decision_quarter, ?)) AND (? IS NULL OR partner_firm = ?) GROUP BY ALL ORDER BY ALL",
+        [period.is_all, period.label, firm, firm]).fetchall()
+    return outcomes, relief
+
+
 def assert_marts_equal_the_facts(db) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
         for period in periods(con):
@@ -118,6 +146,7 @@ def assert_marts_equal_the_facts(db) -> None:
                 if firm is not None:
                     assert mart_attorneys == attorneys, where
                 assert clients_from_mart(con, period, firm) == clients_direct(con, period, firm), where
+                assert motions_from_marts(con, period, firm) == motions_direct(con, period, firm), where
             # The partner firms page groups by firm (a firm-less group included).
             kind = period.kind
             by_firm = con.execute(
@@ -189,6 +218,14 @@ def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):
                 assert table.loc[firm_name, "cases_with_time"] == cases, (state, firm_name)
                 assert table.loc[firm_name, "attorneys_participating"] == attorneys, (state, firm_name)
                 assert table.loc[firm_name, "hours"] == round(hours, 1), (state, firm_name)
+
+            open_page(at, "vacaturs", **state)
+            shown = at.dataframe[0].value.set_index(["recognition class", "vehicle"])
+            outcomes, relief = motions_direct(con, period, chosen_firm)
+            assert len(outcomes) > 0, state
+            for recognition_class, vehicle, outcome, motions in outcomes:
+                assert shown.loc[(recognition_class, vehicle), outcome] == motions, (state, vehicle, outcome)
+            assert shown["Total"].max() == sum(n for *_, n in outcomes), state  # the grand total: nothing else counted
 
 
 def test_oldest_open_motions_are_the_pending_ones_filed_first(app_env):

@@ -29,6 +29,8 @@ FILTERABLE = {
     "mart_removal_avoided": {"county", "partner_firm"},
     "mart_dashboard_clients": {"partner_firm"},
     "mart_dashboard_pro_bono": {"partner_firm"},
+    "mart_dashboard_motion_outcomes": {"county", "partner_firm", "vehicle"},
+    "mart_dashboard_relief_granted": {"county", "partner_firm", "vehicle"},
 }
 FILTER_LABELS = {"county": "county", "partner_firm": "partner firm", "vehicle": "vehicle"}
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")

@@ -1,0 +1,15 @@
+-- Granted motions at the grain the overview and vacaturs pages group and filter them on
+-- (vehicle, recognition class, relief kind, quarter of the decision, county, firm): an eighth
+-- of the rows of fct_motions.
+select
+    vehicle,
+    is_confidential_survivor_vehicle,
+    effective_recognition_class,
+    relief_kind,
+    decision_quarter,
+    county,
+    partner_firm,
+    count(*) as motions
+from {{ ref('fct_motions') }}
+where is_granted
+group by all
