@@ -2,6 +2,7 @@
 
 Importing this module imports GX (2-3 s): the pipeline imports it inside its validation step.
 Each dataset is read through its own short-lived read-only connection, closed before GX checks it.
+GX sees only the rows that could fail where expectations/pushdown.py has a plan (see README).
 """
 from __future__ import annotations
 
@@ -146,26 +147,27 @@ def _read(con: duckdb.DuckDBPyConnection, d: Dataset, push_down: bool) -> _Frame
     if not plans or None in plans:
         rows = con.execute(d.sql).df()
         return _Frame(rows, len(rows))
-    # A newline before the closing parenthesis: a dataset's SQL may end in a comment.
-    population = f"(\n{d.sql}\n) as population"
+    # Held once in a temporary table: counting and selecting then scan it instead of running
+    # the dataset's joins or aggregation twice. A newline ends the SQL: it may end in a comment.
+    con.execute(f"create temporary table population as\n{d.sql}\n")
     nullable = [c for c, t in types.items() if NULLABLE_DTYPE.match(t)]
     counts = con.execute(
         "select count(*)"
         + "".join(f", count({pushdown.quote(c)})" for c in nullable)
         + "".join(f", count(*) filter (where {p.domain}), count(*) filter (where {p.domain} and {p.judged})"
                   for p in plans)
-        + f" from {population}"
+        + " from population"
     ).fetchone()
-    rows = con.execute(
-        f"select * from {population} where " + " or ".join(f"({p.candidates})" for p in plans)
-    ).df()
+    rows = con.execute("select * from population where " + " or ".join(f"({p.candidates})" for p in plans)).df()
     # DuckDB hands an integer or boolean column with a NULL to pandas as a nullable dtype (Int64,
     # boolean) and GX compares those differently (a pd.NA can make it fail): give the candidates
     # the dtype the whole frame would have had.
     for column, non_null in zip(nullable, counts[1:]):
-        if non_null < counts[0] and rows[column].dtype.kind in "iub":
-            name = rows[column].dtype.name
-            rows[column] = rows[column].astype("boolean" if name == "bool" else name.replace("int", "Int").replace("uInt", "UInt"))
+        dtype = rows[column].dtype
+        if non_null < counts[0] and dtype.kind in "iub":
+            rows[column] = rows[column].astype(
+                "boolean" if dtype.kind == "b" else f"{'U' if dtype.kind == 'u' else ''}Int{dtype.itemsize * 8}"
+            )
     per_plan = counts[1 + len(nullable):]
     return _Frame(rows, counts[0], list(zip(per_plan[0::2], per_plan[1::2])))
 
