@@ -139,7 +139,9 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             SUITE,
             "attorney_days",
             """
-            select partner_firm, attorney_id, entry_date, sum(hours) as hours
+            -- Rounded: a float sum of tenths of hours lands on 24.000000000000004 or 24 depending
+            -- on the order the threads add them, and flagged 528, 529 or 530 days run to run.
+            select partner_firm, attorney_id, entry_date, round(sum(hours), 6) as hours
             from staging.stg_time_entries group by all
             """,
             key=("partner_firm", "attorney_id", "entry_date"),
