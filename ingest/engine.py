@@ -20,7 +20,7 @@ from ingest.transform import SourceSql
 from pcr import paths
 
 SUFFIXES = (".csv", ".xlsx")
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "1500MB"
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
@@ -89,6 +89,11 @@ class Ingestor:
         # at a million motions that is 2.5 GB. Beyond the limit DuckDB spills them to disk
         # beside the database, for about 5% more time.
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET enable_progress_bar = false")  # pcr prints its own progress
+        # DuckDB rewrites IN over a list of constants (and list_contains) into a join with
+        # that list: one per enum, boolean and trimmed column, each copying the whole row.
+        # Evaluated in place they are cheap.
+        self.con.execute("SET disabled_optimizers = 'in_clause'")
         self.exported_at = exported_at
         self.layouts = layouts if layouts is not None else load_layouts()
         self.vehicles = load_vehicles()

@@ -96,7 +96,9 @@ def scan_file(path: Path, check_utf8: bool) -> FileFacts:
                 if b"\0" in chunk:
                     raise FileProblem("not a table: the file is binary (it contains NUL bytes), not CSV text")
                 try:
-                    decoder.decode(chunk)
+                    # ASCII is UTF-8 as it stands (unless a character began in the last chunk).
+                    if not chunk.isascii() or decoder.getstate()[0]:
+                        decoder.decode(chunk)
                 except UnicodeDecodeError as e:
                     raise FileProblem(
                         f"not UTF-8 text (invalid byte at offset {size - len(chunk) + e.start}); "

@@ -21,6 +21,12 @@ METADATA_COLUMNS = (
     ("_superseded_by_load_id", "INTEGER"),
 )
 
+# Ids and keyed hashes are (nearly) all distinct: DuckDB's default string compression
+# (dictionary + FSST) spends more time choosing and building its encoding for them than the
+# rest of the insert, and ZSTD stores them smaller (time entries at 1M: 6.0 -> 4.2 s CPU,
+# 85 -> 59 MB).
+IDENTIFIER_COMPRESSION = " USING COMPRESSION zstd"
+
 MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS raw.load_manifest (
     load_id INTEGER NOT NULL,
@@ -61,7 +67,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for name in TABLE_ORDER:
         table = TABLES[name]
-        columns = [f"{ident(c)} {stored_type(table, c)}" for c in table.stored_columns]
+        columns = [f"{ident(c)} {stored_type(table, c)}{IDENTIFIER_COMPRESSION if c.endswith(('_id', '_hash')) else ''}"
+                   for c in table.stored_columns]
         columns += [f"{c} {t}" for c, t in METADATA_COLUMNS]
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(columns)})")
     con.execute(MANIFEST_DDL)
