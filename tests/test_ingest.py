@@ -301,6 +301,24 @@ def test_newer_export_supersedes_and_older_export_does_not_win(tmp_path, run_pcr
     assert records[2] == {"inserted": 1, "unchanged": 0, "superseded": 0, "stale": 1}
 
 
+def test_a_store_with_record_hashes_is_upgraded_and_still_detects_unchanged_records(tmp_path, run_pcr):
+    db = tmp_path / "db.duckdb"
+    rows = [["M1", "V1", "PC 1018", "2020-01-01", "", "pending"]]
+    write_csv(tmp_path / "motions_2026-01-31.csv", MOTION_HEADER, rows)
+    assert run_pcr("ingest", tmp_path / "motions_2026-01-31.csv", "--db", db).code == 0
+    with duckdb.connect(str(db)) as con:  # as earlier versions stored it: an MD5 per record
+        con.execute("ALTER TABLE raw.motions ADD COLUMN _record_hash VARCHAR")
+        con.execute("UPDATE raw.motions SET _record_hash = md5(motion_id)")
+    write_csv(tmp_path / "motions_2026-02-28.csv", MOTION_HEADER, rows + [["M2", "V1", "PC 1018", "", "", "pending"]])
+    result = run_pcr("ingest", tmp_path / "motions_2026-02-28.csv", "--db", db)
+    assert result.code == 0
+    assert "dropped the unused _record_hash column of raw.motions" in result.out
+    assert query(db, "SELECT count(*) FROM duckdb_columns() WHERE column_name = '_record_hash'") == [(0,)]
+    records = query(db, "SELECT records FROM raw.load_manifest WHERE load_id = 2")[0][0]
+    assert json.loads(records) == {"motions": {"inserted": 1, "unchanged": 1, "superseded": 0, "stale": 0}}
+    assert "Upgraded" not in run_pcr("ingest", tmp_path / "motions_2026-02-28.csv", "--db", db).out
+
+
 def test_exported_at_option_orders_undated_files(tmp_path, run_pcr):
     db = tmp_path / "db.duckdb"
     (tmp_path / "a").mkdir()
