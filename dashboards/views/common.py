@@ -25,7 +25,6 @@ PERIOD_KEY = "filter_period"
 FILTERABLE = {
     "fct_motions": {"county", "partner_firm", "vehicle"},
     "fct_cases": {"partner_firm"},
-    "fct_time_entries": {"partner_firm"},
     "mart_removal_avoided": {"county", "partner_firm"},
     "mart_dashboard_clients": {"partner_firm"},
     "mart_dashboard_pro_bono": {"partner_firm"},
