@@ -155,12 +155,9 @@ _WS = " \t\r\n\u00a0"  # stray whitespace: spaces, tabs, line breaks, no-break s
 def trimmed_sql(column: str) -> str:
     """SQL: the value without surrounding whitespace, NULL if blank. trim() with a character
     set is slow in DuckDB, so it only runs on values that start or end with whitespace; the
-    test compares code points (left()/right() work on grapheme clusters and cost more), with
-    list_contains rather than IN: DuckDB plans IN over five constants as a join, which would
-    stop the line numbering from streaming (see read_csv)."""
-    points = "[" + ", ".join(str(ord(c)) for c in _WS) + "]"
-    return (f"NULLIF(CASE WHEN list_contains({points}, unicode({column})) "
-            f"OR list_contains({points}, unicode(substring({column}, -1))) "
+    test compares code points (left()/right() work on grapheme clusters and cost more)."""
+    points = "(" + ", ".join(str(ord(c)) for c in _WS) + ")"
+    return (f"NULLIF(CASE WHEN unicode({column}) IN {points} OR unicode(substring({column}, -1)) IN {points} "
             f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
 
 
@@ -175,8 +172,7 @@ def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
     quoted_path = "'" + str(path).replace("'", "''") + "'"
-    # row_number() over the scan follows file order (insertion order is preserved), and
-    # streams when nothing between it and the scan reorders rows.
+    # row_number() over the scan follows file order (insertion order is preserved).
     relation = (f"(SELECT row_number() OVER () AS _row, {trimmed} FROM read_csv({quoted_path}, "
                 f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
                 "encoding='utf-8'))")
