@@ -1,14 +1,15 @@
 """Which rows GX needs to see: SQL for the population an expectation judges and the rows it could fail.
 
-Every expectation the suites use judges each row on that row's own values. So DuckDB can count
+Every expectation of the staged and marts suites judges each row on that row's own values. So DuckDB can count
 the whole population and select a superset of the rows that could fail, and GX, given only
 those candidates, still states every verdict and finds every unexpected row: at a million
 motions that is a few hundred rows instead of 6 million copied into pandas.
 
 The SQL mirrors what GX's pandas engine does with a frame DuckDB hands it:
 - a NULL, and a float NaN, is "missing" (pandas isnull);
-- integers with NULLs, DECIMAL and HUGEINT arrive as float64: where that rounding could move a
-  value across a bound, a row is a candidate if it fails on either its exact or its DOUBLE value;
+- DECIMAL and HUGEINT arrive as float64, and GX holds numeric bounds as floats: where rounding
+  could move a value across a bound, a row is a candidate if it fails on either its exact or its
+  DOUBLE value (the runner gives integer columns the nullable dtype the whole frame would have);
 - DATE and TIMESTAMP arrive as naive datetime64 and compare like DuckDB's DATE-to-TIMESTAMP cast.
 Anything else (another expectation type, `mostly`, a parameter, a column type or bound not
 listed here) gets no plan, and GX reads the dataset's whole frame: correct, only slower.
