@@ -1,27 +1,20 @@
 {{ config(materialized="table") }}
 -- One row per conviction: its final state, read from the latest motion of each re-filing chain
 -- (a denied motion that was re-filed no longer decides anything).
-with finals as (
-    select * from {{ ref('int_motion_relief') }} where is_chain_final
-),
-
-per_conviction as (
+-- One pass over the motions: the chain-final ones (filtered aggregates) and all of them.
+with per_conviction as (
     select
         conviction_id,
-        count(*) as chains,
-        bool_or(is_immigration_effective) as is_cleared,
-        min(case when is_immigration_effective then decision_date end) as cleared_date,
-        bool_or(is_vacatur_granted) as is_vacated,
-        bool_or(is_granted) as has_granted_relief,
-        bool_or(outcome = 'pending') as has_pending_motion,
-        bool_or(outcome = 'denied') as has_denied_final_motion,
-        bool_or(outcome = 'withdrawn') as has_withdrawn_final_motion
-    from finals
-    group by 1
-),
-
-all_motions as (
-    select conviction_id, count(*) as motions, count(*) filter (where is_superseded) as superseded_motions
+        count(*) as motions,
+        count(*) filter (where is_superseded) as superseded_motions,
+        count(*) filter (where is_chain_final) as chains,
+        bool_or(is_immigration_effective) filter (where is_chain_final) as is_cleared,
+        min(case when is_immigration_effective then decision_date end) filter (where is_chain_final) as cleared_date,
+        bool_or(is_vacatur_granted) filter (where is_chain_final) as is_vacated,
+        bool_or(is_granted) filter (where is_chain_final) as has_granted_relief,
+        bool_or(outcome = 'pending') filter (where is_chain_final) as has_pending_motion,
+        bool_or(outcome = 'denied') filter (where is_chain_final) as has_denied_final_motion,
+        bool_or(outcome = 'withdrawn') filter (where is_chain_final) as has_withdrawn_final_motion
     from {{ ref('int_motion_relief') }}
     group by 1
 )
@@ -29,8 +22,8 @@ all_motions as (
 select
     cv.conviction_id,
     cv.case_id,
-    coalesce(am.motions, 0) as motions,
-    coalesce(am.superseded_motions, 0) as superseded_motions,
+    coalesce(pc.motions, 0) as motions,
+    coalesce(pc.superseded_motions, 0) as superseded_motions,
     coalesce(pc.chains, 0) as chains,
     coalesce(pc.is_cleared, false) as is_cleared,
     pc.cleared_date,
@@ -46,4 +39,3 @@ select
     end as relief_status
 from {{ ref('stg_convictions') }} cv
 left join per_conviction pc using (conviction_id)
-left join all_motions am using (conviction_id)

@@ -12,11 +12,13 @@ with motions as (
     group by 1
 ),
 
-outcome_events as (
-    select e.client_id, e.event_date
+-- A client has an outcome on or after a date exactly when their latest outcome is on or after it.
+latest_outcome as (
+    select e.client_id, max(e.event_date) as latest_outcome_date
     from {{ ref('stg_immigration_events') }} e
     join {{ ref('immigration_event_types') }} t using (event_type)
     where t.is_final_outcome
+    group by 1
 ),
 
 cases as (
@@ -29,22 +31,56 @@ cases as (
         coalesce(m.has_filed, false) as has_filed,
         coalesce(m.has_decided, false) as has_decided,
         coalesce(m.has_granted, false) as has_granted,
-        exists (
-            select 1 from outcome_events o
-            where o.client_id = cs.client_id and o.event_date >= m.first_granted_date
-        ) as has_immigration_outcome
+        coalesce(o.latest_outcome_date >= m.first_granted_date, false) as has_immigration_outcome
     from {{ ref('stg_cases') }} cs
     left join motions m using (case_id)
+    left join latest_outcome o using (client_id)
 ),
 
-steps as (
-    select case_id, client_id, intake_cohort, 1 as step_order, 'screened' as step from cases
-    union all select case_id, client_id, intake_cohort, 2, 'eligible' from cases where is_eligible
-    union all select case_id, client_id, intake_cohort, 3, 'referred' from cases where is_eligible and is_referred
-    union all select case_id, client_id, intake_cohort, 4, 'filed' from cases where is_eligible and is_referred and has_filed
-    union all select case_id, client_id, intake_cohort, 5, 'decided' from cases where is_eligible and is_referred and has_filed and has_decided
-    union all select case_id, client_id, intake_cohort, 6, 'granted' from cases where is_eligible and is_referred and has_filed and has_decided and has_granted
-    union all select case_id, client_id, intake_cohort, 7, 'immigration_outcome' from cases where is_eligible and is_referred and has_filed and has_decided and has_granted and has_immigration_outcome
+-- Steps are nested, so a case is counted at every step up to the last one it reached.
+reached as (
+    select
+        case_id,
+        client_id,
+        intake_cohort,
+        case
+            when not coalesce(is_eligible, false) then 1
+            when not is_referred then 2
+            when not has_filed then 3
+            when not has_decided then 4
+            when not has_granted then 5
+            when not has_immigration_outcome then 6
+            else 7
+        end as last_step
+    from cases
+),
+
+-- Per cohort (and 'all'), how many cases / clients got no further than each step. A case or
+-- client counts once, at the furthest step any of its rows reached.
+case_last_steps as (
+    select cohort, last_step, count(*) as cases
+    from (
+        select
+            case when grouping(intake_cohort) = 1 then 'all' else intake_cohort end as cohort,
+            max(last_step) as last_step
+        from reached
+        where case_id is not null
+        group by grouping sets ((intake_cohort, case_id), (case_id))
+    )
+    group by all
+),
+
+client_last_steps as (
+    select cohort, last_step, count(*) as clients
+    from (
+        select
+            case when grouping(intake_cohort) = 1 then 'all' else intake_cohort end as cohort,
+            max(last_step) as last_step
+        from reached
+        where client_id is not null
+        group by grouping sets ((intake_cohort, client_id), (client_id))
+    )
+    group by all
 ),
 
 all_steps as (
@@ -58,12 +94,11 @@ counted as (
         a.intake_cohort,
         a.step_order,
         a.step,
-        count(distinct s.case_id) as cases,
-        count(distinct s.client_id) as clients
+        cast(coalesce((select sum(c.cases) from case_last_steps c
+                       where c.cohort = a.intake_cohort and c.last_step >= a.step_order), 0) as bigint) as cases,
+        cast(coalesce((select sum(c.clients) from client_last_steps c
+                       where c.cohort = a.intake_cohort and c.last_step >= a.step_order), 0) as bigint) as clients
     from all_steps a
-    left join steps s
-        on s.step_order = a.step_order and (a.intake_cohort = 'all' or s.intake_cohort = a.intake_cohort)
-    group by all
 )
 
 select
