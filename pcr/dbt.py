@@ -51,15 +51,18 @@ def build(
         args += ["--select", *select]
     if dbt_vars:
         args += ["--vars", dbt_vars]
-    # The profile reads the database path from the environment (profiles.yml).
-    previous = os.environ.get("PCR_DBT_DB")
-    os.environ["PCR_DBT_DB"] = str(db)
     # dbt-duckdb (keep_open: false, so the file is released after the build) closes the database
     # whenever no node holds a connection: at 1M motions it was opened and closed 39 times per
     # build, each close a checkpoint and each open a cold buffer cache (~5 s). DuckDB's client
     # hands every connect to an open file the same database instance, so holding one connection
     # for the whole build keeps that instance open in between; closing it afterwards releases it.
-    held = duckdb.connect(str(db))
+    try:
+        held = duckdb.connect(str(db))
+    except duckdb.Error as e:  # e.g. locked by another process: say so, as dbt would have
+        return BuildResult(False, error=f"cannot open {db}: {e}")
+    # The profile reads the database path from the environment (profiles.yml).
+    previous = os.environ.get("PCR_DBT_DB")
+    os.environ["PCR_DBT_DB"] = str(db)
     try:
         outcome = dbtRunner().invoke(args)
     finally:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -226,3 +228,21 @@ def test_build_failure_names_the_failing_nodes(tmp_path, run_pcr):
     result = run_pcr("build", "--db", tmp_path / "empty.duckdb", "--select", "stg_clients")
     assert result.code == 1
     assert "model.pcr.stg_clients" in result.err
+
+
+def test_build_releases_the_database_and_reports_a_locked_one(golden_db, tmp_path):
+    # The build holds one connection for its whole run; afterwards the file is free again for
+    # a connection with another configuration in this process (as the pipeline's checks open it).
+    with duckdb.connect(str(golden_db), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_motions").fetchone() == (20,)
+    # A file another process has open cannot be built in, and the result says which file.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True); sys.stdin.read()",
+         str(tmp_path / "locked.duckdb")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = dbt.build(tmp_path / "locked.duckdb", work_dir=tmp_path / "dbt")
+    finally:
+        holder.communicate("")
+    assert not result.success
+    assert "locked.duckdb" in result.error and "lock" in result.error.lower()
