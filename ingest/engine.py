@@ -187,8 +187,10 @@ class Ingestor:
         ).fetchall()
         result.quarantine_examples += [f"{where}: {text}" for (text,) in examples]
         for object_type, name in self.con.execute(
-            "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND view_name = $src UNION ALL "
-            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary AND (table_name = $src OR starts_with(table_name, $src || '_'))",
+            "SELECT 'VIEW', view_name FROM duckdb_views() "
+            "WHERE temporary AND (view_name = $src OR starts_with(view_name, $src || '_')) UNION ALL "
+            "SELECT 'TABLE', table_name FROM duckdb_tables() "
+            "WHERE temporary AND (table_name = $src OR starts_with(table_name, $src || '_'))",
             {"src": src},
         ).fetchall():
             self.con.execute(f"DROP {object_type} {name}")
