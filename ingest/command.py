@@ -48,9 +48,8 @@ def run(args: argparse.Namespace) -> int:
     except LayoutError as e:
         print(f"ERROR: bad layout mapping: {e}", file=sys.stderr)
         return 1
-    if ingestor.upgraded_tables:
-        print("Upgraded the raw store: records are now compared by value; dropped the unused _record_hash column of "
-              + ", ".join(f"raw.{t}" for t in ingestor.upgraded_tables))
+    if ingestor.upgrade_note:
+        print(ingestor.upgrade_note)
     try:
         for path in files:
             result = ingestor.ingest_file(path)

@@ -101,6 +101,13 @@ class Ingestor:
         install_hmac_macro(self.con, load_or_create_key())
         self.upgraded_tables = store.ensure_schema(self.con)
 
+    @property
+    def upgrade_note(self) -> str | None:
+        if not self.upgraded_tables:
+            return None
+        return ("Upgraded the raw store: records are now compared by value; dropped the unused _record_hash column of "
+                + ", ".join(f"raw.{t}" for t in self.upgraded_tables))
+
     def close(self) -> None:
         self.con.close()
 

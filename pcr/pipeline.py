@@ -256,6 +256,8 @@ class Pipeline:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
             _preload(PRELOADED_DURING_INGEST)
             ingestor = Ingestor(self.working)
+            if ingestor.upgrade_note:
+                _say(f"      {ingestor.upgrade_note}")
             try:
                 for path in files:
                     result = ingestor.ingest_file(path)
