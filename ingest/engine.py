@@ -125,10 +125,12 @@ class Ingestor:
                 result.status, result.load_id = "skipped", previous
                 result.message = f"already loaded as load {previous} (same sha256); nothing changed"
                 return result
+            # Read before the transaction: the rows land in temporary tables only, and a CSV's
+            # rows are numbered by rowid, which counts from 0 only for committed rows.
+            sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [read_csv(self.con, path, facts, "_pcr_src_0")]
             self.con.execute("BEGIN TRANSACTION")
             try:
                 load_id = store.next_load_id(self.con)
-                sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [read_csv(path, facts, "_pcr_src_0")]
                 exported_at = exported_at_for(path, self.exported_at or started)
                 for source in sources:
                     result.sources.append(self._load_source(path, source, load_id, exported_at, result))

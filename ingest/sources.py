@@ -53,12 +53,9 @@ class Source:
         """CREATE the work table <table>_w AS `select` (a query over `relation`), then the view
         <table> = the work table with _line."""
         work = f"{self.table}_w"
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
-        except duckdb.Error as e:
-            if self.path is None:
-                raise
-            raise _duckdb_csv_problem(e) from None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
+        # The CSV's rows as read are not needed once typed: free their memory for the next steps.
+        con.execute(f"DROP TABLE IF EXISTS {self.table}_r")
         self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
         if self.path is None:  # XLSX: the sheet row came with the values
             con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work}")
@@ -161,7 +158,7 @@ def trimmed_sql(column: str) -> str:
             f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
 
 
-def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table: str) -> Source:
     header = _first_record(path)
     if facts.size == 0 or not any(h.strip() for h in header):
         raise FileProblem("empty file: no header line")
@@ -172,11 +169,17 @@ def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
     quoted_path = "'" + str(path).replace("'", "''") + "'"
-    # row_number() over the scan follows file order (insertion order is preserved).
-    relation = (f"(SELECT row_number() OVER () AS _row, {trimmed} FROM read_csv({quoted_path}, "
-                f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
-                "encoding='utf-8'))")
-    return Source(table, relation, header, None, path=path, facts=facts)
+    # The rows go into a table as they are first, on every core; the table keeps file order
+    # (insertion order is preserved), so rowid numbers the data rows. row_number() OVER () on
+    # the scan numbered them too, but one thread at a time: 5.1 s against 2.8 s for 6M rows.
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_r AS SELECT * FROM read_csv({quoted_path}, "
+                    f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
+                    "encoding='utf-8')")
+    except duckdb.Error as e:
+        raise _duckdb_csv_problem(e) from None
+    return Source(table, f"(SELECT rowid + 1 AS _row, {trimmed} FROM {table}_r)", header, None, path=path,
+                  facts=facts)
 
 
 def _cell_text(value: object) -> str | None:
