@@ -16,7 +16,8 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from e2e.support import APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, build_published_db, busiest_firm, write_roles
+from e2e.support import (APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, build_published_db, busiest_firm, open_page,
+                          write_roles)
 
 THRESHOLD = 11
 # Columns that hold measures other than counts of people or cases (days, rates, hours, money).
@@ -64,14 +65,6 @@ def app(user: str | None) -> AppTest:
     if user:
         at.user = {"is_logged_in": True, "email": user}
     return at.run()
-
-
-def open_page(at: AppTest, page: str, **state) -> AppTest:
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page(f"views/{page}.py").run()
-    assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
-    return at
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards.views.common import ALL_TIME, Period, pro_bono_count
-from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm, write_roles
+from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm, open_page, write_roles
 
 FILTER_COLUMNS = ["filing_quarter", "decision_quarter", "county", "partner_firm", "vehicle"]
 DASHBOARD_MARTS = ["mart_dashboard_pro_bono", "mart_dashboard_clients", "mart_dashboard_filter_values",
@@ -185,14 +185,6 @@ def app_env(published, monkeypatch, tmp_path):
     monkeypatch.setenv("PCR_ROLES_FILE", str(write_roles(tmp_path / "roles.yml", busiest_firm(published))))
     st.config.set_option("server.address", "127.0.0.1")
     return published
-
-
-def open_page(at: AppTest, page: str, **state) -> AppTest:
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page(f"views/{page}.py").run()
-    assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
-    return at
 
 
 def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):

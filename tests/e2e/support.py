@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 PROJECT = Path(__file__).resolve().parents[2]
 APP = PROJECT / "dashboards" / "app.py"
@@ -56,3 +60,12 @@ def write_roles(path: Path, firm: str, threshold: int = 11) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def open_page(at: AppTest, page: str, **state) -> AppTest:
+    """Switch an AppTest to a dashboard page with these session-state values; it must not raise."""
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
+    return at
