@@ -125,15 +125,16 @@ class Ingestor:
                 result.status, result.load_id = "skipped", previous
                 result.message = f"already loaded as load {previous} (same sha256); nothing changed"
                 return result
-            # Read before the transaction: the rows land in temporary tables only, and a CSV's
-            # rows are numbered by rowid, which counts from 0 only for committed rows.
-            sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [read_csv(self.con, path, facts, "_pcr_src_0")]
+            sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [read_csv(path, facts, "_pcr_src_0")]
+            # Read into work tables before the transaction: they are temporary, and a CSV's rows
+            # are numbered by rowid, which counts from 0 only in a table committed before it.
+            prepared = [self._prepare_source(source) for source in sources]
             self.con.execute("BEGIN TRANSACTION")
             try:
                 load_id = store.next_load_id(self.con)
                 exported_at = exported_at_for(path, self.exported_at or started)
-                for source in sources:
-                    result.sources.append(self._load_source(path, source, load_id, exported_at, result))
+                for sql in prepared:
+                    result.sources.append(self._load_source(path, sql, load_id, exported_at, result))
                 finished = dt.datetime.now()
                 for s in result.sources:
                     self.con.execute(
@@ -153,18 +154,32 @@ class Ingestor:
             result.quarantine_examples.clear()
             result.message = str(e)
         finally:
+            self._drop_work_tables()
             result.seconds = time.perf_counter() - clock
         return result
 
-    def _load_source(self, path: Path, source: Source, load_id: int, exported_at: dt.datetime,
-                     result: FileResult) -> SourceResult:
-        where = source.where(path.name)
+    def _prepare_source(self, source: Source) -> SourceSql:
+        """Recognise the source's layout and read it into its work table."""
         try:
             match = detect(source.header, self.layouts)
         except DetectionError as e:
             raise FileProblem(f"{f'sheet {source.sheet!r}: ' if source.sheet else ''}{e}") from None
         sql = SourceSql(source, match, self.vehicles)
         source.materialise(self.con, sql.work_select())
+        return sql
+
+    def _drop_work_tables(self) -> None:
+        for object_type, name in self.con.execute(
+            "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '_pcr_src') "
+            "UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() "
+            "WHERE temporary AND starts_with(table_name, '_pcr_src')"
+        ).fetchall():
+            self.con.execute(f"DROP {object_type} IF EXISTS {name}")
+
+    def _load_source(self, path: Path, sql: SourceSql, load_id: int, exported_at: dt.datetime,
+                     result: FileResult) -> SourceResult:
+        source, match = sql.source, sql.match
+        where = source.where(path.name)
         sql.build_candidates(self.con)
         sql.build_duplicates(self.con)
         for table in sql.tables:
@@ -195,14 +210,6 @@ class Ingestor:
             f"FROM {src}_bad ORDER BY _row LIMIT 5", [source.line_word]
         ).fetchall()
         result.quarantine_examples += [f"{where}: {text}" for (text,) in examples]
-        for object_type, name in self.con.execute(
-            "SELECT 'VIEW', view_name FROM duckdb_views() "
-            "WHERE temporary AND (view_name = $src OR starts_with(view_name, $src || '_')) UNION ALL "
-            "SELECT 'TABLE', table_name FROM duckdb_tables() "
-            "WHERE temporary AND (table_name = $src OR starts_with(table_name, $src || '_'))",
-            {"src": src},
-        ).fetchall():
-            self.con.execute(f"DROP {object_type} {name}")
         return SourceResult(
             sheet=source.sheet, layout=kind.layout.name, file_kind=kind.kind, rows_read=source.rows,
             rows_loaded=source.rows - duplicates - quarantined, rows_quarantined=quarantined,

@@ -34,9 +34,9 @@ class FileFacts:
 @dataclass
 class Source:
     """One table of an export (a CSV file or an XLSX sheet). `relation` is SQL for a FROM
-    clause with the columns _row (1-based data row) and c0..cN VARCHAR (trimmed, NULL if
-    blank), plus _line where the reader knows it; `materialise` reads it once into the work
-    table and makes `table` a view of that with _line."""
+    clause with the columns c0..cN VARCHAR (trimmed, NULL if blank), plus _row (1-based data
+    row) and _line where the reader knows them (XLSX); `materialise` reads it once into the
+    work table and makes `table` a view of that with _row and _line."""
     table: str
     relation: str
     header: list[str]
@@ -53,19 +53,28 @@ class Source:
         """CREATE the work table <table>_w AS `select` (a query over `relation`), then the view
         <table> = the work table with _line."""
         work = f"{self.table}_w"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
-        # The CSV's rows as read are not needed once typed: free their memory for the next steps.
-        con.execute(f"DROP TABLE IF EXISTS {self.table}_r")
-        self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
         if self.path is None:  # XLSX: the sheet row came with the values
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
+            self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
             con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work}")
             return
+        # A CSV is read, trimmed, typed and checked in one pass on every core, straight into the
+        # work table, which keeps file order (insertion order is preserved): its rowid numbers
+        # the data rows. (Reading into a table of raw strings first, or row_number() OVER () on
+        # the scan, which runs on one thread, each cost seconds at 6 M rows.) rowid counts from
+        # 0 only in a table committed before the ingest transaction starts: see Ingestor.
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
+        except duckdb.Error as e:
+            raise _duckdb_csv_problem(e) from None
+        self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
+        numbered = f"SELECT rowid + 1 AS _row, * FROM {work}"
         # Exact line numbers cheaply when every record sits on one line (the common case):
         # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
         # csv module; if it disagrees with DuckDB, say "data row" rather than guess a line.
         physical_lines = self.facts.newlines + (0 if self.facts.ends_with_newline else 1)
         if physical_lines == self.rows + 1:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT *, _row + 1 AS _line FROM {work}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT *, _row + 1 AS _line FROM ({numbered})")
             return
         starts = _record_start_lines(self.path)
         if len(starts) != self.rows:
@@ -74,7 +83,7 @@ class Source:
                                                       "_line": pa.array(starts, pa.int64())}))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table}_l AS SELECT * FROM {self.table}_lines")
         con.unregister(f"{self.table}_lines")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work} JOIN {self.table}_l USING (_row)")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM ({numbered}) JOIN {self.table}_l USING (_row)")
 
 
 def scan_file(path: Path, check_utf8: bool) -> FileFacts:
@@ -158,7 +167,8 @@ def trimmed_sql(column: str) -> str:
             f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
 
 
-def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table: str) -> Source:
+def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
+    """The CSV as a source; nothing is read into DuckDB until it is materialised."""
     header = _first_record(path)
     if facts.size == 0 or not any(h.strip() for h in header):
         raise FileProblem("empty file: no header line")
@@ -169,17 +179,9 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, facts: FileFacts, table
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
     quoted_path = "'" + str(path).replace("'", "''") + "'"
-    # The rows go into a table as they are first, on every core; the table keeps file order
-    # (insertion order is preserved), so rowid numbers the data rows. row_number() OVER () on
-    # the scan numbered them too, but one thread at a time: 5.1 s against 2.8 s for 6M rows.
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_r AS SELECT * FROM read_csv({quoted_path}, "
-                    f"auto_detect=false, header=true, delim=',', quote='\"', escape='\"', columns={{{columns}}}, "
-                    "encoding='utf-8')")
-    except duckdb.Error as e:
-        raise _duckdb_csv_problem(e) from None
-    return Source(table, f"(SELECT rowid + 1 AS _row, {trimmed} FROM {table}_r)", header, None, path=path,
-                  facts=facts)
+    relation = (f"(SELECT {trimmed} FROM read_csv({quoted_path}, auto_detect=false, header=true, delim=',', "
+                f"quote='\"', escape='\"', columns={{{columns}}}, encoding='utf-8'))")
+    return Source(table, relation, header, None, path=path, facts=facts)
 
 
 def _cell_text(value: object) -> str | None:
