@@ -1,12 +1,12 @@
 select
-    trim(case_id) as case_id,
-    trim(client_id) as client_id,
+    case_id,
+    client_id,
     intake_date,
     eligibility,
     eligibility_date,
     referral_date,
-    nullif(trim(partner_firm), '') as partner_firm,
-    nullif(trim(attorney_id), '') as attorney_id,
+    partner_firm,
+    attorney_id,
     case_status,
     closed_date,
     _load_id as load_id

@@ -1,9 +1,9 @@
 select
-    trim(conviction_id) as conviction_id,
-    trim(case_id) as case_id,
+    conviction_id,
+    case_id,
     county,
     court_case_number_hash,
-    nullif(trim(offense_code), '') as offense_code,
+    offense_code,
     offense_level,
     conviction_date,
     removal_ground,

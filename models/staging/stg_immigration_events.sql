@@ -1,6 +1,6 @@
 select
-    trim(event_id) as event_id,
-    trim(client_id) as client_id,
+    event_id,
+    client_id,
     event_type,
     event_date,
     _load_id as load_id

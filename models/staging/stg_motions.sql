@@ -1,7 +1,7 @@
 select
-    trim(motion_id) as motion_id,
-    trim(conviction_id) as conviction_id,
-    trim(vehicle) as vehicle,
+    motion_id,
+    conviction_id,
+    vehicle,
     filing_date,
     hearing_date,
     decision_date,
@@ -11,7 +11,7 @@ select
     order_states_ground,
     order_cites_subsection,
     relied_on_relief,
-    nullif(trim(refiled_from_motion_id), '') as refiled_from_motion_id,
+    refiled_from_motion_id,
     disposition_after_vacatur,
     _load_id as load_id
 from {{ source('raw', 'motions') }}
