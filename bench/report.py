@@ -43,16 +43,20 @@ def targets(report: dict) -> list[tuple[str, str, bool | None]]:
     top = sizes[top_key]
     run, ref = _med(top, "pcr_run.wall"), _med(top, "reference.seconds")
     ingest, read_csv = _med(top, "pcr_run.ingest"), _med(top, "read_csv.seconds")
+    read_csv_file = _med(top, "read_csv_file.seconds")
     fixed = report["startup"].get("dbt import + parse", 0) + report["startup"].get("Great Expectations import", 0)
-    peak = max(v["max"] for k, v in top["stats"].items() if k.endswith("peak_mb"))
+    peak = top["stats"]["pcr_run.peak_mb"]["max"]
     pages = _pages(top)
     out = [
         (f"whole `pcr run` within {RUN_OVER_REFERENCE_TARGET}× the reference",
          f"{run:.1f} s / {ref:.1f} s = {run / ref:.1f}× (without the fixed start-up costs: "
          f"{(run - fixed) / ref:.1f}×, i.e. minus dbt import + parse and GX import)", run / ref <= RUN_OVER_REFERENCE_TARGET),
         ("ingest at least half as fast as DuckDB's read_csv",
-         f"{ingest:.1f} s / {read_csv:.1f} s = {ingest / read_csv:.1f}×", ingest / read_csv <= INGEST_OVER_READ_CSV_TARGET),
-        (f"peak memory under {PEAK_MB_TARGET / 1024:.0f} GB", f"{peak:,.0f} MB (largest process)",
+         f"{ingest:.1f} s / {read_csv:.1f} s = {ingest / read_csv:.1f}× against read_csv into memory"
+         + (f"; {ingest:.1f} s / {read_csv_file:.1f} s = {ingest / read_csv_file:.1f}× against read_csv into a "
+            f"database file, which is what ingest writes" if read_csv_file else ""),
+         ingest / read_csv <= INGEST_OVER_READ_CSV_TARGET),
+        (f"peak memory under {PEAK_MB_TARGET / 1024:.0f} GB", f"{peak:,.0f} MB (`pcr run`, largest of the runs)",
          peak < PEAK_MB_TARGET),
     ]
     if pages:
@@ -85,25 +89,28 @@ def markdown(report: dict) -> str:
         "Times in seconds: median (min–max) over the runs. Exports: the canonical layout as CSV from "
         "`pcr samples` (3% messy rows: duplicates, stray spaces, rows ingest quarantines). "
         "*reference* = bench/reference.sql, the headline marts by hand in DuckDB from the same files; "
-        "*read_csv* = DuckDB's read_csv of the same files into tables; the stages are those of one "
+        "*read_csv* = DuckDB's read_csv of the same files into tables in memory, *→ file* the same into a "
+        "database file on disk (checkpointed), as ingest writes one; the stages are those of one "
         "`pcr run --fresh`, from its run record; *pcr run* is the whole process, start-up included.",
         "",
         "## Scaling",
         "",
-        "| motions | rows | CSV MB | runs | reference | read_csv | ingest | ingest ÷ read_csv | dbt build | "
-        "validation | publish | pcr run | run ÷ reference | peak MB (pcr run) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| motions | rows | CSV MB | runs | reference | read_csv | read_csv → file | ingest | ingest ÷ read_csv | "
+        "ingest ÷ (→ file) | dbt build | validation | publish | pcr run | run ÷ reference | peak MB (pcr run) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in sorted(report["sizes"], key=int):
         s = report["sizes"][key]
         lines.append(
             f"| {int(key):,} | {sum(s['rows'].values()):,} | {s['csv_mb']:,.0f} | {s['runs']} | "
-            f"{_cell(s, 'reference.seconds')} | {_cell(s, 'read_csv.seconds')} | {_cell(s, 'pcr_run.ingest')} | "
-            f"{_ratio(_med(s, 'pcr_run.ingest'), _med(s, 'read_csv.seconds'))} | {_cell(s, 'pcr_run.build')} | "
+            f"{_cell(s, 'reference.seconds')} | {_cell(s, 'read_csv.seconds')} | {_cell(s, 'read_csv_file.seconds')} | "
+            f"{_cell(s, 'pcr_run.ingest')} | {_ratio(_med(s, 'pcr_run.ingest'), _med(s, 'read_csv.seconds'))} | "
+            f"{_ratio(_med(s, 'pcr_run.ingest'), _med(s, 'read_csv_file.seconds'))} | {_cell(s, 'pcr_run.build')} | "
             f"{_cell(s, 'pcr_run.validate')} | {_cell(s, 'pcr_run.publish')} | {_cell(s, 'pcr_run.wall', fmt='{:.1f}')} | "
             f"{_ratio(_med(s, 'pcr_run.wall'), _med(s, 'reference.seconds'))} | {_cell(s, 'pcr_run.peak_mb', fmt='{:,.0f}')} |")
     lines += ["", "Peak memory of the floors (MB): " + "; ".join(
         f"{int(k):,}: reference {_med(s, 'reference.peak_mb'):,.0f}, read_csv {_med(s, 'read_csv.peak_mb'):,.0f}"
+        + (f", read_csv → file {_med(s, 'read_csv_file.peak_mb'):,.0f}" if _med(s, 'read_csv_file.peak_mb') else "")
         for k, s in sorted(report["sizes"].items(), key=lambda kv: int(kv[0])))]
     lines += ["", "Reference against the published marts (rows that disagree, all five results): " + "; ".join(
         f"{int(k):,}: " + (str(sum(s["reference_disagreements"].values())) if s["reference_disagreements"] is not None
@@ -180,7 +187,7 @@ def plot(report: dict, path: Path) -> None:
     x = [int(k) for k in keys]
     series = {"pcr run (whole)": "pcr_run.wall", "ingest": "pcr_run.ingest", "dbt build": "pcr_run.build",
               "validation": "pcr_run.validate", "reference (DuckDB SQL)": "reference.seconds",
-              "read_csv (DuckDB)": "read_csv.seconds"}
+              "read_csv (DuckDB)": "read_csv.seconds", "read_csv into a file (DuckDB)": "read_csv_file.seconds"}
     fig, ax = plt.subplots(figsize=(8, 5))
     for label, key in series.items():
         ys = [_med(report["sizes"][k], key) for k in keys]

@@ -5,7 +5,8 @@ For each size it generates canonical CSV exports with `pcr samples` (cached unde
 var/bench/data/, regenerated when pcr/synth.py changes), then, several times, in separate
 processes so each has its own peak memory:
   reference  bench/reference.sql: the headline marts by hand from the same CSV files
-  read_csv   DuckDB's read_csv of the same files into tables (the ingest floor)
+  read_csv   DuckDB's read_csv of the same files into tables (the ingest floor), in memory and
+             into a database file
   pcr run    --fresh: ingest -> dbt build -> validation -> publish; stage times from the run
              record the pipeline writes into the published database
   dashboard  each page's queries against the published database (bench/dashboard_render.py)
@@ -201,7 +202,7 @@ def bench_size(motions: int, runs: int, say) -> dict:
     for n in range(runs):
         say(f"  run {n + 1}/{runs}: reference, read_csv, pcr run, dashboard pages")
         result = {"reference": floor("reference", export_dir), "read_csv": floor("read_csv", export_dir),
-                  "pcr_run": pipeline_run(export_dir, work)}
+                  "read_csv_file": floor("read_csv_file", export_dir), "pcr_run": pipeline_run(export_dir, work)}
         failed = result["pcr_run"].pop("failed")
         # A run stopped by a gate published nothing: the pages would read an older database.
         pages = dashboard_pages(work / "pcr.duckdb") if not failed else None
@@ -212,7 +213,8 @@ def bench_size(motions: int, runs: int, say) -> dict:
             samples.setdefault(f"page.{page}", []).append(seconds)
         if failed:
             failures.append(failed)
-        say(f"    reference {result['reference']['seconds']:.2f} s, read_csv {result['read_csv']['seconds']:.2f} s, "
+        say(f"    reference {result['reference']['seconds']:.2f} s, read_csv {result['read_csv']['seconds']:.2f} s "
+            f"(into a file {result['read_csv_file']['seconds']:.2f} s), "
             f"pcr run {result['pcr_run']['wall']:.1f} s ("
             + ", ".join(f"{s} {result['pcr_run'][s]:.1f}" for s in STAGES if result['pcr_run'][s] is not None)
             + f"), peak {result['pcr_run']['peak_mb']:.0f} MB" + (f"; {failed}" if failed else ""))
