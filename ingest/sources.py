@@ -51,7 +51,7 @@ class Source:
 
     def materialise(self, con: duckdb.DuckDBPyConnection, select: str) -> None:
         """CREATE the work table <table>_w AS `select` (a query over `relation`), then the view
-        <table> = the work table with _line."""
+        <table> = the work table with _row and _line."""
         work = f"{self.table}_w"
         if self.path is None:  # XLSX: the sheet row came with the values
             con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
