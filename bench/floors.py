@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pcr import paths
+from bench.run import bench_dir
 from pcr.paths import PROJECT_ROOT
 
 REFERENCE_SQL = Path(__file__).with_name("reference.sql")
@@ -43,7 +43,7 @@ def run_read_csv(con: duckdb.DuckDBPyConnection, export_dir: Path) -> float:
 def run_read_csv_file(export_dir: Path) -> float:
     """read_csv into tables of a new database file, checkpointed: what a load into a file costs
     DuckDB itself (ingest writes a file too). The file sits beside the pipeline's, on the same disk."""
-    folder = paths.data_dir() / "bench"
+    folder = bench_dir()
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         con = duckdb.connect(str(Path(tmp) / "floor.duckdb"))

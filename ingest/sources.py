@@ -53,11 +53,6 @@ class Source:
         """CREATE the work table <table>_w AS `select` (a query over `relation`), then the view
         <table> = the work table with _row and _line."""
         work = f"{self.table}_w"
-        if self.path is None:  # XLSX: the sheet row came with the values
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
-            self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work}")
-            return
         # A CSV is read, trimmed, typed and checked in one pass on every core, straight into the
         # work table, which keeps file order (insertion order is preserved): its rowid numbers
         # the data rows. (Reading into a table of raw strings first, or row_number() OVER () on
@@ -66,8 +61,13 @@ class Source:
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {select}")
         except duckdb.Error as e:
+            if self.path is None:
+                raise
             raise _duckdb_csv_problem(e) from None
         self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
+        if self.path is None:  # XLSX: the sheet row came with the values
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work}")
+            return
         numbered = f"SELECT rowid + 1 AS _row, * FROM {work}"
         # Exact line numbers cheaply when every record sits on one line (the common case):
         # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
