@@ -6,7 +6,9 @@ dbt's target/ and logs/ go to a work directory outside the source tree (default
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ import duckdb
 from pcr import paths
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @dataclass
@@ -38,11 +41,12 @@ def build(
     work_dir = work_dir or paths.data_dir() / "dbt"
     db = Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
+    target = work_dir / "target"
     args = [
         "build",
         "--project-dir", str(paths.PROJECT_ROOT),
         "--profiles-dir", str(paths.PROJECT_ROOT),
-        "--target-path", str(work_dir / "target"),
+        "--target-path", str(target),
         "--log-path", str(work_dir / "logs"),
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
@@ -51,31 +55,65 @@ def build(
         args += ["--select", *select]
     if dbt_vars:
         args += ["--vars", dbt_vars]
+    saved_parse = target / PARTIAL_PARSE_FILE
+    shared_parse = _shared_parse_file(db, dbt_vars)
+    if not saved_parse.exists():
+        _copy_quietly(shared_parse, saved_parse)
     # dbt-duckdb (keep_open: false, so the file is released after the build) closes the database
     # whenever no node holds a connection: at 1M motions it was opened and closed 39 times per
     # build, each close a checkpoint and each open a cold buffer cache (~5 s). DuckDB's client
-    # hands every connect to an open file the same database instance, so holding one connection
-    # for the whole build keeps that instance open in between; closing it afterwards releases it.
+    # hands every connect to an open file the same database instance (relative paths included),
+    # so holding one connection for the whole build keeps that instance open in between; closing
+    # it afterwards releases it.
     try:
         held = duckdb.connect(str(db))
     except duckdb.Error as e:  # e.g. locked by another process: say so, as dbt would have
         return BuildResult(False, error=f"cannot open {db}: {e}")
-    # The profile reads the database path from the environment (profiles.yml).
+    # The profile reads the database path from the environment (profiles.yml). dbt re-parses the
+    # whole project (~7 s) when the profile's values differ from those of its saved parse, and the
+    # path is one of them: given relative to the database's folder, it is the same for every data
+    # directory, so a build anywhere can start from the parse saved by any other.
     previous = os.environ.get("PCR_DBT_DB")
-    os.environ["PCR_DBT_DB"] = str(db)
+    os.environ["PCR_DBT_DB"] = db.name
+    cwd = os.getcwd()
+    os.chdir(db.parent)
     try:
         outcome = dbtRunner().invoke(args)
     finally:
+        os.chdir(cwd)
         held.close()
         if previous is None:
             os.environ.pop("PCR_DBT_DB", None)
         else:
             os.environ["PCR_DBT_DB"] = previous
+    _copy_quietly(saved_parse, shared_parse)
     results = getattr(outcome.result, "results", None) or []
     failed = [r.node.unique_id for r in results if str(r.status).lower() in FAILED_STATUSES]
     skipped = sum(1 for r in results if str(r.status).lower() == "skipped")
     error = str(outcome.exception) if outcome.exception else None
     return BuildResult(outcome.success and not failed, failed, skipped, error)
+
+
+def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:
+    """The saved parse shared between data directories: one per checkout of the project (it holds
+    the project's absolute paths), database file name (which names the database in SQL) and
+    --vars (a parse made with other vars is re-done whole)."""
+    key = hashlib.sha256(f"{paths.PROJECT_ROOT}\0{dbt_vars or ''}".encode()).hexdigest()[:16]
+    return paths.dbt_parse_cache() / f"{key}-{db.name}.msgpack"
+
+
+def _copy_quietly(source: Path, destination: Path) -> None:
+    """Copy, replacing atomically; the shared parse only saves time, so a failure is ignored
+    (dbt checks every file against a saved parse and re-parses what changed)."""
+    try:
+        if not source.is_file():
+            return
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(f".{destination.name}.{os.getpid()}")
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)
+    except OSError:
+        pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

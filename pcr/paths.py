@@ -33,6 +33,12 @@ def hmac_key_file() -> Path:
     return _env_path("PCR_HMAC_KEY_FILE", Path.home() / ".config" / "pcr" / "hmac.key")
 
 
+def dbt_parse_cache() -> Path:
+    """dbt's saved parse of this project, shared by every data directory (pcr.dbt)."""
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return _env_path("PCR_DBT_PARSE_CACHE", cache_home / "pcr" / "dbt-parse")
+
+
 def layouts_dir() -> Path:
     return PROJECT_ROOT / "ingest" / "layouts"
 
