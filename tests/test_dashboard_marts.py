@@ -2,7 +2,8 @@
 counting the facts directly gives — for every period the pages offer (all time, each year, each
 quarter), for each firm and for all firms — on the published sample data and on data with what
 the generator does not make: a case with time from two firms, time without a firm, an attorney
-of two firms, a client with several cases open in different quarters. And the pages show them."""
+of two firms, a client with several cases open in different quarters. So does mart_pro_bono,
+which is rolled up from mart_dashboard_pro_bono. And the pages show them."""
 from __future__ import annotations
 
 import shutil
@@ -18,7 +19,7 @@ from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm,
 
 FILTER_COLUMNS = ["filing_quarter", "decision_quarter", "county", "partner_firm", "vehicle"]
 DASHBOARD_MARTS = ["mart_dashboard_pro_bono", "mart_dashboard_clients", "mart_dashboard_filter_values",
-                   "mart_dashboard_motion_outcomes", "mart_dashboard_relief_granted"]
+                   "mart_dashboard_motion_outcomes", "mart_dashboard_relief_granted", "mart_pro_bono"]
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +85,7 @@ def time_direct(con, period: Period, firm: str | None) -> tuple:
 
 def time_from_mart(con, period: Period, firm: str | None) -> tuple:
     cases = pro_bono_count("cases", period, one_firm=firm is not None)
-    attorneys = pro_bono_count("attorneys", period, one_firm=True)
+    attorneys = pro_bono_count("attorneys", period, one_firm=firm is not None)
     return con.execute(
         f"SELECT coalesce(sum({cases}), 0), coalesce(sum({attorneys}), 0), coalesce(sum(hours), 0) FROM marts.mart_dashboard_pro_bono "
         "WHERE (? OR starts_with(entry_quarter, ?)) AND (? IS NULL OR partner_firm = ?)",
@@ -142,9 +143,8 @@ def assert_marts_equal_the_facts(db) -> None:
                 cases, attorneys, hours = time_direct(con, period, firm)
                 mart_cases, mart_attorneys, mart_hours = time_from_mart(con, period, firm)
                 assert mart_cases == cases, where
+                assert mart_attorneys == attorneys, where
                 assert mart_hours == pytest.approx(hours, rel=1e-12), where  # float sums in another order
-                if firm is not None:
-                    assert mart_attorneys == attorneys, where
                 assert clients_from_mart(con, period, firm) == clients_direct(con, period, firm), where
                 assert motions_from_marts(con, period, firm) == motions_direct(con, period, firm), where
             # The partner firms page groups by firm (a firm-less group included).
@@ -156,11 +156,29 @@ def assert_marts_equal_the_facts(db) -> None:
                 "SELECT partner_firm, count(DISTINCT case_id), count(DISTINCT attorney_id) FROM marts.fct_time_entries "
                 "WHERE (? OR starts_with(entry_quarter, ?)) GROUP BY 1", [period.is_all, period.label]).fetchall()
             assert sorted(by_firm, key=str) == sorted(direct, key=str), period.label
+        assert_pro_bono_mart_equals_the_facts(con)
         for column in FILTER_COLUMNS:
             offered = con.execute("SELECT partner_firm, filter_value, motions FROM marts.mart_dashboard_filter_values "
                                   "WHERE filter_column = ?", [column]).fetchall()
             direct = con.execute(f"SELECT partner_firm, {column}, count(*) FROM marts.fct_motions GROUP BY ALL").fetchall()
             assert sorted(offered, key=str) == sorted(direct, key=str), column
+
+
+def assert_pro_bono_mart_equals_the_facts(con) -> None:
+    """Every row of mart_pro_bono, 'all' rows included, against distinct counts over the entries."""
+    mart = con.execute("SELECT period, partner_firm, attorneys_participating, cases_with_time, hours, value_usd "
+                       "FROM marts.mart_pro_bono").fetchall()
+    direct = con.execute(
+        "SELECT CASE WHEN grouping(entry_quarter) = 1 THEN 'all' ELSE entry_quarter END, "
+        "CASE WHEN grouping(partner_firm) = 1 THEN 'all' ELSE partner_firm END, "
+        "count(DISTINCT attorney_id), count(DISTINCT case_id), sum(hours), sum(value_usd) FROM marts.fct_time_entries "
+        "GROUP BY GROUPING SETS ((entry_quarter, partner_firm), (partner_firm), (entry_quarter), ())").fetchall()
+    assert len(mart) == len(direct) > 4
+    by_key = {(period, firm): rest for period, firm, *rest in direct}
+    for period, firm, attorneys, cases, hours, value in mart:
+        expected = by_key[(period, firm)]
+        assert (attorneys, cases) == tuple(expected[:2]), (period, firm)
+        assert (hours, value) == pytest.approx(tuple(expected[2:]), rel=1e-12), (period, firm)
 
 
 def test_dashboard_marts_equal_the_facts_on_the_sample_data(published):

@@ -5,8 +5,9 @@
 -- logged time in: *_quarter on every quarter, *_year on its first quarter of each year,
 -- *_all_time on its first quarter. Summing the column of the period's kind over the period's
 -- rows gives count(distinct ...) of fct_time_entries. cases_* and attorneys_* count within a
--- firm (for counts grouped or filtered by firm); program_cases_* count a case once across firms
--- (on the first firm by name of that first quarter), for counts over all firms.
+-- firm (for counts grouped or filtered by firm); program_cases_* and program_attorneys_* count
+-- a case or an attorney once across firms (on the first firm by name of that first quarter), for
+-- counts over all firms. mart_pro_bono is rolled up from this table.
 with work as (
     select
         partner_firm, entry_quarter, left(entry_quarter, 4) as entry_year, case_id, attorney_id,
@@ -55,9 +56,16 @@ attorney_flags as (
         entry_quarter,
         lag(attorney_id) over by_attorney is null
             or entry_year is distinct from lag(entry_year) over by_attorney as is_year_first,
-        lag(attorney_id) over by_attorney is null as is_first
+        lag(attorney_id) over by_attorney is null as is_first,
+        lag(attorney_id) over by_program_attorney is null
+            or entry_quarter is distinct from lag(entry_quarter) over by_program_attorney as is_program_quarter_first,
+        lag(attorney_id) over by_program_attorney is null
+            or entry_year is distinct from lag(entry_year) over by_program_attorney as is_program_year_first,
+        lag(attorney_id) over by_program_attorney is null as is_program_first
     from (select distinct partner_firm, entry_year, entry_quarter, attorney_id from work where attorney_id is not null)
-    window by_attorney as (partition by partner_firm, attorney_id order by entry_quarter)
+    window
+        by_attorney as (partition by partner_firm, attorney_id order by entry_quarter),
+        by_program_attorney as (partition by attorney_id order by entry_quarter, partner_firm)
 ),
 
 attorneys as (
@@ -66,7 +74,10 @@ attorneys as (
         entry_quarter,
         count(*) as attorneys_quarter,
         count(*) filter (where is_year_first) as attorneys_year,
-        count(*) filter (where is_first) as attorneys_all_time
+        count(*) filter (where is_first) as attorneys_all_time,
+        count(*) filter (where is_program_quarter_first) as program_attorneys_quarter,
+        count(*) filter (where is_program_year_first) as program_attorneys_year,
+        count(*) filter (where is_program_first) as program_attorneys_all_time
     from attorney_flags
     group by partner_firm, entry_quarter
 ),
@@ -90,7 +101,10 @@ select
     coalesce(c.program_cases_all_time, 0) as program_cases_all_time,
     coalesce(a.attorneys_quarter, 0) as attorneys_quarter,
     coalesce(a.attorneys_year, 0) as attorneys_year,
-    coalesce(a.attorneys_all_time, 0) as attorneys_all_time
+    coalesce(a.attorneys_all_time, 0) as attorneys_all_time,
+    coalesce(a.program_attorneys_quarter, 0) as program_attorneys_quarter,
+    coalesce(a.program_attorneys_year, 0) as program_attorneys_year,
+    coalesce(a.program_attorneys_all_time, 0) as program_attorneys_all_time
 from time_spent t
 left join cases c
     on c.partner_firm is not distinct from t.partner_firm and c.entry_quarter is not distinct from t.entry_quarter
