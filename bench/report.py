@@ -43,8 +43,10 @@ def targets(report: dict) -> list[tuple[str, str, bool | None]]:
     top = sizes[top_key]
     run, ref = _med(top, "pcr_run.wall"), _med(top, "reference.seconds")
     ingest, read_csv = _med(top, "pcr_run.ingest"), _med(top, "read_csv.seconds")
-    read_csv_file = _med(top, "read_csv_file.seconds")
-    fixed = report["startup"].get("dbt import + parse", 0) + report["startup"].get("Great Expectations import", 0)
+    read_csv_file, alone = _med(top, "read_csv_file.seconds"), _med(top, "ingest_alone.seconds")
+    startup = report["startup"]
+    fixed = (startup.get("dbt import + parse from the saved parse (every later build)", 0)
+             + startup.get("Great Expectations import", 0))
     peak = top["stats"]["pcr_run.peak_mb"]["max"]
     pages = _pages(top)
     out = [
@@ -52,9 +54,11 @@ def targets(report: dict) -> list[tuple[str, str, bool | None]]:
          f"{run:.1f} s / {ref:.1f} s = {run / ref:.1f}× (without the fixed start-up costs: "
          f"{(run - fixed) / ref:.1f}×, i.e. minus dbt import + parse and GX import)", run / ref <= RUN_OVER_REFERENCE_TARGET),
         ("ingest at least half as fast as DuckDB's read_csv",
-         f"{ingest:.1f} s / {read_csv:.1f} s = {ingest / read_csv:.1f}× against read_csv into memory"
-         + (f"; {ingest:.1f} s / {read_csv_file:.1f} s = {ingest / read_csv_file:.1f}× against read_csv into a "
-            f"database file, which is what ingest writes" if read_csv_file else ""),
+         f"in the run: {ingest:.1f} s / {read_csv:.1f} s = {ingest / read_csv:.1f}× against read_csv into memory"
+         + (f", {ingest / read_csv_file:.1f}× against read_csv into a database file ({read_csv_file:.1f} s), "
+            f"which is what ingest writes" if read_csv_file else "")
+         + (f"; `pcr ingest` alone: {alone:.1f} s = {alone / read_csv:.1f}× and {alone / read_csv_file:.1f}×"
+            if alone and read_csv_file else ""),
          ingest / read_csv <= INGEST_OVER_READ_CSV_TARGET),
         (f"peak memory under {PEAK_MB_TARGET / 1024:.0f} GB", f"{peak:,.0f} MB (`pcr run`, largest of the runs)",
          peak < PEAK_MB_TARGET),
@@ -90,21 +94,24 @@ def markdown(report: dict) -> str:
         "`pcr samples` (3% messy rows: duplicates, stray spaces, rows ingest quarantines). "
         "*reference* = bench/reference.sql, the headline marts by hand in DuckDB from the same files; "
         "*read_csv* = DuckDB's read_csv of the same files into tables in memory, *→ file* the same into a "
-        "database file on disk (checkpointed), as ingest writes one; the stages are those of one "
-        "`pcr run --fresh`, from its run record; *pcr run* is the whole process, start-up included.",
+        "database file on disk (checkpointed), as ingest writes one; *pcr ingest* = ingest alone into a new "
+        "database file (its own printed time), without dbt and Great Expectations being imported beside it as "
+        "they are in the run; the stages are those of one `pcr run --fresh`, from its run record; *pcr run* is "
+        "the whole process, start-up included.",
         "",
         "## Scaling",
         "",
-        "| motions | rows | CSV MB | runs | reference | read_csv | read_csv → file | ingest | ingest ÷ read_csv | "
-        "ingest ÷ (→ file) | dbt build | validation | publish | pcr run | run ÷ reference | peak MB (pcr run) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| motions | rows | CSV MB | runs | reference | read_csv | read_csv → file | pcr ingest | ingest (in the run) | "
+        "ingest ÷ read_csv | ingest ÷ (→ file) | dbt build | validation | publish | pcr run | run ÷ reference | "
+        "peak MB (pcr run) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in sorted(report["sizes"], key=int):
         s = report["sizes"][key]
         lines.append(
             f"| {int(key):,} | {sum(s['rows'].values()):,} | {s['csv_mb']:,.0f} | {s['runs']} | "
             f"{_cell(s, 'reference.seconds')} | {_cell(s, 'read_csv.seconds')} | {_cell(s, 'read_csv_file.seconds')} | "
-            f"{_cell(s, 'pcr_run.ingest')} | {_ratio(_med(s, 'pcr_run.ingest'), _med(s, 'read_csv.seconds'))} | "
+            f"{_cell(s, 'ingest_alone.seconds')} | {_cell(s, 'pcr_run.ingest')} | {_ratio(_med(s, 'pcr_run.ingest'), _med(s, 'read_csv.seconds'))} | "
             f"{_ratio(_med(s, 'pcr_run.ingest'), _med(s, 'read_csv_file.seconds'))} | {_cell(s, 'pcr_run.build')} | "
             f"{_cell(s, 'pcr_run.validate')} | {_cell(s, 'pcr_run.publish')} | {_cell(s, 'pcr_run.wall', fmt='{:.1f}')} | "
             f"{_ratio(_med(s, 'pcr_run.wall'), _med(s, 'reference.seconds'))} | {_cell(s, 'pcr_run.peak_mb', fmt='{:,.0f}')} |")

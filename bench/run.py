@@ -7,6 +7,7 @@ processes so each has its own peak memory:
   reference  bench/reference.sql: the headline marts by hand from the same CSV files
   read_csv   DuckDB's read_csv of the same files into tables (the ingest floor), in memory and
              into a database file
+  pcr ingest ingest alone into a new database file (no dbt or GX imported beside it)
   pcr run    --fresh: ingest -> dbt build -> validation -> publish; stage times from the run
              record the pipeline writes into the published database
   dashboard  each page's queries against the published database (bench/dashboard_render.py)
@@ -25,6 +26,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +123,18 @@ def pipeline_run(export_dir: Path, work: Path) -> dict:
             "failed": failed.group(0) if failed else None}
 
 
+def ingest_alone(export_dir: Path, work: Path) -> dict:
+    """`pcr ingest` into a new database file: ingest without dbt and Great Expectations being
+    imported beside it, as they are in `pcr run`. `seconds` is ingest's own time, as it prints it."""
+    db = work / "ingest_alone.duckdb"
+    db.unlink(missing_ok=True)
+    m = measure([PYTHON, "-m", "pcr.cli", "ingest", "--db", str(db), str(export_dir)],
+                env={"PCR_DATA_DIR": str(work)}, log=work / "pcr_ingest.log")
+    own = re.search(r"; ([0-9.]+) s, [0-9,]+ rows/s", m.output)
+    db.unlink(missing_ok=True)
+    return {"seconds": float(own.group(1)) if own else m.seconds, "wall": m.seconds, "peak_mb": m.peak_mb}
+
+
 def slowest_dbt_nodes(work: Path, top: int = 10) -> list[dict]:
     """dbt's own per-node times from the last build (it runs two threads: they overlap)."""
     run_results = work / "dbt" / "target" / "run_results.json"
@@ -157,22 +171,36 @@ def dashboard_pages(db: Path) -> dict[str, float]:
     return json.loads(m.output.strip().splitlines()[-1])
 
 
+def _dbt_parse(target: Path) -> str:
+    """Python for `dbt parse` of the project into `target`, as pcr.dbt runs it (the database path
+    relative, so that a parse saved in `target` is reused)."""
+    return ("import os; from dbt.cli.main import dbtRunner; from pcr import paths; "
+            "os.environ['PCR_DBT_DB'] = 'startup.duckdb'; "
+            f"r = dbtRunner().invoke(['parse', '--project-dir', str(paths.PROJECT_ROOT), '--profiles-dir', "
+            f"str(paths.PROJECT_ROOT), '--target-path', {str(target)!r}, '--log-path', {str(target)!r}, "
+            "'--no-send-anonymous-usage-stats', '--quiet']); assert r.success")
+
+
 def startup_costs() -> dict[str, float]:
     """Costs paid once per run whatever the data size, each in a fresh process."""
-    code = {
-        "python + pcr CLI": "import pcr.cli",
-        "dbt import": "import dbt.cli.main",
-        "dbt import + parse": ("import os, tempfile; from dbt.cli.main import dbtRunner; from pcr import paths; "
-                      "os.environ['PCR_DBT_DB'] = tempfile.mktemp(suffix='.duckdb'); "
-                      "t = tempfile.mkdtemp(); r = dbtRunner().invoke(['parse', '--project-dir', str(paths.PROJECT_ROOT), "
-                      "'--profiles-dir', str(paths.PROJECT_ROOT), '--target-path', t, '--log-path', t, "
-                      "'--no-send-anonymous-usage-stats', '--quiet']); assert r.success"),
-        "Great Expectations import": "import great_expectations",
-    }
     baseline = min(measure([PYTHON, "-c", "pass"]).seconds for _ in range(3))
     out = {"python start": baseline}
-    for name, snippet in code.items():
-        out[name] = min(measure([PYTHON, "-c", snippet]).seconds for _ in range(2)) - baseline
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "saved"
+        measure([PYTHON, "-c", _dbt_parse(saved)])  # leaves a saved parse behind, as every build does
+        code = {
+            "python + pcr CLI": "import pcr.cli",
+            "dbt import": "import dbt.cli.main",
+            "dbt import + full parse (a new checkout's first build)": None,
+            "dbt import + parse from the saved parse (every later build)": _dbt_parse(saved),
+            "Great Expectations import": "import great_expectations",
+        }
+        for name, snippet in code.items():
+            times = []
+            for n in range(2):
+                snippet_now = snippet or _dbt_parse(Path(tmp) / f"full{n}")
+                times.append(measure([PYTHON, "-c", snippet_now]).seconds)
+            out[name] = min(times) - baseline
     return out
 
 
@@ -200,9 +228,10 @@ def bench_size(motions: int, runs: int, say) -> dict:
     samples: dict[str, list] = {}
     failures: list[str] = []
     for n in range(runs):
-        say(f"  run {n + 1}/{runs}: reference, read_csv, pcr run, dashboard pages")
+        say(f"  run {n + 1}/{runs}: reference, read_csv, pcr ingest, pcr run, dashboard pages")
         result = {"reference": floor("reference", export_dir), "read_csv": floor("read_csv", export_dir),
-                  "read_csv_file": floor("read_csv_file", export_dir), "pcr_run": pipeline_run(export_dir, work)}
+                  "read_csv_file": floor("read_csv_file", export_dir), "ingest_alone": ingest_alone(export_dir, work),
+                  "pcr_run": pipeline_run(export_dir, work)}
         failed = result["pcr_run"].pop("failed")
         # A run stopped by a gate published nothing: the pages would read an older database.
         pages = dashboard_pages(work / "pcr.duckdb") if not failed else None
@@ -215,6 +244,7 @@ def bench_size(motions: int, runs: int, say) -> dict:
             failures.append(failed)
         say(f"    reference {result['reference']['seconds']:.2f} s, read_csv {result['read_csv']['seconds']:.2f} s "
             f"(into a file {result['read_csv_file']['seconds']:.2f} s), "
+            f"pcr ingest {result['ingest_alone']['seconds']:.1f} s, "
             f"pcr run {result['pcr_run']['wall']:.1f} s ("
             + ", ".join(f"{s} {result['pcr_run'][s]:.1f}" for s in STAGES if result['pcr_run'][s] is not None)
             + f"), peak {result['pcr_run']['peak_mb']:.0f} MB" + (f"; {failed}" if failed else ""))
