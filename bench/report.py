@@ -143,8 +143,9 @@ def markdown(report: dict) -> str:
     lines += [f"| {k} | {v:.2f} |" for k, v in report["startup"].items()]
     lines += ["", "Beyond these, dbt spends a roughly fixed time on every model, seed and data test (connection, "
               "compilation, run_results) and GX on every expectation and on Data Docs: the 1,000-motion row shows "
-              "that floor for the build and validation stages. Since dbt and GX are imported on a background thread "
-              "while ingest runs, part of their import time shows in the ingest column at small sizes.", ""]
+              "that floor for the build and validation stages. Since dbt is imported and parses the project, and GX is "
+              "imported, on a background thread while ingest runs, part of that time shows in the ingest column at "
+              "small sizes (and the build waits for the parse when ingest is shorter).", ""]
     lines += ["## Targets (largest size, one run)", "", "| target | measured | met |", "|---|---|---|"]
     for what, value, ok in targets(report):
         lines.append(f"| {what} | {value} | {'yes' if ok else 'no' if ok is False else 'not measured'} |")

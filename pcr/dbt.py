@@ -10,8 +10,10 @@ import hashlib
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -29,36 +31,35 @@ class BuildResult:
     error: str | None = None
 
 
+def parse(db: Path, dbt_vars: str | None = None, work_dir: Path | None = None):
+    """`dbt parse` of the project for a build on `db`: the manifest to hand to build(), or None
+    if dbt could not parse (build() then parses again and reports why). It never opens the
+    database, so it can run while something else writes to it."""
+    from dbt.cli.main import dbtRunner  # slow import: only when dbt actually runs
+
+    db, work_dir = Path(db).resolve(), work_dir or paths.data_dir() / "dbt"
+    with _saved_parse(db, dbt_vars, work_dir / "target"), _profile_database(db):
+        outcome = dbtRunner().invoke(["parse", *_common_args(work_dir, dbt_vars)])
+    return outcome.result if outcome.success else None
+
+
 def build(
     db: Path,
     select: list[str] | None = None,
     dbt_vars: str | None = None,
     work_dir: Path | None = None,
+    manifest=None,
 ) -> BuildResult:
-    """Run `dbt build` against `db` and say which nodes failed."""
+    """Run `dbt build` against `db` and say which nodes failed. `manifest`: from parse() with the
+    same arguments, which then is not done again (~2 s even from dbt's saved parse)."""
     from dbt.cli.main import dbtRunner  # slow import: only when a build actually runs
 
     work_dir = work_dir or paths.data_dir() / "dbt"
     db = Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    target = work_dir / "target"
-    args = [
-        "build",
-        "--project-dir", str(paths.PROJECT_ROOT),
-        "--profiles-dir", str(paths.PROJECT_ROOT),
-        "--target-path", str(target),
-        "--log-path", str(work_dir / "logs"),
-        "--no-send-anonymous-usage-stats",
-        "--no-version-check",
-    ]
+    args = ["build", *_common_args(work_dir, dbt_vars)]
     if select:
         args += ["--select", *select]
-    if dbt_vars:
-        args += ["--vars", dbt_vars]
-    saved_parse = target / PARTIAL_PARSE_FILE
-    shared_parse = _shared_parse_file(db, dbt_vars)
-    if not saved_parse.exists():
-        _copy_quietly(shared_parse, saved_parse)
     # dbt-duckdb (keep_open: false, so the file is released after the build) closes the database
     # whenever no node holds a connection: at 1M motions it was opened and closed 39 times per
     # build, each close a checkpoint and each open a cold buffer cache (~5 s). DuckDB's client
@@ -69,29 +70,58 @@ def build(
         held = duckdb.connect(str(db))
     except duckdb.Error as e:  # e.g. locked by another process: say so, as dbt would have
         return BuildResult(False, error=f"cannot open {db}: {e}")
-    # The profile reads the database path from the environment (profiles.yml). dbt re-parses the
-    # whole project (~7 s) when the profile's values differ from those of its saved parse, and the
-    # path is one of them: given relative to the database's folder, it is the same for every data
-    # directory, so a build anywhere can start from the parse saved by any other.
-    previous = os.environ.get("PCR_DBT_DB")
-    os.environ["PCR_DBT_DB"] = db.name
     cwd = os.getcwd()
-    os.chdir(db.parent)
     try:
-        outcome = dbtRunner().invoke(args)
+        with _saved_parse(db, dbt_vars, work_dir / "target"), _profile_database(db):
+            os.chdir(db.parent)  # the profile's path is relative to it
+            outcome = dbtRunner(manifest=manifest).invoke(args)
     finally:
         os.chdir(cwd)
         held.close()
-        if previous is None:
-            os.environ.pop("PCR_DBT_DB", None)
-        else:
-            os.environ["PCR_DBT_DB"] = previous
-    _copy_quietly(saved_parse, shared_parse)
     results = getattr(outcome.result, "results", None) or []
     failed = [r.node.unique_id for r in results if str(r.status).lower() in FAILED_STATUSES]
     skipped = sum(1 for r in results if str(r.status).lower() == "skipped")
     error = str(outcome.exception) if outcome.exception else None
     return BuildResult(outcome.success and not failed, failed, skipped, error)
+
+
+def _common_args(work_dir: Path, dbt_vars: str | None) -> list[str]:
+    args = [
+        "--project-dir", str(paths.PROJECT_ROOT),
+        "--profiles-dir", str(paths.PROJECT_ROOT),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+    ]
+    return args + (["--vars", dbt_vars] if dbt_vars else [])
+
+
+@contextmanager
+def _profile_database(db: Path) -> Iterator[None]:
+    """The profile reads the database path from the environment (profiles.yml). dbt re-parses
+    the whole project (~7 s) when the profile's values differ from those of its saved parse, and
+    the path is one of them: given relative to the database's folder, it is the same for every
+    data directory, so a build anywhere can start from the parse saved by any other."""
+    previous = os.environ.get("PCR_DBT_DB")
+    os.environ["PCR_DBT_DB"] = db.name
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PCR_DBT_DB", None)
+        else:
+            os.environ["PCR_DBT_DB"] = previous
+
+
+@contextmanager
+def _saved_parse(db: Path, dbt_vars: str | None, target: Path) -> Iterator[None]:
+    """Start from the shared saved parse when `target` has none; share the one dbt leaves."""
+    saved, shared = target / PARTIAL_PARSE_FILE, _shared_parse_file(db, dbt_vars)
+    if not saved.exists():
+        _copy_quietly(shared, saved)
+    yield
+    _copy_quietly(saved, shared)
 
 
 def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:

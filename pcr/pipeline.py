@@ -38,11 +38,12 @@ from pcr.publish import (
 )
 
 STAGES = ("prepare", "ingest", "build", "validate", "publish")
-# dbt and Great Expectations cost ~2 s and ~3 s to import whatever the data size. Ingest spends
-# its time inside DuckDB, which releases the GIL, so importing them meanwhile on a background
-# thread hides that cost on large loads; the build and validate stages' own imports then find
-# them loaded (or wait for the import in progress).
-PRELOADED_DURING_INGEST = ("dbt.cli.main", "expectations.runner")
+# Unit tests check SQL logic on fixed fixtures, not the data: they run with the test suite and
+# `pcr build`, and would only add seconds to every run. Quiet: dbt still prints errors and
+# failing tests; the counts come from its run_results.json. Its log file keeps every node's
+# start, result and errors, not each statement: writing the debug log cost ~1 s of a 12 s build
+# on the samples (`pcr build` keeps it).
+DBT_RUN_ENVIRONMENT = {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test", "DBT_QUIET": "true", "DBT_LOG_LEVEL_FILE": "info"}
 DATA_DOCS_KEPT = 10
 EXAMPLES_PRINTED = 3
 
@@ -166,15 +167,36 @@ def _dbt_counts(run_results: Path) -> str:
     return ", ".join(f"{n} {kind}s {status}" for (kind, status), n in sorted(counts.items()))
 
 
-def _preload(modules: tuple[str, ...]) -> None:
-    def load() -> None:
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except Exception:  # noqa: BLE001 - the stage's own import raises it again, where it is reported
-                return
+class _Groundwork:
+    """What the build and validate stages need whatever the data: importing dbt and parsing the
+    project (~3 s and ~2 s), importing Great Expectations (~3-5 s). Ingest spends its time inside
+    DuckDB, which releases the GIL, so a background thread does these meanwhile; the build takes
+    the parsed manifest, and the validate stage's import finds GX loaded (or waits for it)."""
 
-    threading.Thread(target=load, name="pcr-preload", daemon=True).start()
+    def __init__(self, db: Path, work_dir: Path) -> None:
+        self._manifest = None
+        self._parsed = threading.Event()
+        threading.Thread(target=self._work, args=(db, work_dir), name="pcr-groundwork", daemon=True).start()
+
+    def _work(self, db: Path, work_dir: Path) -> None:
+        try:
+            from pcr import dbt
+
+            with _environ(**DBT_RUN_ENVIRONMENT):
+                self._manifest = dbt.parse(db, work_dir=work_dir)
+        except Exception:  # noqa: BLE001 - the build parses again, and reports what is wrong
+            pass
+        finally:
+            self._parsed.set()
+        try:
+            importlib.import_module("expectations.runner")
+        except Exception:  # noqa: BLE001 - the validate stage's own import raises it again, where it is reported
+            pass
+
+    def manifest(self):
+        """dbt's manifest, None if it could not parse; waits for the parse in progress."""
+        self._parsed.wait()
+        return self._manifest
 
 
 def _say(text: str = "") -> None:
@@ -194,6 +216,8 @@ class Pipeline:
         self.inputs: list[dict] = []
         self.ingest_totals = {"files_loaded": 0, "files_already_loaded": 0, "rows_loaded": 0, "rows_quarantined": 0}
         self.validation = None  # expectations.runner.Validation once validated
+        self.dbt_work_dir = published.parent / "dbt"
+        self.groundwork: _Groundwork | None = None  # started with ingest
 
     @contextmanager
     def stage(self, name: str, doing: str) -> Iterator[StageTiming]:
@@ -254,7 +278,7 @@ class Pipeline:
             files, results = collect_files(self.exports)
             if not files and not results:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
-            _preload(PRELOADED_DURING_INGEST)
+            self.groundwork = _Groundwork(self.working, self.dbt_work_dir)
             ingestor = Ingestor(self.working)
             if ingestor.upgrade_note:
                 _say(f"      {ingestor.upgrade_note}")
@@ -296,16 +320,11 @@ class Pipeline:
     def _build(self) -> None:
         from pcr import dbt
 
-        work_dir = self.published.parent / "dbt"
         with self.stage("build", "dbt build (seeds, models, data tests)") as s:
-            # Unit tests check SQL logic on fixed fixtures, not the data: they run with the test
-            # suite and `pcr build`, and would only add seconds to every run. Quiet: dbt still
-            # prints errors and failing tests; the counts come from its run_results.json. Its log
-            # file keeps every node's start, result and errors, not each statement: writing the
-            # debug log cost ~1 s of a 12 s build on the samples (`pcr build` keeps it).
-            with _environ(DBT_EXCLUDE_RESOURCE_TYPES="unit_test", DBT_QUIET="true", DBT_LOG_LEVEL_FILE="info"):
-                result = dbt.build(self.working, work_dir=work_dir)
-            s.detail = _dbt_counts(work_dir / "target" / "run_results.json")
+            manifest = self.groundwork.manifest() if self.groundwork else None
+            with _environ(**DBT_RUN_ENVIRONMENT):
+                result = dbt.build(self.working, work_dir=self.dbt_work_dir, manifest=manifest)
+            s.detail = _dbt_counts(self.dbt_work_dir / "target" / "run_results.json")
             if result.error:
                 _say(f"      dbt could not run: {result.error}")
             for node in result.failed_nodes:
