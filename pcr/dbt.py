@@ -116,9 +116,10 @@ def _profile_database(db: Path) -> Iterator[None]:
 
 @contextmanager
 def _saved_parse(db: Path, dbt_vars: str | None, target: Path) -> Iterator[None]:
-    """Start from the shared saved parse when `target` has none; share the one dbt leaves."""
+    """Start from the shared saved parse when it is newer than the one in `target` (or `target`
+    has none); share the one dbt leaves."""
     saved, shared = target / PARTIAL_PARSE_FILE, _shared_parse_file(db, dbt_vars)
-    if not saved.exists():
+    if _mtime(shared) > _mtime(saved):
         _copy_quietly(shared, saved)
     yield
     _copy_quietly(saved, shared)
@@ -130,6 +131,13 @@ def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:
     --vars (a parse made with other vars is re-done whole)."""
     key = hashlib.sha256(f"{paths.PROJECT_ROOT}\0{dbt_vars or ''}".encode()).hexdigest()[:16]
     return paths.dbt_parse_cache() / f"{key}-{db.name}.msgpack"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _copy_quietly(source: Path, destination: Path) -> None:
