@@ -193,12 +193,15 @@ def plot(report: dict, path: Path) -> None:
 
     keys = sorted(report["sizes"], key=int)
     x = [int(k) for k in keys]
-    series = {"pcr run (whole)": "pcr_run.wall", "ingest": "pcr_run.ingest", "dbt build": "pcr_run.build",
+    series = {"pcr run (whole)": "pcr_run.wall", "ingest (in the run)": "pcr_run.ingest",
+              "pcr ingest (alone)": "ingest_alone.seconds", "dbt build": "pcr_run.build",
               "validation": "pcr_run.validate", "reference (DuckDB SQL)": "reference.seconds",
               "read_csv (DuckDB)": "read_csv.seconds", "read_csv into a file (DuckDB)": "read_csv_file.seconds"}
     fig, ax = plt.subplots(figsize=(8, 5))
     for label, key in series.items():
         ys = [_med(report["sizes"][k], key) for k in keys]
+        if None in ys:  # not measured by an older bench
+            continue
         style = "--" if key.startswith(("reference", "read_csv")) else "-"
         ax.plot(x, ys, style, marker="o", label=label)
     ax.set_xscale("log")
