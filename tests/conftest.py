@@ -16,6 +16,15 @@ from ingest.layouts import Layout, load_layouts
 from pcr import cli
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dbt_parse_cache(tmp_path_factory):
+    """dbt's saved parse (pcr.dbt), shared by the tests of a run and its xdist workers, so only
+    the first build parses the whole project; never the user's own cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PCR_DBT_PARSE_CACHE", str(tmp_path_factory.getbasetemp().parent / "pcr-dbt-parse"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def pcr_env(tmp_path, monkeypatch):
     """Every test gets its own HMAC key and data directory: the real ones are never touched."""

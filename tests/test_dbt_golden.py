@@ -246,3 +246,17 @@ def test_build_releases_the_database_and_reports_a_locked_one(golden_db, tmp_pat
         holder.communicate("")
     assert not result.success
     assert "locked.duckdb" in result.error and "lock" in result.error.lower()
+
+
+def test_a_build_in_another_data_directory_starts_from_the_saved_parse(tmp_path, monkeypatch):
+    # Parsing the whole project costs ~7 s of every build; dbt keeps a saved parse only while
+    # the profile is unchanged, and pcr.dbt shares it between data directories.
+    monkeypatch.setenv("PCR_DBT_PARSE_CACHE", str(tmp_path / "parse-cache"))
+    logs = []
+    for directory in ("first", "second"):
+        work = tmp_path / directory
+        result = dbt.build(work / "pcr.work.duckdb", select=["relief_result_overrides"], work_dir=work / "dbt")
+        assert result.success, result.error
+        logs.append((work / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8"))
+    assert "Starting full parse" in logs[0]
+    assert "Unable to do partial parsing" not in logs[1] and "full parse" not in logs[1]
