@@ -21,6 +21,7 @@ from pcr import paths
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+SHARED_PARSES_KEPT = 16  # ~1 MB each; one per database file name and --vars, most are one-offs
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _saved_parse(db: Path, dbt_vars: str | None, target: Path) -> Iterator[None]
         _copy_quietly(shared, saved)
     yield
     _copy_quietly(saved, shared)
+    _prune_shared_parses()
 
 
 def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:
@@ -131,6 +133,17 @@ def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:
     --vars (a parse made with other vars is re-done whole)."""
     key = hashlib.sha256(f"{paths.PROJECT_ROOT}\0{dbt_vars or ''}".encode()).hexdigest()[:16]
     return paths.dbt_parse_cache() / f"{key}-{db.name}.msgpack"
+
+
+def _prune_shared_parses() -> None:
+    """Keep the most recently written shared parses: a build into a one-off file (the grant
+    report's as-of builds) or with other --vars leaves one that nothing will use again."""
+    try:
+        kept = sorted(paths.dbt_parse_cache().glob("*.msgpack"), key=_mtime, reverse=True)
+        for old in kept[SHARED_PARSES_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _mtime(path: Path) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,7 +252,13 @@ def test_build_releases_the_database_and_reports_a_locked_one(golden_db, tmp_pat
 def test_a_build_in_another_data_directory_starts_from_the_saved_parse(tmp_path, monkeypatch):
     # Parsing the whole project costs ~7 s of every build; dbt keeps a saved parse only while
     # the profile is unchanged, and pcr.dbt shares it between data directories.
-    monkeypatch.setenv("PCR_DBT_PARSE_CACHE", str(tmp_path / "parse-cache"))
+    cache = tmp_path / "parse-cache"
+    monkeypatch.setenv("PCR_DBT_PARSE_CACHE", str(cache))
+    # Parses left by one-off builds (other files, other --vars) are pruned, oldest first.
+    cache.mkdir()
+    for n in range(dbt.SHARED_PARSES_KEPT + 4):
+        (cache / f"old{n}.msgpack").write_bytes(b"")
+        os.utime(cache / f"old{n}.msgpack", (1_000_000 + n, 1_000_000 + n))
     logs = []
     for directory in ("first", "second"):
         work = tmp_path / directory
@@ -260,3 +267,6 @@ def test_a_build_in_another_data_directory_starts_from_the_saved_parse(tmp_path,
         logs.append((work / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8"))
     assert "Starting full parse" in logs[0]
     assert "Unable to do partial parsing" not in logs[1] and "full parse" not in logs[1]
+    kept = sorted(p.name for p in cache.glob("*.msgpack"))
+    assert len(kept) == dbt.SHARED_PARSES_KEPT and "old0.msgpack" not in kept
+    assert any(name.endswith("-pcr.work.duckdb.msgpack") for name in kept)
