@@ -28,8 +28,8 @@ totals as (
     union all
     select
         'all', 'all', sum(hours),
-        sum(program_attorneys_all_time), sum(program_cases_all_time), sum(value_usd)
-    from by_firm_quarter
+        coalesce(sum(program_attorneys_all_time), 0), coalesce(sum(program_cases_all_time), 0), sum(value_usd)
+    from by_firm_quarter  -- one row even without time entries, counting 0 (as count(distinct) did)
 )
 
 select
