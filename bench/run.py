@@ -40,6 +40,7 @@ SEED = 2026
 RESULTS = Path(__file__).with_name("results")
 STAGES = ("ingest", "build", "validate", "publish")
 PYTHON = sys.executable
+SAVED_PARSE = "dbt import + parse from the saved parse (every later build)"
 
 
 def default_runs(motions: int) -> int:
@@ -171,14 +172,14 @@ def dashboard_pages(db: Path) -> dict[str, float]:
     return json.loads(m.output.strip().splitlines()[-1])
 
 
-def _dbt_parse(target: Path) -> str:
-    """Python for `dbt parse` of the project into `target`, as pcr.dbt runs it (the database path
-    relative, so that a parse saved in `target` is reused)."""
-    return ("import os; from dbt.cli.main import dbtRunner; from pcr import paths; "
-            "os.environ['PCR_DBT_DB'] = 'startup.duckdb'; "
-            f"r = dbtRunner().invoke(['parse', '--project-dir', str(paths.PROJECT_ROOT), '--profiles-dir', "
-            f"str(paths.PROJECT_ROOT), '--target-path', {str(target)!r}, '--log-path', {str(target)!r}, "
-            "'--no-send-anonymous-usage-stats', '--quiet']); assert r.success")
+def _dbt_parse(folder: Path, new: bool) -> str:
+    """Python that runs pcr.dbt.parse, as `pcr run` does, for a database in a folder with its own
+    work folder and shared-parse cache: `folder` itself, or (new) a new empty one inside it, so
+    that nothing saved is reused."""
+    where = f"Path(tempfile.mkdtemp(dir={str(folder)!r}))" if new else f"Path({str(folder)!r})"
+    return ("import os, tempfile; from pathlib import Path; from pcr import dbt; "
+            f"w = {where}; os.environ.update(PCR_DBT_PARSE_CACHE=str(w / 'cache'), DBT_QUIET='true'); "
+            "assert dbt.parse(w / 'startup.duckdb', work_dir=w) is not None")
 
 
 def startup_costs() -> dict[str, float]:
@@ -187,20 +188,17 @@ def startup_costs() -> dict[str, float]:
     out = {"python start": baseline}
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved"
-        measure([PYTHON, "-c", _dbt_parse(saved)])  # leaves a saved parse behind, as every build does
+        saved.mkdir()
+        measure([PYTHON, "-c", _dbt_parse(saved, new=False)])  # leaves a saved parse, as every build does
         code = {
             "python + pcr CLI": "import pcr.cli",
             "dbt import": "import dbt.cli.main",
-            "dbt import + full parse (a new checkout's first build)": None,
-            "dbt import + parse from the saved parse (every later build)": _dbt_parse(saved),
+            "dbt import + full parse (a new checkout's first build)": _dbt_parse(Path(tmp), new=True),
+            SAVED_PARSE: _dbt_parse(saved, new=False),
             "Great Expectations import": "import great_expectations",
         }
         for name, snippet in code.items():
-            times = []
-            for n in range(2):
-                snippet_now = snippet or _dbt_parse(Path(tmp) / f"full{n}")
-                times.append(measure([PYTHON, "-c", snippet_now]).seconds)
-            out[name] = min(times) - baseline
+            out[name] = min(measure([PYTHON, "-c", snippet]).seconds for _ in range(2)) - baseline
     return out
 
 

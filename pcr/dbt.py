@@ -99,32 +99,38 @@ def _common_args(work_dir: Path, dbt_vars: str | None) -> list[str]:
 
 
 @contextmanager
-def _profile_database(db: Path) -> Iterator[None]:
-    """The profile reads the database path from the environment (profiles.yml). dbt re-parses
-    the whole project (~7 s) when the profile's values differ from those of its saved parse, and
-    the path is one of them: given relative to the database's folder, it is the same for every
-    data directory, so a build anywhere can start from the parse saved by any other."""
-    previous = os.environ.get("PCR_DBT_DB")
-    os.environ["PCR_DBT_DB"] = db.name
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration (dbt reads its settings and the profile's
+    database path from there), then put back what was there."""
+    previous = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("PCR_DBT_DB", None)
-        else:
-            os.environ["PCR_DBT_DB"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _profile_database(db: Path):
+    """The profile reads the database path from PCR_DBT_DB (profiles.yml). dbt re-parses the
+    whole project (~7 s) when the profile's values differ from those of its saved parse, and the
+    path is one of them: given relative to the database's folder, it is the same for every data
+    directory, so a build anywhere can start from the parse saved by any other."""
+    return environment(PCR_DBT_DB=db.name)
 
 
 @contextmanager
 def _saved_parse(db: Path, dbt_vars: str | None, target: Path) -> Iterator[None]:
     """Start from the shared saved parse when it is newer than the one in `target` (or `target`
-    has none); share the one dbt leaves."""
+    has none); share the one dbt leaves when dbt wrote a new one."""
     saved, shared = target / PARTIAL_PARSE_FILE, _shared_parse_file(db, dbt_vars)
-    if _mtime(shared) > _mtime(saved):
-        _copy_quietly(shared, saved)
+    _copy_if_newer(shared, saved)
     yield
-    _copy_quietly(saved, shared)
-    _prune_shared_parses()
+    if _copy_if_newer(saved, shared):
+        _prune_shared_parses()
 
 
 def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:
@@ -153,18 +159,20 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _copy_quietly(source: Path, destination: Path) -> None:
-    """Copy, replacing atomically; the shared parse only saves time, so a failure is ignored
-    (dbt checks every file against a saved parse and re-parses what changed)."""
+def _copy_if_newer(source: Path, destination: Path) -> bool:
+    """Copy, with its modification time, when `source` is newer; replaces atomically. The shared
+    parse only saves time, so a failure is ignored (dbt checks every file against a saved parse
+    and re-parses what changed)."""
+    if _mtime(source) <= _mtime(destination):
+        return False
     try:
-        if not source.is_file():
-            return
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(f".{destination.name}.{os.getpid()}")
-        shutil.copyfile(source, partial)
+        shutil.copy2(source, partial)
         os.replace(partial, destination)
     except OSError:
-        pass
+        return False
+    return True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import json
-import os
 import platform
 import shutil
 import sys
@@ -26,7 +25,7 @@ from typing import Iterator
 
 import duckdb
 
-from pcr import paths
+from pcr import dbt, paths
 from pcr.publish import (
     RunLock,
     RunLocked,
@@ -143,20 +142,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-@contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    previous = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _dbt_counts(run_results: Path) -> str:
     """E.g. '3 seeds success, 29 models success, 116 tests pass' from dbt's run_results.json."""
     try:
@@ -180,9 +165,7 @@ class _Groundwork:
 
     def _work(self, db: Path, work_dir: Path) -> None:
         try:
-            from pcr import dbt
-
-            with _environ(**DBT_RUN_ENVIRONMENT):
+            with dbt.environment(**DBT_RUN_ENVIRONMENT):
                 self._manifest = dbt.parse(db, work_dir=work_dir)
         except Exception:  # noqa: BLE001 - the build parses again, and reports what is wrong
             pass
@@ -318,11 +301,9 @@ class Pipeline:
                 raise StageFailed(f"{len(failed)} file(s) could not be loaded")
 
     def _build(self) -> None:
-        from pcr import dbt
-
         with self.stage("build", "dbt build (seeds, models, data tests)") as s:
             manifest = self.groundwork.manifest() if self.groundwork else None
-            with _environ(**DBT_RUN_ENVIRONMENT):
+            with dbt.environment(**DBT_RUN_ENVIRONMENT):
                 result = dbt.build(self.working, work_dir=self.dbt_work_dir, manifest=manifest)
             s.detail = _dbt_counts(self.dbt_work_dir / "target" / "run_results.json")
             if result.error:
