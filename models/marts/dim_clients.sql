@@ -4,6 +4,18 @@ select
     c.intake_date,
     year(c.intake_date) as intake_cohort,
     c.age_at_intake,
+    -- Bands rather than single years for anything published by age: a single year of age
+    -- beside county and language narrows a group quickly (CHHS de-identification guidelines).
+    case
+        when c.age_at_intake is null then null
+        when c.age_at_intake < 18 then 'Under 18'
+        when c.age_at_intake < 25 then '18-24'
+        when c.age_at_intake < 35 then '25-34'
+        when c.age_at_intake < 45 then '35-44'
+        when c.age_at_intake < 55 then '45-54'
+        when c.age_at_intake < 65 then '55-64'
+        else '65 and over'
+    end as age_band_at_intake,
     c.country_of_birth,
     c.primary_language,
     c.county_of_residence,
