@@ -13,6 +13,8 @@ Roles (domain brief sections 1 and 5):
 * ``funder`` — de-identified aggregates only, through ``aggregate`` and ``summary``, which write
   the GROUP BY themselves and pass every count through disclosure control (dashboards/disclosure.py). ``query`` (row-level or
   free-form SQL) is refused, and so is any identifier-like column (``*_id``, ``*_hash``).
+  Grant reports: only the grants the roles file links to the funder (``grants:``), none
+  without a link (``Scope.visible_grants``; the Grant reports page and ``pcr report --for``).
 
 SQL is written against placeholders: ``SELECT county, count(*) FROM {fct_motions} GROUP BY 1``.
 Each ``{name}`` becomes a scoped subquery over ``<schema>.<name>``; a template that names any
@@ -42,7 +44,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -100,10 +102,23 @@ class Scope:
     firm: str | None = None
     local: bool = False  # no authentication configured
     threshold: int = DEFAULT_THRESHOLD
+    # A funder's grant ids, as linked in the roles file; empty: no grant at all.
+    grants: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if (self.role is Role.PARTNER) != bool(self.firm):
             raise ValueError("a partner scope needs a firm, and only a partner scope has one")
+        if self.grants and self.role is not Role.FUNDER:
+            raise ValueError("only a funder scope lists grants (a program manager sees every grant)")
+
+    def visible_grants(self, grant_ids: Iterable[str]) -> list[str]:
+        """Those of ``grant_ids`` this visitor may open: every grant for a program manager, the
+        linked ones for a funder, none for a partner (a grant covers every firm)."""
+        if self.role is Role.PROGRAM_MANAGER:
+            return list(grant_ids)
+        if self.role is Role.FUNDER:
+            return [g for g in grant_ids if g in self.grants]
+        return []
 
     @property
     def banner(self) -> str | None:
@@ -117,9 +132,45 @@ class Scope:
 # --- roles file and identity -----------------------------------------------------------------
 
 @dataclass(frozen=True)
+class RoleEntry:
+    """One identity of the roles file."""
+
+    role: Role
+    firm: str | None = None  # partners: the firm as spelled in the exports' partner_firm
+    grants: tuple[str, ...] = ()  # funders: the grant ids of the grants file they may see
+
+
+@dataclass(frozen=True)
 class RolesConfig:
-    users: Mapping[str, tuple[Role, str | None]]  # lower-cased e-mail -> (role, firm)
+    users: Mapping[str, RoleEntry]  # lower-cased e-mail -> entry
     threshold: int = DEFAULT_THRESHOLD
+    path: Path | None = None
+
+    def scope_of(self, email: str) -> Scope:
+        """The scope of an identity listed in the file; anyone else is refused."""
+        key = email.strip().lower()
+        entry = self.users.get(key) if key else None
+        if entry is None:
+            raise AccessDenied(
+                f"No role is assigned to {key or 'this account'}: no data is shown. "
+                "Ask the program manager to add you to the roles file."
+            )
+        return Scope(entry.role, key, firm=entry.firm, threshold=self.threshold, grants=frozenset(entry.grants))
+
+    def check_grants(self, known: Collection[str], grants_file: Path | str, users: Iterable[str] | None = None) -> None:
+        """Every grant id linked to ``users`` (default: every identity) is one of ``known``, the
+        grants file's ids: a misspelt id would otherwise hide a grant from its funder silently."""
+        for email in users if users is not None else self.users:
+            entry = self.users.get(email.strip().lower())
+            unknown = [g for g in (entry.grants if entry else ()) if g not in known]
+            if unknown:
+                raise ValueError(
+                    f"{self.path}: users.{email.strip().lower()}: grant id(s) {', '.join(unknown)} "
+                    f"are not in the grants file {grants_file}"
+                )
+
+
+_ENTRY_KEYS = frozenset({"role", "firm", "grants"})
 
 
 def load_roles(path: Path | str) -> RolesConfig:
@@ -131,15 +182,18 @@ def load_roles(path: Path | str) -> RolesConfig:
     except yaml.YAMLError as error:
         raise ValueError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("users", {}), dict):
-        raise ValueError(f"{path}: expected a mapping with a 'users' mapping of e-mail -> {{role, firm}}")
+        raise ValueError(f"{path}: expected a mapping with a 'users' mapping of e-mail -> {{role, firm, grants}}")
     threshold = document.get("suppression_threshold", DEFAULT_THRESHOLD)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise ValueError(f"{path}: suppression_threshold must be a positive integer, got {threshold!r}")
-    users: dict[str, tuple[Role, str | None]] = {}
+    users: dict[str, RoleEntry] = {}
     for email, entry in (document.get("users") or {}).items():
         where = f"{path}: users.{email}"
         if not isinstance(entry, dict) or "role" not in entry:
             raise ValueError(f"{where}: expected a mapping with a 'role'")
+        unknown_keys = set(entry) - _ENTRY_KEYS
+        if unknown_keys:
+            raise ValueError(f"{where}: unknown key(s) {sorted(map(str, unknown_keys))}; use {sorted(_ENTRY_KEYS)}")
         try:
             role = Role(entry["role"])
         except ValueError:
@@ -149,11 +203,22 @@ def load_roles(path: Path | str) -> RolesConfig:
             raise ValueError(f"{where}: a partner needs a 'firm' (as spelled in the exports' partner_firm)")
         if role is not Role.PARTNER and firm is not None:
             raise ValueError(f"{where}: only partners have a 'firm'")
+        grants = entry.get("grants")
+        if grants is not None and role is not Role.FUNDER:
+            raise ValueError(f"{where}: only funders have 'grants' (a program manager sees every grant, a partner none)")
+        if grants is not None and not (isinstance(grants, list) and all(isinstance(g, (str, int)) and str(g).strip() for g in grants)):
+            raise ValueError(f"{where}: 'grants' must be a list of grant ids, as in the grants file, e.g. [CBF-2025-PCR]")
         key = str(email).strip().lower()
         if key in users:
             raise ValueError(f"{where}: listed twice")
-        users[key] = (role, firm.strip() if firm else None)
-    return RolesConfig(users=users, threshold=threshold)
+        users[key] = RoleEntry(role, firm.strip() if firm else None, tuple(dict.fromkeys(str(g).strip() for g in grants or ())))
+    return RolesConfig(users=users, threshold=threshold, path=path)
+
+
+def configured_roles() -> RolesConfig | None:
+    """The roles file named by PCR_ROLES_FILE, or None when it is not set."""
+    roles_file = os.environ.get(ROLES_FILE_ENV)
+    return load_roles(roles_file) if roles_file else None
 
 
 def scope_for(user_info: Mapping[str, object], roles: RolesConfig | None, server_address: str | None) -> Scope:
@@ -171,24 +236,14 @@ def scope_for(user_info: Mapping[str, object], roles: RolesConfig | None, server
         return Scope(Role.PROGRAM_MANAGER, LOCAL_USER, local=True, threshold=threshold)
     if not user_info.get("is_logged_in"):
         raise LoginRequired("Please log in to see the dashboards.")
-    email = str(user_info.get("email") or "").strip().lower()
-    grant = roles.users.get(email) if (roles and email) else None
-    if grant is None:
-        raise AccessDenied(
-            f"No role is assigned to {email or 'this account'}: no data is shown. "
-            "Ask the program manager to add you to the roles file."
-        )
-    role, firm = grant
-    return Scope(role, email, firm=firm, threshold=threshold)
+    return (roles or RolesConfig(users={})).scope_of(str(user_info.get("email") or ""))
 
 
 def current_scope() -> Scope:
     """The scope of the person viewing this Streamlit session."""
     import streamlit as st
 
-    roles_file = os.environ.get(ROLES_FILE_ENV)
-    roles = load_roles(roles_file) if roles_file else None
-    return scope_for(st.user.to_dict(), roles, st.get_option("server.address"))
+    return scope_for(st.user.to_dict(), configured_roles(), st.get_option("server.address"))
 
 
 # --- reading the published database ----------------------------------------------------------

@@ -1,6 +1,8 @@
 """`pcr report --grant ID --period 2026Q1|FY2025-26|grant --format pdf|xlsx|csv [--out DIR]`:
 a funder's grant report from the published database, with small cells suppressed, stamped
-with the run id and the checksums of the exports it rests on (docs/reports.md)."""
+with the run id and the checksums of the exports it rests on (docs/reports.md). With
+`--for EMAIL` the report is made on behalf of a roles-file identity, and refused for a grant
+the roles file does not link to that funder."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grants", type=Path, default=None,
                         help="grants file (default: $PCR_GRANTS_FILE or config/grants.yml)")
     parser.add_argument("--db", type=Path, default=None, help=f"published database (default: {paths.published_db()})")
+    parser.add_argument("--for", dest="for_identity", default=None, metavar="EMAIL",
+                        help="produce the report on behalf of this roles-file identity: refused unless it is a program "
+                             "manager or a funder the roles file links to the grant")
+    parser.add_argument("--roles", type=Path, default=None,
+                        help="roles file for --for (default: $PCR_ROLES_FILE)")
 
 
 def _quiet_streamlit() -> None:
@@ -33,6 +40,30 @@ def _quiet_streamlit() -> None:
         lambda record: "No runtime found" not in record.getMessage())
 
 
+def _on_behalf_of(args: argparse.Namespace, grants) -> tuple[str | None, int]:
+    """Why the identity of ``--for`` may not have this grant's report (None: it may), and the
+    suppression threshold it gets: the stricter of the grants file's and the roles file's,
+    as on the Grant reports page."""
+    from dashboards.access import ROLES_FILE_ENV, Role, configured_roles, load_roles
+
+    if not args.for_identity:
+        return "--roles needs --for EMAIL (the identity to produce the report for)", grants.threshold
+    roles = load_roles(args.roles) if args.roles else configured_roles()
+    if roles is None:
+        return f"--for needs a roles file: pass --roles FILE or set {ROLES_FILE_ENV}", grants.threshold
+    roles.check_grants(grants.grants, grants.path)
+    scope = roles.scope_of(args.for_identity)
+    threshold = max(grants.threshold, scope.threshold)
+    if scope.role is Role.PARTNER:
+        return (f"{scope.identity} is partner firm {scope.firm} in {roles.path}: a grant report covers every firm, "
+                "so partners get none", threshold)
+    if not scope.visible_grants([args.grant]):
+        linked = ", ".join(sorted(scope.grants)) or "none"
+        return (f"grant {args.grant} is not linked to funder {scope.identity} in {roles.path} "
+                f"(grants linked to it: {linked}); no report was written", threshold)
+    return None, threshold
+
+
 def run(args: argparse.Namespace) -> int:
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -40,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"pcr report: unknown format {', '.join(unknown) or '(none)'}; use {', '.join(FORMATS)}", file=sys.stderr)
         return 2
     _quiet_streamlit()  # before the imports: the access layer's cache is made when it loads
-    from dashboards.access import DataUnavailable
+    from dashboards.access import AccessDenied, DataUnavailable
     from reports import asof, render
     from reports.build import build_report
     from reports.grants import GrantConfigError, load_grants, parse_period
@@ -52,10 +83,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"pcr report: no grant {args.grant!r} in {grants.path}; known: {', '.join(grants.grants) or 'none'}",
                   file=sys.stderr)
             return 2
+        threshold = grants.threshold
+        if args.for_identity or args.roles:
+            refusal, threshold = _on_behalf_of(args, grants)
+            if refusal:
+                print(f"pcr report: {refusal}", file=sys.stderr)
+                return 1
         period = parse_period(args.period, grant)
         version = asof.prepare(period, grant.close_after_days, args.db)
-        report = build_report(grant, period, version, grants.threshold)
-    except (GrantConfigError, ValueError, asof.ReportDataError, DataUnavailable) as error:
+        report = build_report(grant, period, version, threshold)
+    except (GrantConfigError, ValueError, asof.ReportDataError, DataUnavailable, AccessDenied) as error:
         print(f"pcr report: {error}", file=sys.stderr)
         return 1
     out_dir = args.out or paths.data_dir() / "reports"

@@ -1,13 +1,14 @@
 """Grant reports: what a funder receives for a grant and period (reports/, docs/reports.md),
 on screen and as PDF / XLSX / CSV downloads. Program managers and funders see the same
-suppressed report; partner firms have no access (a grant covers every firm)."""
+suppressed report; a funder is offered only the grants the roles file links to it; partner
+firms have no access (a grant covers every firm)."""
 from __future__ import annotations
 
 import datetime as dt
 
 import streamlit as st
 
-from dashboards.access import DataUnavailable, Role
+from dashboards.access import AccessDenied, DataUnavailable, Role, configured_roles
 from dashboards.views.common import page_context
 from reports import asof, render
 from reports.build import build_report
@@ -27,6 +28,18 @@ except GrantConfigError as problem:
 if not grants.grants:
     st.info(f"No grants are configured in {grants.path}.")
     st.stop()
+try:
+    if (roles := configured_roles()) is not None:
+        # A program manager learns of every misspelt link; a funder only of its own.
+        roles.check_grants(grants.grants, grants.path, None if ctx.scope.role is Role.PROGRAM_MANAGER else [ctx.scope.identity])
+except (ValueError, AccessDenied) as problem:
+    st.error(str(problem))
+    st.stop()
+offered = ctx.scope.visible_grants(grants.grants)
+if not offered:
+    st.info(f"No grant is linked to {ctx.scope.identity} in the roles file, so there is no grant report to show. "
+            "Ask the program manager to list your grants under your entry's `grants`.")
+    st.stop()
 
 
 def _periods(grant: Grant) -> list[str]:
@@ -40,7 +53,7 @@ def _periods(grant: Grant) -> list[str]:
     return ["grant", *years, *reversed(quarters)]
 
 
-grant_id = st.selectbox("Grant", list(grants.grants), format_func=lambda g: f"{g} — {grants.grants[g].funder}")
+grant_id = st.selectbox("Grant", offered, format_func=lambda g: f"{g} — {grants.grants[g].funder}")
 grant = grants.grants[grant_id]
 period_text = st.selectbox("Period", _periods(grant), help="A quarter, a fiscal year or the whole grant.")
 threshold = max(grants.threshold, ctx.scope.threshold)

@@ -51,12 +51,13 @@ def busiest_firm(db: Path) -> str:
                            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
 
 
-def write_roles(path: Path, firm: str, threshold: int = 11) -> Path:
+def write_roles(path: Path, firm: str, threshold: int = 11, funder_grants: tuple[str, ...] = ("CBF-2025-PCR",)) -> Path:
+    """The funder is linked to ``funder_grants`` (ids of config/grants.example.yml)."""
     path.write_text(
         f"suppression_threshold: {threshold}\nusers:\n"
         f"  {MANAGER}: {{role: program_manager}}\n"
         f"  {PARTNER}: {{role: partner, firm: \"{firm}\"}}\n"
-        f"  {FUNDER}: {{role: funder}}\n",
+        f"  {FUNDER}: {{role: funder, grants: [{', '.join(funder_grants)}]}}\n",
         encoding="utf-8",
     )
     return path
