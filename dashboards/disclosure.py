@@ -3,86 +3,148 @@
 Policy (domain brief section 5; California Health and Human Services Data De-identification
 Guidelines, section 4.4):
 
-* **Primary suppression.** Every published count from 1 to ``threshold - 1`` (default 11, so
-  1..10) is suppressed — interior cells *and* margins, since a row total of 7 is as small a
-  group as a cell of 7.
-* **Zeros are shown.** A true zero describes nobody: the CHHS guidelines say values of 0 need
-  not be suppressed because a non-event cannot be identified. Zeros are also never chosen as
-  complements (a suppressed zero beside published neighbours could be pinned exactly).
-* **Complementary suppression.** The published table is the interior plus its margins. Every
-  row, column and the total row/column is an equation ``sum(interior) = margin``. Repeated
-  to a fixed point:
+* **Primary suppression.** Every published count of people or cases from 1 to
+  ``threshold - 1`` (default 11, so 1..10) is hidden, interior cells *and* margins, and shown
+  as ``<11``: the marker is true for every cell it stands on.
+* **Zeros are shown.** A true zero describes nobody (the CHHS guidelines need not suppress
+  it), and a zero is never chosen as a complement.
+* **Complementary suppression.** Published counts are linked by equations ``sum(parts) =
+  total``: the rows and columns of a table with its margins, and across the tables of one
+  report (a headline number that is the total of a table, a sum of two tables' totals, the
+  same number in two tables). Repeated to a fixed point:
 
-  1. an equation holding exactly one suppressed entry would give it away by subtraction, so
-     a second entry is suppressed — the smallest positive published interior entry of that
-     equation (ties: first in row-major order), or the margin when none is left;
-  2. when the margin of an equation is published, the suppressed interior entries of that
-     equation add up to a disclosed number; if it is below the threshold, more entries are
-     suppressed until it is not (the CHHS "sum of suppressed values < 11" rule);
-  3. the whole system is checked at once: a suppressed entry is recoverable exactly when no
-     solution of the published equations can move it (linear algebra: it has a zero
-     component in every null-space vector of the suppressed columns). Row/column rules alone
-     miss a cell whose only links form a bridge between two groups of suppressed cells; such
-     a cell gets one more complement chosen to put it on a cycle.
+  1. an equation holding exactly one hidden entry would give it away by subtraction, so a
+     second entry is hidden;
+  2. when an equation's total is published, its hidden parts add up to a disclosed number; if
+     that is below the threshold more parts are hidden (the CHHS "sum of suppressed values"
+     rule);
+  3. the whole system is checked at once, with what the markers say: a ``<11`` entry lies in
+     1..10 and a ``withheld`` one, by elimination, is 0 or at least 11 (it is never 0). An
+     integer program finds each hidden entry's smallest and largest value consistent with
+     everything published; where the two meet, one more entry is hidden.
 
-  Because every suppressed value is positive, a null-space direction can be followed a little
-  either way without a count going negative, so no suppressed entry is determined even with
-  the knowledge that counts are non-negative (tests/test_disclosure.py checks this with a
-  linear program).
+  In the rare system where every positive entry is hidden and ``<11`` on each would still add
+  up to exact values (ten 1s under a total below 11), every entry shows ``withheld``.
 
-* **Restriction: at most two dimensions.** A funder table is a 1-D series or a 2-D frame with
-  (optionally) its totals. A frame with a MultiIndex is treated as 2-D with composite row keys:
-  subtotals by one level are *not* protected, so do not publish them beside it. Two tables
-  that share a margin (e.g. vehicle x outcome and county x outcome, both with outcome totals)
-  are protected one by one, not jointly: give a funder page one table per set of margins.
+  Complements hide as little as possible: interior cells before margins, margins before a
+  table's grand total, and a total asked for as a headline last; among equals the smallest
+  value. Complementary cells show ``withheld``, a marker that claims no bound.
+* **Not counts.** Hours, dollars and durations are not suppressed as counts. One computed
+  over a group whose count is under the threshold is withheld as ``fewer than 11 cases`` (the
+  group's unit); one whose group is hidden only as a complement is ``withheld``, since it
+  would otherwise let a total reveal a small group's share.
+* **Rates** are shown exactly when their numerator and denominator are both shown (a rate
+  and one published input give the other input); otherwise ``withheld``.
 
-Derived values (rates, percentages) take their inputs from ``.numeric``, where suppressed
-entries are NaN, so anything computed from a suppressed number is NaN as well; ``ratio``
-formats them with the marker.
+Derived values take their inputs from ``.numeric``, where hidden entries are NaN, so anything
+computed from a hidden number is NaN as well.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 DEFAULT_THRESHOLD = 11
 TOTAL_LABEL = "Total"
+WITHHELD = "withheld"
+
+# Why an entry is hidden (SuppressedTable.reasons; "" where it is shown).
+SMALL = "small"  # a count from 1 to threshold - 1
+COMPLEMENT = "complement"  # a count hidden so that no total reveals a small one
+SMALL_GROUP = "small_group"  # hours, dollars or days over fewer than threshold units
+REVEALS = "reveals"  # a measure, sum or rate that would reveal a hidden count
+
+# Complements are chosen in this order, cheapest first.
+COST_INTERIOR, COST_MARGIN, COST_GRAND_TOTAL, COST_HEADLINE = 0, 1, 2, 3
 
 
-def marker_for(threshold: int) -> str:
+def small_marker(threshold: int) -> str:
     return f"<{threshold}"
+
+
+def marker(reason: str, threshold: int | None, unit: str = "cases") -> str:
+    """What a hidden entry shows, by the reason it is hidden."""
+    if not reason:
+        return ""
+    if reason == SMALL:
+        return small_marker(threshold)
+    if reason == SMALL_GROUP:
+        return f"fewer than {threshold} {unit}"
+    return WITHHELD
+
+
+def legend(threshold: int, reasons: Iterable[str] | None = None) -> list[str]:
+    """One sentence per marker in use (all of them when ``reasons`` is None): what it says
+    about the number it stands for. Pages, reports and downloads print these."""
+    wanted = set(reasons) if reasons is not None else {SMALL, COMPLEMENT, SMALL_GROUP}
+    lines = []
+    if SMALL in wanted:
+        lines.append(f"{small_marker(threshold)}: a count from 1 to {threshold - 1}, hidden to protect the people it counts.")
+    if wanted & {COMPLEMENT, REVEALS}:
+        lines.append(f"{WITHHELD}: hidden so that no total, sum or rate shown can reveal a count under {threshold} "
+                     "by subtraction; it may be any number, small or large.")
+    if SMALL_GROUP in wanted:
+        lines.append(f"fewer than {threshold} ...: hours, dollar values and days computed over fewer than {threshold} "
+                     "cases (clients, motions) are not shown.")
+    if wanted and lines:
+        lines.append("0 is a true zero.")
+    return lines
+
+
+def format_count(value: float) -> str:
+    return f"{int(round(float(value))):,}"
+
+
+def format_measure(value: float, kind: str) -> str:
+    """Hours with one decimal, dollars whole with $, anything else whole; thousands separated."""
+    if kind == "usd":
+        return f"${float(value):,.0f}"
+    if kind == "hours":
+        return f"{float(value):,.1f}"
+    return f"{float(value):,.0f}"
 
 
 @dataclass(frozen=True)
 class SuppressedTable:
-    """A table ready to publish. All three frames share labels (including the total row /
-    column when margins were requested)."""
+    """A table ready to publish. The frames share labels (including the total row / column
+    when margins were requested)."""
 
-    display: pd.DataFrame | pd.Series  # strings; suppressed entries show the marker
-    numeric: pd.DataFrame | pd.Series  # floats; suppressed entries are NaN (for charts)
-    suppressed_mask: pd.DataFrame | pd.Series  # True where suppressed
-    threshold: int | None  # None: nothing was suppressed (program manager / partner view)
-
-    @property
-    def marker(self) -> str:
-        return marker_for(self.threshold) if self.threshold else ""
+    display: pd.DataFrame | pd.Series  # strings; hidden entries show their marker
+    numeric: pd.DataFrame | pd.Series  # floats; hidden entries are NaN (for charts and sums)
+    suppressed_mask: pd.DataFrame | pd.Series  # True where hidden
+    threshold: int | None  # None: nothing is suppressed for this audience (manager / partner)
+    reasons: pd.DataFrame | pd.Series | None = None  # SMALL, COMPLEMENT, ... where hidden, else ""
 
     @property
     def any_suppressed(self) -> bool:
         return bool(np.asarray(self.suppressed_mask).any())
 
+    def reasons_present(self) -> set[str]:
+        if self.reasons is None:
+            return set()
+        return {r for r in np.asarray(self.reasons).ravel() if r}
 
-# --- building the published grid -------------------------------------------------------------
+    def hidden_counts(self) -> tuple[int, int]:
+        """(hidden entries, all entries): the share a report states."""
+        mask = np.asarray(self.suppressed_mask)
+        return int(mask.sum()), int(mask.size)
+
+
+# --- the published layout of one table -------------------------------------------------------
 
 @dataclass
 class _Grid:
-    """Flat entries of the published table and the equations that link them."""
+    """Flat entries of a published table (row-major), the equations that link them, and what
+    each entry costs to hide as a complement."""
 
-    values: np.ndarray  # int64, flattened in row-major order of the published layout
-    equations: list[tuple[np.ndarray, int]]  # (interior entry indices, margin entry index)
-    labels: pd.DataFrame | pd.Series  # frame/series of the published layout (holds the values)
+    values: np.ndarray
+    costs: np.ndarray
+    equations: list[tuple[np.ndarray, int]]  # (part indices, total index), local to the grid
+    labels: pd.DataFrame | pd.Series  # the published layout (holds the values)
 
 
 def _as_counts(values: np.ndarray, what: str) -> np.ndarray:
@@ -99,30 +161,32 @@ def _check_total_label(labels: pd.Index, total_label: str) -> None:
         raise ValueError(f"the table already has a {total_label!r} label: pass the interior only, margins are added here")
 
 
-def _grid_1d(series: pd.Series, with_margins: bool, total: int | None, total_label: str) -> _Grid:
+def _append_label(labels: pd.Index, total_label: str) -> pd.Index:
+    if labels.nlevels == 1:
+        return labels.append(pd.Index([total_label]))
+    return labels.append(pd.MultiIndex.from_tuples([(total_label,) + ("",) * (labels.nlevels - 1)]))
+
+
+def _grid_1d(series: pd.Series, with_margins: bool, total: int | None, total_label: str, headline: bool) -> _Grid:
     cells = _as_counts(series.to_numpy(), "suppress")
     if not with_margins:
-        return _Grid(cells, [], pd.Series(cells, index=series.index, name=series.name))
+        costs = np.full(cells.size, COST_HEADLINE if headline else COST_INTERIOR)
+        return _Grid(cells, costs, [], pd.Series(cells, index=series.index, name=series.name))
     _check_total_label(series.index, total_label)
     grand = int(cells.sum()) if total is None else int(_as_counts(np.array([total]), "total")[0])
     values = np.append(cells, grand)
+    costs = np.append(np.full(cells.size, COST_INTERIOR), COST_HEADLINE if headline else COST_GRAND_TOTAL)
     index = _append_label(series.index, total_label)
-    equations = [(np.arange(len(cells)), len(cells))]
-    return _Grid(values, equations, pd.Series(values, index=index, name=series.name))
+    return _Grid(values, costs, [(np.arange(len(cells)), len(cells))], pd.Series(values, index=index, name=series.name))
 
 
-def _grid_2d(
-    frame: pd.DataFrame,
-    with_margins: bool,
-    row_totals: pd.Series | None,
-    column_totals: pd.Series | None,
-    grand_total: int | None,
-    total_label: str,
-) -> _Grid:
+def _grid_2d(frame: pd.DataFrame, with_margins: bool, row_totals: pd.Series | None, column_totals: pd.Series | None,
+             grand_total: int | None, total_label: str, headline: bool) -> _Grid:
     cells = _as_counts(frame.to_numpy(), "suppress")
     n_rows, n_cols = cells.shape
     if not with_margins:
-        return _Grid(cells.ravel(), [], pd.DataFrame(cells, index=frame.index, columns=frame.columns))
+        return _Grid(cells.ravel(), np.full(cells.size, COST_INTERIOR), [],
+                     pd.DataFrame(cells, index=frame.index, columns=frame.columns))
     _check_total_label(frame.index, total_label)
     _check_total_label(frame.columns, total_label)
     rows = cells.sum(axis=1) if row_totals is None else _as_counts(row_totals.reindex(frame.index).to_numpy(), "row_totals")
@@ -133,114 +197,267 @@ def _grid_2d(
     extended[:n_rows, n_cols] = rows
     extended[n_rows, :n_cols] = cols
     extended[n_rows, n_cols] = grand
+    costs = np.full(extended.shape, COST_MARGIN)
+    costs[:n_rows, :n_cols] = COST_INTERIOR
+    costs[n_rows, n_cols] = COST_HEADLINE if headline else COST_GRAND_TOTAL
     width = n_cols + 1
     equations: list[tuple[np.ndarray, int]] = []
     for i in range(n_rows + 1):  # each row, and the row of column totals, sums to its margin
         equations.append((i * width + np.arange(n_cols), i * width + n_cols))
     for j in range(n_cols + 1):  # each column, and the column of row totals
         equations.append((np.arange(n_rows) * width + j, n_rows * width + j))
-    index = _append_label(frame.index, total_label)
-    columns = _append_label(frame.columns, total_label)
-    return _Grid(extended.ravel(), equations, pd.DataFrame(extended, index=index, columns=columns))
+    index, columns = _append_label(frame.index, total_label), _append_label(frame.columns, total_label)
+    return _Grid(extended.ravel(), costs.ravel(), equations, pd.DataFrame(extended, index=index, columns=columns))
 
 
-def _append_label(labels: pd.Index, total_label: str) -> pd.Index:
-    if labels.nlevels == 1:
-        return labels.append(pd.Index([total_label]))
-    return labels.append(pd.MultiIndex.from_tuples([(total_label,) + ("",) * (labels.nlevels - 1)]))
+def _grid(table, with_margins, row_totals, column_totals, grand_total, total_label, headline=False) -> _Grid:
+    if isinstance(table, pd.Series):
+        if row_totals is not None or column_totals is not None:
+            raise ValueError("a 1-D table has only a grand total")
+        return _grid_1d(table, with_margins, grand_total, total_label, headline)
+    if isinstance(table, pd.DataFrame):
+        return _grid_2d(table, with_margins, row_totals, column_totals, grand_total, total_label, headline)
+    raise TypeError(f"expected a pandas Series (1-D) or DataFrame (2-D) of counts, got {type(table).__name__}")
 
 
-# --- the suppression itself ------------------------------------------------------------------
+# --- choosing what to hide -------------------------------------------------------------------
 
-def _determined(values: np.ndarray, equations: list[tuple[np.ndarray, int]], suppressed: np.ndarray) -> np.ndarray:
-    """Indices of suppressed entries whose value the published equations pin down exactly."""
+def _determined(equations: list[tuple[np.ndarray, int]], suppressed: np.ndarray) -> np.ndarray:
+    """Hidden entries whose value the published equations alone pin down (linear algebra: a
+    zero component in every null-space vector of the hidden columns)."""
     hidden = np.flatnonzero(suppressed)
     if hidden.size == 0 or not equations:
         return np.array([], dtype=int)
-    position = {entry: k for k, entry in enumerate(hidden)}
-    matrix = np.zeros((len(equations), hidden.size))
-    for row, (interior, margin) in enumerate(equations):
-        for entry in interior:
-            if entry in position:
-                matrix[row, position[entry]] = 1.0
-        if margin in position:
-            matrix[row, position[margin]] = -1.0
+    matrix = _hidden_matrix(equations, hidden)
     _, singular, vh = np.linalg.svd(matrix, full_matrices=True)
     rank = int(np.sum(singular > 1e-9 * max(1.0, singular.max(initial=0.0))))
-    null_space = vh[rank:]  # rows span the directions the hidden values can move in together
+    null_space = vh[rank:]
     movable = np.linalg.norm(null_space, axis=0) > 1e-9 if null_space.size else np.zeros(hidden.size, bool)
     return hidden[~movable]
 
 
-def _smallest(values: np.ndarray, candidates: np.ndarray) -> list[int]:
-    """Positive entries among candidates, smallest first, ties in row-major order."""
-    positive = [int(c) for c in candidates if values[c] > 0]
-    return sorted(positive, key=lambda c: (values[c], c))
+def _hidden_matrix(equations: list[tuple[np.ndarray, int]], hidden: np.ndarray) -> np.ndarray:
+    position = {int(entry): k for k, entry in enumerate(hidden)}
+    matrix = np.zeros((len(equations), hidden.size))
+    for row, (parts, total) in enumerate(equations):
+        for entry in parts:
+            if int(entry) in position:
+                matrix[row, position[int(entry)]] += 1.0
+        if int(total) in position:
+            matrix[row, position[int(total)]] -= 1.0
+    return matrix
 
 
-def _suppression_mask(values: np.ndarray, equations: list[tuple[np.ndarray, int]], threshold: int) -> np.ndarray:
+def _value_range(values: np.ndarray, equations: list[tuple[np.ndarray, int]], suppressed: np.ndarray,
+                 threshold: int, entry: int) -> tuple[float, float]:
+    """Smallest and largest whole value of hidden ``entry`` consistent with every published
+    entry and what each marker says (``<t``: 1..t-1; ``withheld``: at least t)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    hidden = np.flatnonzero(suppressed)
+    position = {int(e): k for k, e in enumerate(hidden)}
+    matrix = _hidden_matrix(equations, hidden)
+    rhs = np.zeros(len(equations))
+    for row, (parts, total) in enumerate(equations):
+        shown_parts = [int(p) for p in parts if not suppressed[p]]
+        rhs[row] = (0.0 if suppressed[total] else float(values[total])) - float(values[shown_parts].sum())
+    used = np.any(matrix != 0, axis=1)
+    matrix, rhs = matrix[used], rhs[used]
+    small = values[hidden] < threshold
+    lower = np.where(small, 1.0, float(threshold))
+    upper = np.where(small, float(threshold - 1), np.inf)
+    objective = np.zeros(hidden.size)
+    objective[position[entry]] = 1.0
+    constraints = [LinearConstraint(matrix, rhs, rhs)] if matrix.size else []
+    integrality = np.ones(hidden.size)
+    low = milp(objective, integrality=integrality, bounds=Bounds(lower, upper), constraints=constraints)
+    high = milp(-objective, integrality=integrality, bounds=Bounds(lower, upper), constraints=constraints)
+    if low.status != 0:  # the true values are a solution, so this cannot happen unless the input is inconsistent
+        raise ValueError("suppress: the published equations do not hold for the given counts")
+    return float(low.fun), (np.inf if high.status != 0 else float(-high.fun))
+
+
+def _pinned(values, equations, suppressed, threshold) -> int | None:
+    """The first hidden entry whose value can be worked out from what is published."""
+    determined = _determined(equations, suppressed)
+    if determined.size:
+        return int(determined[0])
+    linked = {int(e) for parts, total in equations for e in (*parts, total)}
+    for entry in np.flatnonzero(suppressed):
+        # With a threshold of 2, "<2" says 1 whatever else is published: nothing can protect it.
+        if int(entry) not in linked or (values[entry] < threshold and threshold == 2):
+            continue
+        low, high = _value_range(values, equations, suppressed, threshold, int(entry))
+        if high - low < 0.5:
+            return int(entry)
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_mask(values: tuple, costs: tuple, equations: tuple, threshold: int) -> tuple[tuple, bool]:
+    eqs = [(np.array(parts, dtype=int), total) for parts, total in equations]
+    mask, all_withheld = _suppression_mask(np.array(values, dtype=np.int64), np.array(costs), eqs, threshold)
+    return tuple(mask), all_withheld
+
+
+def _suppression_mask(values: np.ndarray, costs: np.ndarray, equations: list[tuple[np.ndarray, int]],
+                      threshold: int) -> tuple[np.ndarray, bool]:
+    """Which entries to hide, and whether every marker must be ``withheld``."""
     suppressed = (values > 0) & (values < threshold)
+
+    def cheapest(candidates: Iterable[int]) -> list[int]:
+        """Published positive entries, cheapest to hide first."""
+        return sorted((int(c) for c in candidates if values[c] > 0 and not suppressed[c]),
+                      key=lambda c: (costs[c], values[c], c))
+
     while True:
         changed = False
-        for interior, margin in equations:
-            line_hidden = int(suppressed[interior].sum()) + int(suppressed[margin])
-            if line_hidden == 1:
-                choice = _smallest(values, interior[~suppressed[interior]])
-                suppressed[choice[0] if choice else margin] = True
-                changed = True
-            if not suppressed[margin]:
-                hidden_sum = int(values[interior][suppressed[interior]].sum())
+        for parts, total in equations:
+            line = np.append(parts, total)
+            if int(suppressed[line].sum()) == 1:
+                choice = cheapest(line)
+                if choice:
+                    suppressed[choice[0]] = True
+                    changed = True
+            if not suppressed[total]:
+                hidden_sum = int(values[parts][suppressed[parts]].sum())
                 if 0 < hidden_sum < threshold:
-                    for c in _smallest(values, interior[~suppressed[interior]]):
+                    for c in cheapest(parts):
                         suppressed[c] = True
                         hidden_sum += int(values[c])
                         if hidden_sum >= threshold:
                             break
                     else:
-                        suppressed[margin] = True
+                        suppressed[total] = True
                     changed = True
         if changed:
             continue
-        determined = _determined(values, equations, suppressed)
-        if determined.size == 0:
-            return suppressed
-        exposed = determined[0]
-        candidates = _smallest(values, np.flatnonzero(~suppressed))
-        # Every positive entry suppressed means nothing is determined (the true values are a
-        # strictly positive solution), so candidates cannot run out while one is exposed.
-        fix = next(
-            (c for c in candidates if exposed not in _determined(values, equations, suppressed | (np.arange(values.size) == c))),
-            candidates[0],
-        )
+        exposed = _pinned(values, equations, suppressed, threshold)
+        if exposed is None:
+            return suppressed, False
+        candidates = cheapest(range(values.size))
+        if not candidates:
+            # Every positive entry is hidden and "<t" on each still adds up to exact values
+            # (ten 1s under a total "<11"): the markers must say less. All say "withheld".
+            return suppressed, True
+        fix = candidates[0]
+        for c in candidates:
+            trial = suppressed.copy()
+            trial[c] = True
+            if exposed not in _determined(equations, trial):
+                low, high = _value_range(values, equations, trial, threshold, exposed)
+                if high - low >= 0.5:
+                    fix = c
+                    break
         suppressed[fix] = True
 
 
-def _publish(grid: _Grid, mask: np.ndarray, threshold: int | None) -> SuppressedTable:
+# --- publishing ------------------------------------------------------------------------------
+
+def _reasons(values: np.ndarray, mask: np.ndarray, threshold: int | None, all_withheld: bool) -> np.ndarray:
+    if threshold is None:
+        return np.full(values.size, "", dtype=object)
+    small = (values < threshold) & (not all_withheld)
+    return np.where(mask, np.where(small, SMALL, COMPLEMENT), "").astype(object)
+
+
+def _publish(grid: _Grid, mask: np.ndarray, threshold: int | None, all_withheld: bool = False) -> SuppressedTable:
     labels = grid.labels
     shape = labels.shape
+    reasons = _reasons(grid.values, mask, threshold, all_withheld)
     numeric_values = np.where(mask, np.nan, grid.values.astype(float)).reshape(shape)
-    marker = marker_for(threshold) if threshold else ""
-    display_values = np.array([marker if hidden else str(int(v)) for v, hidden in zip(grid.values, mask)], dtype=object).reshape(shape)
-    if isinstance(labels, pd.Series):
-        make = lambda data, dtype=None: pd.Series(data, index=labels.index, name=labels.name, dtype=dtype)  # noqa: E731
-    else:
-        make = lambda data, dtype=None: pd.DataFrame(data, index=labels.index, columns=labels.columns, dtype=dtype)  # noqa: E731
+    display_values = np.array([marker(r, threshold) if hidden else format_count(v)
+                               for v, hidden, r in zip(grid.values, mask, reasons)], dtype=object).reshape(shape)
     return SuppressedTable(
-        display=make(display_values, object),
-        numeric=make(numeric_values, float),
-        suppressed_mask=make(mask.reshape(shape), bool),
+        display=_like(labels, display_values, object),
+        numeric=_like(labels, numeric_values, float),
+        suppressed_mask=_like(labels, mask.reshape(shape), bool),
         threshold=threshold,
+        reasons=_like(labels, reasons.reshape(shape), object),
     )
 
 
-def _grid(table, with_margins, row_totals, column_totals, grand_total, total_label) -> _Grid:
-    if isinstance(table, pd.Series):
-        if row_totals is not None or column_totals is not None:
-            raise ValueError("a 1-D table has only a grand total")
-        return _grid_1d(table, with_margins, grand_total, total_label)
-    if isinstance(table, pd.DataFrame):
-        return _grid_2d(table, with_margins, row_totals, column_totals, grand_total, total_label)
-    raise TypeError(f"expected a pandas Series (1-D) or DataFrame (2-D) of counts, got {type(table).__name__}")
+def _like(labels: pd.DataFrame | pd.Series, data: np.ndarray, dtype) -> pd.DataFrame | pd.Series:
+    if isinstance(labels, pd.Series):
+        return pd.Series(data, index=labels.index, name=labels.name, dtype=dtype)
+    return pd.DataFrame(data, index=labels.index, columns=labels.columns, dtype=dtype)
+
+
+Address = tuple  # (table key, row label) or (table key, row label, column label)
+
+
+@dataclass
+class LinkedTables:
+    """Counts published together — one report, one page — protected as one system, so that no
+    number in one table can be combined with another table's to reveal a hidden count.
+
+    ``add`` a table (its rows and columns sum to its margins), ``same`` two entries that are
+    one number shown twice, ``add_sum`` a number that is the sum of other entries (a headline
+    such as motions granted = vacaturs + relief beside them); then ``publish``."""
+
+    threshold: int | None = DEFAULT_THRESHOLD
+    _grids: dict[str, tuple[_Grid, int]] = field(default_factory=dict)
+    _links: list[tuple[list[int], int]] = field(default_factory=list)
+    _size: int = 0
+
+    def add(self, key: str, table: pd.Series | pd.DataFrame, with_margins: bool = True, *,
+            row_totals: pd.Series | None = None, column_totals: pd.Series | None = None,
+            grand_total: int | None = None, total_label: str = TOTAL_LABEL, headline: bool = False) -> None:
+        """``headline``: the table's grand total (or, without margins, its entries) is a number
+        the audience asked for, hidden as a complement only when nothing else will do."""
+        if key in self._grids:
+            raise ValueError(f"table {key!r} added twice")
+        grid = _grid(table, with_margins, row_totals, column_totals, grand_total, total_label, headline)
+        self._grids[key] = (grid, self._size)
+        self._size += grid.values.size
+
+    def add_sum(self, key: str, parts: Sequence[Address], label: Hashable = "n") -> None:
+        """A single number that is the sum of ``parts`` (entries of tables added before)."""
+        indices = [self._index(a) for a in parts]
+        total = int(sum(int(self._value(i)) for i in indices))
+        self.add(key, pd.Series([total], index=[label]), with_margins=False, headline=True)
+        self._links.append((indices, self._index((key, label))))
+
+    def same(self, first: Address, second: Address) -> None:
+        """Two published entries that are the same number."""
+        a, b = self._index(first), self._index(second)
+        if self._value(a) != self._value(b):
+            raise ValueError(f"{first} = {self._value(a)} and {second} = {self._value(b)} are said to be one number but differ")
+        self._links.append(([a], b))
+
+    def publish(self) -> dict[str, SuppressedTable]:
+        if self.threshold is not None and (int(self.threshold) != self.threshold or self.threshold < 1):
+            raise ValueError(f"threshold must be a positive integer, got {self.threshold!r}")
+        values = np.concatenate([g.values for g, _ in self._grids.values()]) if self._grids else np.array([], np.int64)
+        all_withheld = False
+        if self.threshold is None:
+            mask = np.zeros(values.size, dtype=bool)
+        else:
+            costs = np.concatenate([g.costs for g, _ in self._grids.values()]) if self._grids else np.array([])
+            equations = [(tuple(int(p) + offset for p in parts), int(total) + offset)
+                         for g, offset in self._grids.values() for parts, total in g.equations]
+            equations += [(tuple(parts), total) for parts, total in self._links]
+            hidden, all_withheld = _cached_mask(tuple(int(v) for v in values), tuple(int(c) for c in costs),
+                                                tuple(equations), int(self.threshold))
+            mask = np.array(hidden, dtype=bool)
+        return {key: _publish(g, mask[offset:offset + g.values.size], self.threshold, all_withheld)
+                for key, (g, offset) in self._grids.items()}
+
+    def _index(self, address: Address) -> int:
+        key, *label = address
+        grid, offset = self._grids[key]
+        if isinstance(grid.labels, pd.Series):
+            local = grid.labels.index.get_loc(label[0])
+        else:
+            row, column = label
+            local = grid.labels.index.get_loc(row) * grid.labels.shape[1] + grid.labels.columns.get_loc(column)
+        return offset + int(local)
+
+    def _value(self, index: int) -> int:
+        for grid, offset in self._grids.values():
+            if offset <= index < offset + grid.values.size:
+                return int(grid.values[index - offset])
+        raise IndexError(index)
 
 
 def suppress(
@@ -259,13 +476,13 @@ def suppress(
     Margins default to sums of the interior. Pass them explicitly when they are not sums —
     distinct counts, where one client can fall in several cells; they are then protected
     by the same rules. ``with_margins=False`` protects the interior only: never publish its
-    totals elsewhere.
-    """
+    totals elsewhere. Tables published together: use ``LinkedTables``."""
     if int(threshold) != threshold or threshold < 1:
         raise ValueError(f"threshold must be a positive integer, got {threshold!r}")
-    grid = _grid(table, with_margins, row_totals, column_totals, grand_total, total_label)
-    mask = _suppression_mask(grid.values, grid.equations, int(threshold))
-    return _publish(grid, mask, int(threshold))
+    linked = LinkedTables(int(threshold))
+    linked.add("table", table, with_margins, row_totals=row_totals, column_totals=column_totals,
+               grand_total=grand_total, total_label=total_label)
+    return linked.publish()["table"]
 
 
 def unsuppressed(
@@ -283,53 +500,63 @@ def unsuppressed(
     return _publish(grid, np.zeros(grid.values.size, dtype=bool), None)
 
 
-def suppress_like(values: pd.Series | pd.DataFrame, pattern: SuppressedTable, total_label: str = TOTAL_LABEL) -> SuppressedTable:
-    """Publish a companion measure (pro bono hours, value of donated time) of the counts in
-    ``pattern`` with the same entries hidden: hours behind fewer than ``threshold`` cases are
-    as identifying as the case count. ``values`` is the interior, labelled like the counts;
-    its margins are sums."""
+def suppress_like(values: pd.Series | pd.DataFrame, pattern: SuppressedTable, *, unit: str = "cases",
+                  kind: str = "number", total_label: str = TOTAL_LABEL) -> SuppressedTable:
+    """Publish a measure that is not a count (hours, dollars, days) beside the counts in
+    ``pattern``, hidden where its count is: over a small group it shows ``fewer than 11
+    {unit}``; where the count is hidden only as a complement, ``withheld`` (the total of the
+    measure would otherwise reveal a small group's share). ``values`` is the interior,
+    labelled like the counts; its margins are sums. ``kind``: "hours", "usd" or "number"."""
     published = values.astype(float)
     if isinstance(values, pd.Series):
         if total_label in pattern.numeric.index:
-            published = pd.Series(np.append(published.to_numpy(), published.sum()), index=_append_label(values.index, total_label), name=values.name)
+            published = pd.Series(np.append(published.to_numpy(), published.sum()),
+                                  index=_append_label(values.index, total_label), name=values.name)
     elif total_label in pattern.numeric.columns:
         published = published.copy()
         published[total_label] = published.sum(axis=1)
         published = pd.concat([published, published.sum(axis=0).to_frame().T])
         published.index = _append_label(values.index, total_label)
-    if not (published.index.equals(pattern.numeric.index) and (isinstance(published, pd.Series) or published.columns.equals(pattern.numeric.columns))):
+    same_columns = isinstance(published, pd.Series) or published.columns.equals(pattern.numeric.columns)
+    if not (published.index.equals(pattern.numeric.index) and same_columns):
         raise ValueError("suppress_like: values must have exactly the labels of the counts table, in the same order")
-    return SuppressedTable(
-        display=published.map(_format_number).astype(object).mask(pattern.suppressed_mask, pattern.marker),
-        numeric=published.mask(pattern.suppressed_mask),
-        suppressed_mask=pattern.suppressed_mask.copy(),
-        threshold=pattern.threshold,
-    )
+    count_reasons = pattern.reasons if pattern.reasons is not None else pattern.suppressed_mask.map(lambda h: COMPLEMENT if h else "")
+    reasons = count_reasons.map(lambda r: SMALL_GROUP if r == SMALL else (REVEALS if r else ""))
+    display = published.map(lambda v: format_measure(v, kind)).astype(object)
+    display = display.mask(pattern.suppressed_mask, reasons.map(lambda r: marker(r, pattern.threshold, unit)))
+    return SuppressedTable(display=display, numeric=published.mask(pattern.suppressed_mask),
+                           suppressed_mask=pattern.suppressed_mask.copy(), threshold=pattern.threshold, reasons=reasons)
 
 
-def _format_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+def _as_series(value) -> pd.Series | pd.DataFrame:
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        return value.astype(float)
+    return pd.Series([float(value)] if value is not None else [np.nan], dtype=float)
 
 
 def ratio(
-    numerator: pd.Series | pd.DataFrame,
-    denominator: pd.Series | pd.DataFrame,
+    numerator: pd.Series | pd.DataFrame | float,
+    denominator: pd.Series | pd.DataFrame | float,
     *,
     threshold: int | None = DEFAULT_THRESHOLD,
     percent: bool = True,
     decimals: int = 1,
+    undefined: str = "–",
 ) -> SuppressedTable:
-    """A rate from two ``.numeric`` tables (e.g. granted / decided). Where either input is
-    suppressed (NaN) the rate is suppressed too; a zero denominator gives an empty cell."""
+    """A rate from two ``.numeric`` tables (e.g. granted / decided). It is shown exactly when
+    both inputs are (NaN marks a hidden input): a rate beside one published input gives the
+    other away, so otherwise it is ``withheld``. A zero denominator shows ``undefined``."""
+    numerator, denominator = _as_series(numerator), _as_series(denominator)
     hidden = numerator.isna() | denominator.isna()
     rate = numerator / denominator.where(denominator != 0)
     if percent:
         rate = rate * 100
     suffix = "%" if percent else ""
-    marker = marker_for(threshold) if threshold else ""
 
     def show(value: float) -> str:
-        return "" if pd.isna(value) else f"{value:.{decimals}f}{suffix}"
+        return undefined if pd.isna(value) else f"{value:,.{decimals}f}{suffix}"
 
-    display = rate.map(show).mask(hidden, marker)
-    return SuppressedTable(display=display, numeric=rate.mask(hidden), suppressed_mask=hidden, threshold=threshold)
+    display = rate.map(show).astype(object).mask(hidden, WITHHELD)
+    reasons = hidden.map(lambda h: REVEALS if h else "").astype(object)
+    return SuppressedTable(display=display, numeric=rate.mask(hidden), suppressed_mask=hidden,
+                           threshold=threshold, reasons=reasons)
