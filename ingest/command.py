@@ -20,15 +20,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"DuckDB file to load into (default: the scratch database {paths.scratch_db()}; "
                              "only `pcr run` publishes)")
     parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is quarantined")
-    parser.add_argument("--exported-at", type=dt.datetime.fromisoformat, default=None, metavar="DATE",
-                        help="export time for files without an ISO date in their name (default: now)")
+    add_exported_at_argument(parser)
+
+
+def _export_date(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-04-20") from None
+    if value > dt.datetime.now():
+        raise argparse.ArgumentTypeError(f"{text} is in the future: an export cannot have been made then")
+    return value
+
+
+def add_exported_at_argument(parser: argparse.ArgumentParser) -> None:
+    """--exported-at, shared by `pcr ingest` and `pcr run` (docs/data-contract.md, "Export dates")."""
+    parser.add_argument("--exported-at", type=_export_date, default=None, metavar="DATE",
+                        help="the day the given exports were made, for files whose name does not say it "
+                             "(default: none stated, and a report on a past period will refuse them)")
+
+
+def undated_warning(results: list[FileResult]) -> str | None:
+    """A warning naming the files loaded without a stated export date, or None."""
+    undated = [r.path.name for r in results if r.export_date is not None and r.export_date.source == "load_time"]
+    if not undated:
+        return None
+    shown = ", ".join(undated[:5]) + (f" and {len(undated) - 5} more" if len(undated) > 5 else "")
+    return (f"WARNING: {len(undated)} file(s) loaded without an export date ({shown}): they are dated by the load "
+            "time, and a report on a past period will refuse to count them. Put the export date in the file "
+            "name (motions_2026-04-20.csv) or pass --exported-at DATE.")
 
 
 def _describe(result: FileResult) -> str:
     if result.status != "loaded":
         return f"{result.status.upper()}: {result.message}"
     kinds = ", ".join(sorted({f"{s.layout}/{s.file_kind}" for s in result.sources}))
-    return (f"{kinds}: {result.total('rows_read'):,} rows, {result.total('rows_loaded'):,} loaded, "
+    return (f"{kinds}, {result.export_date.describe()}: {result.total('rows_read'):,} rows, "
+            f"{result.total('rows_loaded'):,} loaded, "
             f"{result.total('rows_quarantined'):,} quarantined, {result.total('rows_duplicate'):,} duplicate "
             f"(load {result.load_id}, {result.seconds:.2f} s)")
 
@@ -86,6 +114,9 @@ def _summarise(results: list[FileResult], seconds: float, strict: bool) -> int:
         print("Examples:")
         for example in [e for r in loaded for e in r.quarantine_examples][:5]:
             print(f"  {example}")
+    warning = undated_warning(loaded)
+    if warning:
+        print(f"\n{warning}")
     if failed:
         print(f"\nERROR: {len(failed)} file(s) not loaded (database unchanged for them):", file=sys.stderr)
         for r in failed:

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import duckdb
 
@@ -42,6 +43,7 @@ class FileResult:
     status: str  # loaded | skipped | failed
     message: str = ""
     load_id: int | None = None
+    export_date: ExportDate | None = None
     sources: list[SourceResult] = field(default_factory=list)
     seconds: float = 0.0
     quarantine_rules: Counter = field(default_factory=Counter)
@@ -66,14 +68,49 @@ def collect_files(inputs: list[Path]) -> tuple[list[Path], list[FileResult]]:
     return list(dict.fromkeys(files)), missing
 
 
-def exported_at_for(path: Path, fallback: dt.datetime) -> dt.datetime:
-    """The export time: an ISO date in the file name, else the fallback."""
+# How a file's export date was known, as raw.load_manifest.exported_at_source records it. Only
+# a stated date can place an export in time: a report on a closed period refuses exports dated
+# by their load time (reports/asof.py).
+EXPORT_DATE_SOURCES = {
+    "layout": "the file name, read with its layout's export_date pattern",
+    "file_name": "an ISO date (YYYY-MM-DD) in the file name",
+    "option": "--exported-at",
+    "load_time": "not stated: the time the file was loaded",
+}
+
+
+@dataclass(frozen=True)
+class ExportDate:
+    at: dt.datetime
+    source: str  # a key of EXPORT_DATE_SOURCES
+
+    def describe(self) -> str:
+        when = f"{self.at:%Y-%m-%d}" if self.at.time() == dt.time() else f"{self.at:%Y-%m-%d %H:%M}"
+        return f"exported {when} ({EXPORT_DATE_SOURCES[self.source]})"
+
+
+def export_date_for(path: Path, layouts: Iterable[Layout], option: dt.datetime | None,
+                    load_time: dt.datetime) -> ExportDate:
+    """The export date of ``path``: its layout's export_date pattern, else an ISO date in the
+    file name, else --exported-at, else the load time. The name wins over the option: one
+    option given for a folder must not re-date the files that say when they were made."""
+    for layout in layouts:
+        if layout.export_date is None:
+            continue
+        try:
+            found = layout.export_date.read(path.name)
+        except ValueError as e:
+            raise FileProblem(f"export date: {e} (export_date of layout {layout.name}, {layout.path.name})") from None
+        if found is not None:
+            return ExportDate(found, "layout")
     for match in _ISO_DATE.finditer(path.name):
         try:
-            return dt.datetime(*(int(g) for g in match.groups()))
+            return ExportDate(dt.datetime(*(int(g) for g in match.groups())), "file_name")
         except ValueError:
             continue
-    return fallback
+    if option is not None:
+        return ExportDate(option, "option")
+    return ExportDate(load_time, "load_time")
 
 
 def load_vehicles() -> tuple[str, ...]:
@@ -99,14 +136,11 @@ class Ingestor:
         self.layouts = layouts if layouts is not None else load_layouts()
         self.vehicles = load_vehicles()
         install_hmac_macro(self.con, load_or_create_key())
-        self.upgraded_tables = store.ensure_schema(self.con)
+        self.upgrades = store.ensure_schema(self.con)
 
     @property
     def upgrade_note(self) -> str | None:
-        if not self.upgraded_tables:
-            return None
-        return ("Upgraded the raw store: records are now compared by value; dropped the unused _record_hash column of "
-                + ", ".join(f"raw.{t}" for t in self.upgraded_tables))
+        return f"Upgraded the raw store: {'; '.join(self.upgrades)}" if self.upgrades else None
 
     def close(self) -> None:
         self.con.close()
@@ -129,25 +163,26 @@ class Ingestor:
             # Read into work tables before the transaction: they are temporary, and a CSV's rows
             # are numbered by rowid, which counts from 0 only in a table committed before it.
             prepared = [self._prepare_source(source) for source in sources]
+            exported = export_date_for(path, [sql.match.kind.layout for sql in prepared], self.exported_at, started)
             self.con.execute("BEGIN TRANSACTION")
             try:
                 load_id = store.next_load_id(self.con)
-                exported_at = exported_at_for(path, self.exported_at or started)
                 for sql in prepared:
-                    result.sources.append(self._load_source(path, sql, load_id, exported_at, result))
+                    result.sources.append(self._load_source(path, sql, load_id, exported.at, result))
                 finished = dt.datetime.now()
                 for s in result.sources:
                     self.con.execute(
-                        "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO raw.load_manifest ({', '.join(store.MANIFEST_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(store.MANIFEST_COLUMNS))})",
                         [load_id, path.name, str(path.resolve()), facts.sha256, s.sheet, s.layout, s.file_kind,
                          s.rows_read, s.rows_loaded, s.rows_quarantined, s.rows_duplicate,
-                         json.dumps(s.records), exported_at, started, finished],
+                         json.dumps(s.records), exported.at, exported.source, started, finished],
                     )
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
-            result.status, result.load_id = "loaded", load_id
+            result.status, result.load_id, result.export_date = "loaded", load_id, exported
         except FileProblem as e:
             result.sources = []
             result.quarantine_rules.clear()

@@ -4,6 +4,8 @@ A layout describes one way programs export their data: a set of file kinds, each
 by a header signature and mapped onto contract tables (see docs/data-contract.md)."""
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +61,24 @@ class FileKind:
 
 
 @dataclass(frozen=True)
+class ExportDatePattern:
+    """Where a system puts the export date in its file names (a layout's `export_date`)."""
+    file_name: re.Pattern  # searched in the file name; its first group is the date
+    format: str  # strftime codes of that group
+
+    def read(self, file_name: str) -> dt.datetime | None:
+        """The export date in ``file_name``; None if the pattern is not there. A match that is
+        not a date in the format raises ValueError: the name looks dated but says nothing true."""
+        match = self.file_name.search(file_name)
+        if match is None:
+            return None
+        try:
+            return dt.datetime.strptime(match.group(1), self.format)
+        except ValueError:
+            raise ValueError(f"{match.group(1)!r} in the file name is not a date in the format {self.format!r}") from None
+
+
+@dataclass(frozen=True)
 class Layout:
     name: str
     path: Path
@@ -67,6 +87,7 @@ class Layout:
     true_words: tuple[str, ...]
     false_words: tuple[str, ...]
     values: dict[str, dict[str, str]]  # canonical column -> {lower-cased source value: canonical}
+    export_date: ExportDatePattern | None = None
     kinds: list[FileKind] = field(default_factory=list, compare=False, hash=False)
 
 
@@ -76,6 +97,24 @@ def _words(raw: object, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
         raise LayoutError(f"{where}: expected a list")
     return tuple(str(w).strip().lower() for w in raw)
+
+
+def _export_date(raw: object, path: Path) -> ExportDatePattern | None:
+    if raw is None:
+        return None
+    where = f"{path}: export_date"
+    if not isinstance(raw, dict) or set(raw) != {"file_name", "format"}:
+        raise LayoutError(f"{where}: expected 'file_name' (a regular expression whose first group is the date) "
+                          "and 'format' (its strftime codes, e.g. '%Y%m%d')")
+    try:
+        pattern = re.compile(str(raw["file_name"]))
+    except re.error as e:
+        raise LayoutError(f"{where}.file_name: not a regular expression ({e})") from None
+    if pattern.groups < 1:
+        raise LayoutError(f"{where}.file_name: needs a group, in parentheses, around the date")
+    if "%" not in str(raw["format"]):
+        raise LayoutError(f"{where}.format: expected strftime codes such as '%m%d%Y'")
+    return ExportDatePattern(pattern, str(raw["format"]))
 
 
 def load_layout(path: Path) -> Layout:
@@ -98,6 +137,7 @@ def load_layout(path: Path) -> Layout:
         true_words=DEFAULT_TRUE + _words(booleans.get("true"), f"{path}: booleans.true"),
         false_words=DEFAULT_FALSE + _words(booleans.get("false"), f"{path}: booleans.false"),
         values=values,
+        export_date=_export_date(doc.get("export_date"), path),
     )
     for kind, spec in doc["files"].items():
         where = f"{path}: files.{kind}"

@@ -49,8 +49,14 @@ CREATE TABLE IF NOT EXISTS raw.load_manifest (
     records JSON NOT NULL,       -- {table: {inserted, unchanged, superseded, stale}}
     exported_at TIMESTAMP NOT NULL,
     started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP NOT NULL
+    finished_at TIMESTAMP NOT NULL,
+    -- how exported_at was known: layout | file_name | option | load_time (not stated), see
+    -- ingest.engine.EXPORT_DATE_SOURCES
+    exported_at_source VARCHAR NOT NULL
 )"""
+MANIFEST_COLUMNS = ("load_id", "file_name", "path", "sha256", "sheet", "layout", "file_kind", "rows_read",
+                    "rows_loaded", "rows_quarantined", "rows_duplicate", "records", "exported_at",
+                    "exported_at_source", "started_at", "finished_at")
 
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS raw.quarantine (
@@ -69,7 +75,8 @@ CREATE TABLE IF NOT EXISTS raw.quarantine (
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Create what is missing; returns the raw tables upgraded from an older layout."""
+    """Create what is missing; returns what was upgraded in a store written by an older
+    version, as sentences."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for name in TABLE_ORDER:
         table = TABLES[name]
@@ -85,7 +92,35 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
         "AND schema_name = 'raw' AND column_name = '_record_hash' ORDER BY table_name").fetchall()]
     for name in upgraded:
         con.execute(f"ALTER TABLE raw.{name} DROP COLUMN _record_hash")
-    return upgraded
+    notes = ["records are now compared by value; dropped the unused _record_hash column of "
+             + ", ".join(f"raw.{t}" for t in upgraded)] if upgraded else []
+    if _add_export_date_source(con):
+        notes.append("recorded how each earlier load's export date was known (raw.load_manifest.exported_at_source)")
+    return notes
+
+
+# exported_at_source of a load written before that column existed, told exactly from what was
+# stored: the load time was used as it was (exported_at = started_at), and a date from the file
+# name is that day at midnight and spelled in the name.
+EXPORT_DATE_SOURCE_OF_OLDER_LOADS = (
+    "CASE WHEN exported_at = started_at THEN 'load_time' "
+    "WHEN exported_at = date_trunc('day', exported_at) AND contains(file_name, strftime(exported_at, '%Y-%m-%d')) "
+    "THEN 'file_name' ELSE 'option' END")
+
+
+def has_export_date_source(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'raw' "
+        "AND table_name = 'load_manifest' AND column_name = 'exported_at_source'").fetchall()[0][0])
+
+
+def _add_export_date_source(con: duckdb.DuckDBPyConnection) -> bool:
+    if has_export_date_source(con):
+        return False
+    con.execute("ALTER TABLE raw.load_manifest ADD COLUMN exported_at_source VARCHAR")
+    con.execute(f"UPDATE raw.load_manifest SET exported_at_source = {EXPORT_DATE_SOURCE_OF_OLDER_LOADS}")
+    con.execute("ALTER TABLE raw.load_manifest ALTER COLUMN exported_at_source SET NOT NULL")
+    return True
 
 
 def loaded_as(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:

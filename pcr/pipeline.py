@@ -124,6 +124,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="start from an empty database instead of a copy of the published one "
                              "(the new version keeps no earlier loads, versions or run records)")
+    from ingest.command import add_exported_at_argument
+
+    add_exported_at_argument(parser)
 
 
 def _utcnow() -> dt.datetime:
@@ -187,11 +190,13 @@ def _say(text: str = "") -> None:
 
 
 class Pipeline:
-    def __init__(self, published: Path, exports: list[Path], fresh: bool) -> None:
+    def __init__(self, published: Path, exports: list[Path], fresh: bool,
+                 exported_at: dt.datetime | None = None) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
         self.fresh = fresh
+        self.exported_at = exported_at  # for files whose name does not say when they were exported
         self.started_at = _utcnow()
         self.run_id = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         self.docs_dir = published.parent / "data_docs" / self.run_id
@@ -252,6 +257,7 @@ class Pipeline:
                         else "starting from an empty database")
 
     def _ingest(self) -> None:
+        from ingest.command import undated_warning
         from ingest.engine import Ingestor, collect_files
 
         with self.stage("ingest", f"{len(self.exports)} path(s)" if self.exports else "nothing to ingest") as s:
@@ -262,7 +268,7 @@ class Pipeline:
             if not files and not results:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
             self.groundwork = _Groundwork(self.working, self.dbt_work_dir)
-            ingestor = Ingestor(self.working)
+            ingestor = Ingestor(self.working, exported_at=self.exported_at)
             if ingestor.upgrade_note:
                 _say(f"      {ingestor.upgrade_note}")
             try:
@@ -270,7 +276,7 @@ class Pipeline:
                     result = ingestor.ingest_file(path)
                     results.append(result)
                     _say(f"      {path}: {result.status}"
-                         + (f", {result.total('rows_loaded'):,} rows loaded, "
+                         + (f", {result.export_date.describe()}, {result.total('rows_loaded'):,} rows loaded, "
                             f"{result.total('rows_quarantined'):,} quarantined, "
                             f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
                             else f" ({result.message})"))
@@ -294,6 +300,9 @@ class Pipeline:
                 # Rule names and counts only: quarantined raw values stay in raw.quarantine.
                 _say("      quarantined rows by rule (details in raw.quarantine): "
                      + ", ".join(f"{rule} {n:,}" for rule, n in rules.most_common()))
+            warning = undated_warning(loaded)
+            if warning:
+                _say(f"      {warning}")
             failed = [r for r in results if r.status == "failed"]
             if failed:
                 for r in failed:
@@ -412,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
     published.parent.mkdir(parents=True, exist_ok=True)
     try:
         with RunLock(lock_path(published)):
-            return Pipeline(published, list(args.paths), args.fresh).execute()
+            return Pipeline(published, list(args.paths), args.fresh, args.exported_at).execute()
     except RunLocked as e:
         print(f"pcr run: refused: {e}", file=sys.stderr)
         return 1
