@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.access import DataAccess, Role, Scope, current_scope
-from dashboards.disclosure import SuppressedTable
+from dashboards.disclosure import TOTAL_LABEL, SuppressedTable
 
 ALL = "All"
 ALL_TIME = "All time"
@@ -206,6 +206,25 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) ->
     )
     if caption:
         st.caption(caption)
+
+
+def has_rows(table: SuppressedTable) -> bool:
+    """The table holds at least one group besides its Total (an empty scope leaves the Total alone)."""
+    labels = table.numeric.index
+    return bool((labels.get_level_values(0) != TOTAL_LABEL).any()) if len(labels) else False
+
+
+def nothing_matches(ctx: Context, what: str, *relations: str, period: bool = True) -> None:
+    """The sentence shown in place of a table or chart with nothing in it, naming the filters
+    that ``relations`` honour (and the period, when the section follows it)."""
+    chosen = [f"{FILTER_LABELS[c]} {v}" for c, v in ctx.filters.values if any(c in FILTERABLE.get(r, set()) for r in relations)]
+    if period and not ctx.filters.period.is_all:
+        chosen.insert(0, f"period {ctx.filters.period.label}")
+    whose = f" of {ctx.scope.firm}" if ctx.scope.firm else ""
+    if chosen:
+        st.info(f"No {what}{whose} match these filters ({', '.join(chosen)}).")
+    else:
+        st.info(f"No {what}{whose} are in the published data.")
 
 
 def ignored_note(ctx: Context, *relations: str) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.access import AccessDenied, DataUnavailable, Role
-from dashboards.views.common import frame_for, page_context, show_frame, suppression_note
+from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note
 
 ctx = page_context()
 st.title("Data quality")
@@ -61,21 +61,30 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         "max(finished_at) AS last_loaded_at, date_diff('day', max(exported_at), current_timestamp::TIMESTAMP) AS days_since_export, "
         "count(*) AS loads, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined "
         "FROM {load_manifest} GROUP BY file_kind ORDER BY file_kind")
-    show_frame(manifest, "source export freshness")
+    if len(manifest):
+        show_frame(manifest, "source export freshness")
+    else:
+        st.info("No export has been loaded yet.")
 
     st.subheader("Quarantined rows by rule")
     by_rule = raw.query(
         "SELECT file_kind AS export, rule, count(*) AS rows FROM (SELECT file_kind, unnest(rules) AS rule FROM {quarantine}) "
         "GROUP BY ALL ORDER BY rows DESC, export, rule")
-    show_frame(by_rule, "quarantined rows by rule", caption="A row broken in several ways counts once per rule.")
-    with st.expander("Quarantined rows (values as mapped, names, A-numbers and dates of birth redacted)"):
-        rows = raw.query("SELECT load_id, source_file, line, file_kind, reason, raw_values FROM {quarantine} ORDER BY load_id, line LIMIT 1000")
-        show_frame(rows, "quarantined rows", caption="The first 1,000 rows.")
+    if len(by_rule):
+        show_frame(by_rule, "quarantined rows by rule", caption="A row broken in several ways counts once per rule.")
+        with st.expander("Quarantined rows (values as mapped, names, A-numbers and dates of birth redacted)"):
+            rows = raw.query("SELECT load_id, source_file, line, file_kind, reason, raw_values FROM {quarantine} ORDER BY load_id, line LIMIT 1000")
+            show_frame(rows, "quarantined rows", caption="The first 1,000 rows.")
+    else:
+        st.info("No row has been quarantined: every row read was loaded or was an exact duplicate.")
 else:
     st.subheader("Quarantined rows by export")
     try:
         quarantine = raw.aggregate("quarantine", "file_kind")
-        show_frame(frame_for(quarantine, ctx.scope, "export", "quarantined rows"), "quarantined rows by export")
+        if has_rows(quarantine):
+            show_frame(frame_for(quarantine, ctx.scope, "export", "quarantined rows"), "quarantined rows by export")
+        else:
+            st.info("No row has been quarantined: every row read was loaded or was an exact duplicate.")
     except AccessDenied as refusal:
         st.info(str(refusal))
     st.caption("Run records, reasons and row values are shown to program managers only.")

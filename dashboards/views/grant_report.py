@@ -95,7 +95,10 @@ for name, png in charts:
 for table in report.tables:
     st.subheader(table.title)
     st.caption(table.note)
-    st.dataframe(table.display, hide_index=True, width="stretch")
+    if len(table.display):
+        st.dataframe(table.display, hide_index=True, width="stretch")
+    else:
+        st.info("Nothing in this grant's scope and period for this table.")
 with st.expander("Methods: what each number means"):
     for term, text in report.methods:
         st.markdown(f"**{term}.** {text}")

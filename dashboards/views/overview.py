@@ -4,9 +4,11 @@ come from one table each, so suppression protects them together."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from dashboards.views.common import Context, Period, delta, fmt, ignored_note, page_context, pro_bono_count, suppression_note, value
+from dashboards.views.common import (Context, Period, delta, fmt, ignored_note, nothing_matches, page_context, pro_bono_count,
+                                     suppression_note, value)
 from dashboards.disclosure import TOTAL_LABEL
 
 MEASURE = "referral_to_decision"
@@ -73,7 +75,9 @@ def km_median(ctx: Context) -> tuple[float, str]:
         where="measure = $measure AND dimension = $dimension AND dimension_value = $group",
         params={"measure": MEASURE, "dimension": dimension, "group": group},
     )
-    return (float(table.numeric["km_median_days"].iloc[0]) if len(table.numeric) else np.nan), f"{dimension}: {group}"
+    # No row: no referral in this scope; NULL: the curve has not reached 50% yet.
+    median = table.numeric["km_median_days"].iloc[0] if len(table.numeric) else None
+    return (np.nan if pd.isna(median) else float(median)), f"{dimension}: {group}"
 
 
 ctx = page_context()
@@ -81,6 +85,10 @@ st.title("Overview")
 period, previous = ctx.filters.period, ctx.filters.period.previous()
 st.caption(f"Period: **{period.label}**" + (f" — change against {previous.label}" if previous else ""))
 current = headline(ctx, period)
+if all(number == 0 for label, number in current.items() if label != "Grant rate"):
+    # Every count a true zero (a hidden one is NaN): nothing to compare or chart.
+    nothing_matches(ctx, "clients, motions, relief or pro bono time", "fct_motions", CLIENTS, PRO_BONO, "mart_removal_avoided")
+    st.stop()
 before = headline(ctx, previous) if previous else {}
 marker = f"<{ctx.scope.threshold}" if ctx.scope.suppresses else ""
 

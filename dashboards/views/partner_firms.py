@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts
-from dashboards.views.common import cells, frame_for, ignored_note, page_context, pro_bono_count, show_frame, suppression_note
+from dashboards.views.common import (cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, pro_bono_count,
+                                     show_frame, suppression_note)
 
 PRO_BONO = "mart_dashboard_pro_bono"
 
@@ -25,31 +26,39 @@ if not ctx.scope.suppresses:
     attorneys = f"CAST(sum({pro_bono_count('attorneys', period, one_firm=True)}) AS BIGINT)"
     stats |= {"attorneys_participating": attorneys, "hours_per_attorney": f"sum(hours) / {attorneys}"}
 time = ctx.data.summary(PRO_BONO, "partner_firm", stats, weight=pro_bono_count("cases", period, one_firm=True), where=where, params=params)
-hours = frame_for(time, ctx.scope).rename(columns={"n": "cases_with_time"})
 numeric = time.numeric
-hours["hours_per_case"] = cells(numeric["hours"] / numeric["n"], time, ctx.scope, decimals=1)
-for column in ("hours", "value_usd", "hours_per_attorney"):
-    if column in numeric:
-        hours[column] = cells(numeric[column], time, ctx.scope, decimals=1)
-show_frame(hours, "pro bono time by firm", caption=(
-    "Value of donated time = hours × the configured hourly rate (dbt var pro_bono_hourly_rate). "
-    "Hours per attorney = hours ÷ attorneys who logged time."))
 if len(numeric):
+    hours = frame_for(time, ctx.scope).rename(columns={"n": "cases_with_time"})
+    hours["hours_per_case"] = cells(numeric["hours"] / numeric["n"], time, ctx.scope, decimals=1)
+    for column in ("hours", "value_usd", "hours_per_attorney"):
+        if column in numeric:
+            hours[column] = cells(numeric[column], time, ctx.scope, decimals=1)
+    show_frame(hours, "pro bono time by firm", caption=(
+        "Value of donated time = hours × the configured hourly rate (dbt var pro_bono_hourly_rate). "
+        "Hours per attorney = hours ÷ attorneys who logged time."))
     st.plotly_chart(charts.stacked_bars(numeric.set_index("partner_firm")[["hours"]], x_title="firm", y_title="hours",
                                         title="Pro bono hours by firm", horizontal=True))
+else:
+    nothing_matches(ctx, "pro bono time entries", PRO_BONO)
 
 st.subheader("Cases by firm")
 start, end = period.bounds()
 where, params = ctx.filters.where("fct_cases", "referral_date IS NOT NULL AND intake_date <= $end AND (closed_date IS NULL OR closed_date >= $start)",
                                   {"start": start, "end": end})
 cases = ctx.data.aggregate("fct_cases", "partner_firm", "case_status", where=where, params=params)
-show_frame(frame_for(cases, ctx.scope, "partner_firm"), "cases by firm", caption="Referred cases open at some time in the period.")
+if has_rows(cases):
+    show_frame(frame_for(cases, ctx.scope, "partner_firm"), "cases by firm", caption="Referred cases open at some time in the period.")
+else:
+    nothing_matches(ctx, "referred cases", "fct_cases")
 
 st.subheader("Motion outcomes by firm")
 on_decision, p_decision = period.condition("decision_quarter")
 where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
 outcomes = ctx.data.aggregate("fct_motions", "partner_firm", "outcome", where=where, params=params)
-st.plotly_chart(charts.stacked_bars(outcomes.numeric, x_title="firm", y_title="motions decided", title="Decided motions by firm", horizontal=True))
-show_frame(frame_for(outcomes, ctx.scope, "partner_firm"), "motion outcomes by firm", caption="Decided motions, in the quarter of the decision.")
+if has_rows(outcomes):
+    st.plotly_chart(charts.stacked_bars(outcomes.numeric, x_title="firm", y_title="motions decided", title="Decided motions by firm", horizontal=True))
+    show_frame(frame_for(outcomes, ctx.scope, "partner_firm"), "motion outcomes by firm", caption="Decided motions, in the quarter of the decision.")
+else:
+    nothing_matches(ctx, "decided motions", "fct_motions")
 ignored_note(ctx, PRO_BONO, "fct_cases")
 suppression_note(ctx)

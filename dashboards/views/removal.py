@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts
-from dashboards.views.common import frame_for, ignored_note, page_context, show_frame, suppression_note
+from dashboards.views.common import frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
 RELATION = "mart_removal_avoided"
@@ -23,6 +23,10 @@ where, params = ctx.filters.where(RELATION, on_status, p_status)
 
 status = ctx.data.aggregate(RELATION, "removal_avoided_status", where=where, params=params)
 st.subheader(f"Clients by status — {ctx.filters.period.label}")
+if not has_rows(status):  # the tables below read the same clients
+    nothing_matches(ctx, "clients with removal exposure", RELATION)
+    ignored_note(ctx, RELATION)
+    st.stop()
 status_frame = frame_for(status, ctx.scope, "status", "clients")
 order = {s: i for i, s in enumerate([*STATUSES, "Total"])}
 status_frame = status_frame.sort_values("status", key=lambda c: c.map(order))
@@ -31,8 +35,12 @@ show_frame(status_frame, "clients by removal-avoided status")
 by_quarter = ctx.data.aggregate(RELATION, "status_quarter", "removal_avoided_status", where=where, params=params)
 st.subheader("Over time")
 quarters = by_quarter.numeric.drop(index="none", errors="ignore")
-st.plotly_chart(charts.lines(quarters.reindex(columns=[s for s in STATUSES[:3] if s in quarters.columns]),
-                             x_title="quarter the status was reached", y_title="clients", title="Confirmed and projected by quarter"))
+drawn = [s for s in STATUSES[:3] if s in quarters.columns]
+if drawn and len(charts.interior(quarters)):
+    st.plotly_chart(charts.lines(quarters.reindex(columns=drawn),
+                                 x_title="quarter the status was reached", y_title="clients", title="Confirmed and projected by quarter"))
+else:
+    st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided by quarter",
            caption="'none': no relief and no outcome yet, so no date the status was reached.")
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.access import Role
-from dashboards.views.common import frame_for, page_context, show_frame, suppression_note
+from dashboards.views.common import frame_for, nothing_matches, page_context, show_frame, suppression_note
 
 MEASURES = {
     "referral_to_decision": "Referral → state-court decision (re-filing chains)",
@@ -47,11 +47,16 @@ stats = {"km_median_days": "max(km_median_days)", "km_p75_days": "max(km_p75_day
 if not ctx.scope.suppresses:
     stats |= {"events": "max(events)", "censored": "max(censored)"}
 medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, weight="units", where=where, params=params)
-frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": GROUPS[dimension].lower(), "n": "units"})
 st.subheader("Medians and 75th percentiles (days)")
-show_frame(frame, "time to resolution medians", caption=(
-    "km_median_days / km_p75_days: first day the Kaplan–Meier curve reaches 50% / 25% still unresolved (empty: "
-    "not reached yet). closed_only_median_days ignores open work and is biased low; shown for comparison."))
+if len(medians.numeric):
+    frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": GROUPS[dimension].lower(), "n": "units"})
+    show_frame(frame, "time to resolution medians", caption=(
+        "km_median_days / km_p75_days: first day the Kaplan–Meier curve reaches 50% / 25% still unresolved (empty: "
+        "not reached yet). closed_only_median_days ignores open work and is biased low; shown for comparison."))
+else:
+    group = f"{GROUPS[dimension].lower()} {chosen or ctx.scope.firm}" if (chosen or ctx.scope.firm) else None
+    st.info(f"No times to resolution match these filters for “{MEASURES[measure]}” ({group})." if group
+            else f"No times to resolution for “{MEASURES[measure]}” are in the published data.")
 
 # Curves of the largest groups (at the start of the clock).
 largest = medians.numeric.dropna(subset=["n"]).sort_values("n", ascending=False)["dimension_value"].head(TOP_GROUPS).tolist()
@@ -79,5 +84,8 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}) "
         "SELECT *, date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open "
         "FROM oldest ORDER BY filing_date, motion_id", params)
-    show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
+    if len(oldest):
+        show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
+    else:
+        nothing_matches(ctx, "pending motions", "fct_motions", period=False)
 suppression_note(ctx)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.disclosure import TOTAL_LABEL, ratio
-from dashboards.views.common import cells, frame_for, ignored_note, page_context, show_frame, suppression_note
+from dashboards.views.common import cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
 VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
@@ -25,37 +25,46 @@ on_decision, p_decision = period.condition("decision_quarter")
 # Outcomes in the quarter of the decision; motions still pending in the quarter of filing.
 where, params = ctx.filters.where(MOTION_OUTCOMES, *period.condition("outcome_quarter"))
 outcomes = ctx.data.aggregate(MOTION_OUTCOMES, ["vehicle_recognition_class", "vehicle"], "outcome", weight="motions", where=where, params=params)
-numeric = outcomes.numeric.reindex(columns=[c for c in OUTCOMES if c in outcomes.numeric.columns] + [TOTAL_LABEL])
-granted = numeric.get("granted", 0) + numeric.get("granted_in_part", 0)
-decided = granted + numeric.get("denied", 0)
-rate = ratio(granted, decided, threshold=ctx.scope.threshold if ctx.scope.suppresses else None)
-
 st.subheader(f"Motions by vehicle and outcome — {period.label}")
-table = frame_for(outcomes, ctx.scope, ["recognition class", "vehicle"])
-table = table[["recognition class", "vehicle", *[c for c in [*OUTCOMES, TOTAL_LABEL] if c in table.columns]]]
-table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
-show_frame(table, "motions by vehicle and outcome",
-           caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
-st.plotly_chart(charts.stacked_bars(charts.interior(numeric).droplevel(0), x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True))
+if has_rows(outcomes):
+    numeric = outcomes.numeric.reindex(columns=[c for c in OUTCOMES if c in outcomes.numeric.columns] + [TOTAL_LABEL])
+    # An outcome no motion in the scope has is a true zero; the rate takes whole columns, never scalars.
+    counts = outcomes.numeric.reindex(columns=OUTCOMES, fill_value=0)
+    granted = counts["granted"] + counts["granted_in_part"]
+    rate = ratio(granted, granted + counts["denied"], threshold=ctx.scope.threshold if ctx.scope.suppresses else None)
+    table = frame_for(outcomes, ctx.scope, ["recognition class", "vehicle"])
+    table = table[["recognition class", "vehicle", *[c for c in [*OUTCOMES, TOTAL_LABEL] if c in table.columns]]]
+    table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
+    show_frame(table, "motions by vehicle and outcome",
+               caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
+    st.plotly_chart(charts.stacked_bars(charts.interior(numeric).droplevel(0), x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True))
+else:
+    nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
 st.subheader("Granted relief by vehicle and recognition class")
 where, params = ctx.filters.where(RELIEF, on_decision, p_decision)
 relief = ctx.data.aggregate(RELIEF, "vehicle", "effective_recognition_class", weight="motions", where=where, params=params)
-classes = relief.numeric.reindex(columns=[*VACATUR_CLASSES, *BESIDE], fill_value=0)
-relief_table = frame_for(relief, ctx.scope, "vehicle")
-# Shown only when every class is published: a sum over hidden cells would narrow them down.
-vacaturs = classes[VACATUR_CLASSES].sum(axis=1, min_count=len(VACATUR_CLASSES), skipna=False)
-relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.reindex(relief.numeric.index), relief, ctx.scope))
-relief_table = relief_table.rename(columns={TOTAL_LABEL: "all granted relief"})
-show_frame(relief_table, "granted relief by vehicle and class", caption=(
-    "Vacaturs: recognized (defect-based), uncertain (unsettled law), not recognized (Pickering: rehabilitation "
-    "or hardship). Offense reductions, sentence modifications and rehabilitative relief are counted beside "
-    "vacaturs; 'all granted relief' is every granted motion, not a vacatur count."))
+if has_rows(relief):
+    classes = relief.numeric.reindex(columns=[*VACATUR_CLASSES, *BESIDE], fill_value=0)
+    relief_table = frame_for(relief, ctx.scope, "vehicle")
+    # Shown only when every class is published: a sum over hidden cells would narrow them down.
+    vacaturs = classes[VACATUR_CLASSES].sum(axis=1, min_count=len(VACATUR_CLASSES), skipna=False)
+    relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.reindex(relief.numeric.index), relief, ctx.scope))
+    relief_table = relief_table.rename(columns={TOTAL_LABEL: "all granted relief"})
+    show_frame(relief_table, "granted relief by vehicle and class", caption=(
+        "Vacaturs: recognized (defect-based), uncertain (unsettled law), not recognized (Pickering: rehabilitation "
+        "or hardship). Offense reductions, sentence modifications and rehabilitative relief are counted beside "
+        "vacaturs; 'all granted relief' is every granted motion, not a vacatur count."))
+else:
+    nothing_matches(ctx, "granted motions", RELIEF)
 
 st.subheader("Trend by quarter of decision")
 where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on_decision}", p_decision)
 trend = ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params)
-st.plotly_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"))
-show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
+if has_rows(trend):
+    st.plotly_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"))
+    show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
+else:
+    nothing_matches(ctx, "granted motions", RELIEF)
 ignored_note(ctx, MOTION_OUTCOMES, RELIEF)
 suppression_note(ctx)
