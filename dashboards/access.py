@@ -53,7 +53,9 @@ import duckdb
 import pandas as pd
 import yaml
 
-from dashboards.disclosure import DEFAULT_THRESHOLD, SuppressedTable, suppress, unsuppressed
+from dashboards.disclosure import (
+    DEFAULT_THRESHOLD, REVEALS, SMALL, SMALL_GROUP, SuppressedTable, marker, suppress, unsuppressed,
+)
 from pcr import paths
 
 ROLES_FILE_ENV = "PCR_ROLES_FILE"
@@ -423,6 +425,7 @@ class DataAccess:
         weight: str | None = None,
         where: str | None = None,
         params: Mapping[str, object] | None = None,
+        unit: str = "cases",
     ) -> SuppressedTable:
         """One row per group of ``by`` (one overall row when ``by`` is empty): ``n`` (rows,
         distinct ``distinct`` values, or the sum of ``weight`` for a pre-aggregated relation
@@ -430,7 +433,8 @@ class DataAccess:
         statistic, given as an aggregate SQL expression, e.g.
         ``{"median_days": "median(days_to_decision)"}`` (the layer writes the GROUP BY, so a
         statistic cannot list rows). For funders a group whose ``n`` is suppressed has every
-        statistic suppressed, and ``n`` is protected as if its total were published elsewhere."""
+        statistic suppressed, and ``n`` is protected as if its total were published elsewhere.
+        ``unit``: what ``n`` counts, named where a statistic is withheld ("fewer than 11 cases")."""
         keys = [by] if isinstance(by, str) else list(by)
         if distinct and weight:
             raise ValueError("summary: count distinct values or sum a weight, not both")
@@ -450,10 +454,21 @@ class DataAccess:
         if not self.scope.suppresses:
             return SuppressedTable(frame.astype(str), frame, pd.DataFrame(False, index=frame.index, columns=frame.columns), None)
         counts = suppress(frame["n"].astype("int64"), threshold=self.scope.threshold)
-        hidden_rows = counts.suppressed_mask.iloc[:-1].to_numpy()  # its Total entry is not published here
+        count_reasons = counts.reasons.iloc[:-1].to_numpy()  # its Total entry is not published here
+        hidden_rows = count_reasons != ""
         mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
         mask.loc[hidden_rows, [c for c in frame.columns if c not in keys]] = True
-        return SuppressedTable(frame.astype(str).mask(mask, counts.marker), frame.mask(mask), mask, self.scope.threshold)
+        # n keeps its count marker; a statistic over a small group says so, one hidden only
+        # to protect another group's n is withheld.
+        reasons = pd.DataFrame("", index=frame.index, columns=frame.columns, dtype=object)
+        for column in frame.columns:
+            if column == "n":
+                reasons[column] = count_reasons
+            elif column not in keys:
+                reasons[column] = [SMALL_GROUP if r == SMALL else REVEALS if r else "" for r in count_reasons]
+        markers = reasons.map(lambda r: marker(r, self.scope.threshold, unit))
+        display = frame.astype(str).mask(mask, markers)
+        return SuppressedTable(display, frame.mask(mask), mask, self.scope.threshold, reasons)
 
     def version(self) -> DbVersion:
         return db_version(self.db_path)
