@@ -88,8 +88,8 @@ def legend(threshold: int, reasons: Iterable[str] | None = None) -> list[str]:
         lines.append(f"{WITHHELD}: hidden so that no total, sum or rate shown can reveal a count under {threshold} "
                      "by subtraction; it may be any number, small or large.")
     if SMALL_GROUP in wanted:
-        lines.append(f"fewer than {threshold} ...: hours, dollar values and days computed over fewer than {threshold} "
-                     "cases (clients, motions) are not shown.")
+        lines.append(f"fewer than {threshold} cases (or clients, motions): hours, dollar values or days computed over "
+                     "so few are not shown.")
     if wanted and lines:
         lines.append("0 is a true zero.")
     return lines
@@ -300,29 +300,50 @@ def _cached_mask(values: tuple, costs: tuple, equations: tuple, threshold: int) 
     return tuple(mask), all_withheld
 
 
-def _suppression_mask(values: np.ndarray, costs: np.ndarray, equations: list[tuple[np.ndarray, int]],
-                      threshold: int) -> tuple[np.ndarray, bool]:
-    """Which entries to hide, and whether every marker must be ``withheld``."""
-    suppressed = (values > 0) & (values < threshold)
+# What hiding an entry costs when complements are compared: a grand total is worth several
+# margins, a headline far more than any table entry.
+_WEIGHTS = np.array([1, 3, 10, 1000])
 
-    def cheapest(candidates: Iterable[int]) -> list[int]:
-        """Published positive entries, cheapest to hide first."""
+
+def _line_rules(values: np.ndarray, costs: np.ndarray, equations: list[tuple[np.ndarray, int]],
+                suppressed: np.ndarray, threshold: int, look_ahead: bool) -> None:
+    """Rules 1 and 2 of the module's policy, to a fixed point, on ``suppressed`` in place. With
+    ``look_ahead`` a complement is the candidate whose consequences (the further complements
+    the rules then need) cost least, so a cheap cell that forces a headline out loses to a
+    dearer one that does not."""
+
+    def by_cost(candidates: Iterable[int]) -> list[int]:
         return sorted((int(c) for c in candidates if values[c] > 0 and not suppressed[c]),
                       key=lambda c: (costs[c], values[c], c))
 
-    while True:
+    def choose(candidates: Iterable[int]) -> int | None:
+        ranked = by_cost(candidates)
+        if not look_ahead or len(ranked) < 2:
+            return ranked[0] if ranked else None
+
+        def consequence(c: int) -> tuple[int, int]:
+            trial = suppressed.copy()
+            trial[c] = True
+            _line_rules(values, costs, equations, trial, threshold, look_ahead=False)
+            added = trial & ~suppressed
+            return int(_WEIGHTS[costs[added]].sum()), int(values[added].sum())
+
+        return min(ranked, key=lambda c: (*consequence(c), c))
+
+    changed = True
+    while changed:
         changed = False
         for parts, total in equations:
             line = np.append(parts, total)
             if int(suppressed[line].sum()) == 1:
-                choice = cheapest(line)
-                if choice:
-                    suppressed[choice[0]] = True
+                choice = choose(line)
+                if choice is not None:
+                    suppressed[choice] = True
                     changed = True
             if not suppressed[total]:
                 hidden_sum = int(values[parts][suppressed[parts]].sum())
                 if 0 < hidden_sum < threshold:
-                    for c in cheapest(parts):
+                    for c in by_cost(parts):
                         suppressed[c] = True
                         hidden_sum += int(values[c])
                         if hidden_sum >= threshold:
@@ -330,12 +351,19 @@ def _suppression_mask(values: np.ndarray, costs: np.ndarray, equations: list[tup
                     else:
                         suppressed[total] = True
                     changed = True
-        if changed:
-            continue
+
+
+def _suppression_mask(values: np.ndarray, costs: np.ndarray, equations: list[tuple[np.ndarray, int]],
+                      threshold: int) -> tuple[np.ndarray, bool]:
+    """Which entries to hide, and whether every marker must be ``withheld``."""
+    suppressed = (values > 0) & (values < threshold)
+    while True:
+        _line_rules(values, costs, equations, suppressed, threshold, look_ahead=True)
         exposed = _pinned(values, equations, suppressed, threshold)
         if exposed is None:
             return suppressed, False
-        candidates = cheapest(range(values.size))
+        candidates = sorted((int(c) for c in np.flatnonzero((values > 0) & ~suppressed)),
+                            key=lambda c: (costs[c], values[c], c))
         if not candidates:
             # Every positive entry is hidden and "<t" on each still adds up to exact values
             # (ten 1s under a total "<11"): the markers must say less. All say "withheld".
@@ -424,6 +452,14 @@ class LinkedTables:
         if self._value(a) != self._value(b):
             raise ValueError(f"{first} = {self._value(a)} and {second} = {self._value(b)} are said to be one number but differ")
         self._links.append(([a], b))
+
+    def prefer_shown(self, address: Address) -> None:
+        """An entry the audience asked for (a headline inside a table): hidden as a complement
+        only when nothing else will do."""
+        index = self._index(address)
+        for grid, offset in self._grids.values():
+            if offset <= index < offset + grid.values.size:
+                grid.costs[index - offset] = COST_HEADLINE
 
     def publish(self) -> dict[str, SuppressedTable]:
         if self.threshold is not None and (int(self.threshold) != self.threshold or self.threshold < 1):

@@ -23,11 +23,15 @@ import numpy as np
 import pandas as pd
 
 from dashboards.access import DataAccess, Role, Scope
-from dashboards.disclosure import SuppressedTable, marker_for, ratio, suppress, suppress_like
+from dashboards.disclosure import (
+    COMPLEMENT, REVEALS, SMALL, SMALL_GROUP, TOTAL_LABEL, WITHHELD, LinkedTables, SuppressedTable, format_count,
+    format_measure, legend, marker, ratio, suppress, suppress_like,
+)
 from reports.asof import DataVersion
 from reports.grants import Grant, Period
 
-DERIVED_SUPPRESSED = "suppressed"  # a sum or rate whose inputs include a suppressed count
+# The cases of the clients a program represents in a range: referred by its end, not closed before its start.
+CLIENTS_REPRESENTED_CASES = "referral_date <= $range_end AND (closed_date IS NULL OR closed_date >= $range_start)"
 
 # Outcome classes of the period's decisions (columns of the decisions table), in order.
 DECISION_CLASSES = {
@@ -81,7 +85,7 @@ METRICS = {
         "Granted motions whose relief vacates a conviction, any recognition class (recognized, uncertain, not recognized). "
         "Offense reductions and sentence modifications are never counted as vacaturs."),
     "vacaturs_recognized": Metric("Vacaturs granted, recognized", "motions",
-        "Vacaturs resting on a legal defect under a vehicle whose vacaturs immigration authorities honour (class vacatur_recognized)."),
+        "Vacaturs resting on a legal defect under a vehicle whose vacaturs immigration authorities honour (recognition class: recognized)."),
     "offense_reductions_granted": Metric("Offense reductions granted", "motions",
         "Granted offense reductions (Prop 47, PC 17(b)); reported beside vacaturs."),
     "sentence_modifications_granted": Metric("Sentence modifications granted", "motions",
@@ -105,14 +109,17 @@ GLOSSARY = [
                         "conviction). Confirmed: a favourable immigration outcome after immigration-effective relief. Projected: "
                         "every removal-ground conviction cleared, no outcome yet. Administrative closure is its own, weaker "
                         "category. Counted in the period in which the status was reached."),
+    ("Removal-avoided statuses", "Each client with removal exposure has one status, the first that applies. Confirmed and "
+                                 "projected: as above. Not avoided: after the relief, removal was ordered or the client was "
+                                 "removed. Administrative closure: after the relief, the immigration case was "
+                                 "administratively closed, which pauses it without ending it; reported on its own, never "
+                                 "as avoided. Partial relief: immigration-effective relief was granted and no immigration "
+                                 "outcome is recorded yet, but some conviction flagged as a removal ground is not cleared."),
     ("Time to resolution", "Kaplan-Meier median and 75th percentile in days, counting still-open work as censored at the "
                            "as-of date (a median over closed work alone is biased low; it is shown beside for comparison). "
                            "Units whose clock started between the grant's start and the period's end."),
-    ("Pro bono value", "Hours x the configured hourly rate (dbt var pro_bono_hourly_rate). Leverage: value and hours "
+    ("Pro bono value", "Hours x the hourly rate the program sets for donated time. Leverage: value and hours "
                        "donated from the grant's start to the period's end per dollar of the grant amount."),
-    ("Small-cell suppression", "Counts from 1 to threshold-1 are shown as <threshold, with complementary cells suppressed "
-                               "so totals do not reveal them; zeros are shown. A sum or rate built on a suppressed count "
-                               "is itself shown as 'suppressed'."),
 ]
 
 
@@ -137,6 +144,9 @@ class GrantReport:
     deliverable_progress: pd.Series  # percent of target to date, NaN when suppressed
     tables: list[ReportTable] = field(default_factory=list)
     methods: list[tuple[str, str]] = field(default_factory=list)
+    report_date: dt.date = field(default_factory=dt.date.today)
+    rate_rules: list[str] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
+    suppressed: tuple[int, int, int] = (0, 0, 0)  # hidden small counts, other hidden numbers, all numbers
 
 
 # --- exact aggregates -------------------------------------------------------------------------
@@ -201,8 +211,8 @@ class _Scoped:
         return {
             "clients_screened": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} "
                                             f"WHERE intake_date BETWEEN $range_start AND $range_end AND {scope}"),
-            "clients_represented": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} WHERE referral_date <= $range_end "
-                                               f"AND (closed_date IS NULL OR closed_date >= $range_start) AND {scope}"),
+            "clients_represented": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} "
+                                               f"WHERE {CLIENTS_REPRESENTED_CASES} AND {scope}"),
             "cases_referred": self.scalar(f"SELECT count(*) FROM {{fct_cases}} "
                                           f"WHERE referral_date BETWEEN $range_start AND $range_end AND {scope}"),
         }
@@ -256,93 +266,92 @@ def km_quantile(durations: np.ndarray, events: np.ndarray, survival_at_most: flo
 
 # --- publishing -------------------------------------------------------------------------------
 
-def _single(value: float, threshold: int) -> SuppressedTable:
-    return suppress(pd.Series([int(round(value))], index=["n"]), threshold, with_margins=False)
-
-
-def _derived(values: list[float]) -> float:
-    return float("nan") if any(np.isnan(v) for v in values) else float(sum(values))
-
-
-def _fmt(value: float, marker: str, unit: str = "") -> str:
-    if np.isnan(value):
-        return marker
-    if unit == "hours":
-        return f"{value:,.1f}"
-    return f"{value:,.0f}"
+def _count_text(table: SuppressedTable, label) -> str:
+    return str(table.display.loc[label])
 
 
 @dataclass
 class _Published:
-    """Funder-safe figures for one date range: value (NaN if suppressed) and its display."""
+    """Funder-safe figures for one date range, protected as one linked system: the tables,
+    and each headline number as value (NaN when hidden) and what it shows."""
 
-    vacaturs: SuppressedTable
-    beside: SuppressedTable
-    not_granted: SuppressedTable
-    filed: SuppressedTable
-    removal: SuppressedTable
-    removal_avoided: SuppressedTable
-    pro_bono_cases: SuppressedTable
+    tables: dict[str, SuppressedTable]
     pro_bono_hours: SuppressedTable
     pro_bono_value: SuppressedTable
-    attorneys: SuppressedTable
     values: dict[str, float]
     displays: dict[str, str]
 
+    def __getattr__(self, key: str) -> SuppressedTable:
+        try:
+            return self.__dict__["tables"][key]
+        except KeyError:
+            raise AttributeError(key) from None
 
-def _hidden_like(table: SuppressedTable) -> SuppressedTable:
-    """Every entry suppressed (a breakdown of a total that is itself suppressed elsewhere)."""
-    mask = table.suppressed_mask.copy()
-    mask[:] = True
-    return SuppressedTable(table.display.mask(mask, table.marker), table.numeric.mask(mask), mask, table.threshold)
+    def reasons_present(self) -> set[str]:
+        return set().union(*(t.reasons_present() for t in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]))
+
+    def hidden_counts(self) -> tuple[int, int, int]:
+        """(counts under the threshold, other hidden numbers, all numbers) over every table."""
+        small = other = total = 0
+        for table in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]:
+            reasons = np.asarray(table.reasons).ravel()
+            small += int(np.isin(reasons, [SMALL, SMALL_GROUP]).sum())
+            other += int(np.isin(reasons, [COMPLEMENT, REVEALS]).sum())
+            total += reasons.size
+        return small, other, total
 
 
 def _publish(scoped: _Scoped, threshold: int) -> _Published:
-    marker = marker_for(threshold)
+    """Every count of the range in one linked system: a headline that is a table's total, a sum
+    of totals or a number shown twice is one entry, so nothing hidden in one place can be
+    worked out from another."""
     decisions = scoped.decisions()
-    vacaturs = suppress(decisions[list(VACATUR_CLASSES)], threshold)
-    beside = suppress(decisions[list(BESIDE_CLASSES)], threshold)
-    not_granted = suppress(decisions[list(NOT_GRANTED_CLASSES)], threshold)
-    filed = suppress(scoped.filed(), threshold)
     statuses = scoped.removal()
     avoided = statuses[list(REMOVAL_AVOIDED)]
-    removal = suppress(pd.concat([pd.Series({"avoided": int(avoided.sum())}), statuses[[k for k in REMOVAL_STATUSES if k != "avoided"]]]), threshold)
-    removal_avoided = suppress(avoided, threshold)
-    if removal.suppressed_mask.loc["avoided"]:
-        removal_avoided = _hidden_like(removal_avoided)
     firms, attorneys = scoped.pro_bono()
-    cases = suppress(firms["cases"].astype("int64"), threshold)
-    hours = suppress_like(firms["hours"].astype(float), cases)
-    value = suppress_like(firms["value_usd"].astype(float), cases)
-    values: dict[str, float] = {}
-    displays: dict[str, str] = {}
-    for key, count in scoped.clients().items():
-        single = _single(count, threshold)
-        values[key], displays[key] = float(single.numeric.iloc[0]), single.display.iloc[0]
-    vacatur_total = float(vacaturs.numeric.loc["Total", "Total"])
-    beside_totals = beside.numeric.loc["Total"]
-    primary = {  # entries of a published table: shown with the table's marker when suppressed
-        "motions_filed": float(filed.numeric.loc["Total"]),
-        "vacaturs_granted": vacatur_total,
-        "vacaturs_recognized": float(vacaturs.numeric.loc["Total", "vacatur_recognized"]),
-        "offense_reductions_granted": float(beside_totals["offense_reduction"]),
-        "clients_removal_avoided": float(removal.numeric.loc["avoided"]),
-        "clients_removal_avoided_confirmed": float(removal_avoided.numeric.loc["confirmed"]),
-        "pro_bono_hours": float(hours.numeric.loc["Total"]),
+    linked = LinkedTables(threshold)
+    linked.add("vacaturs", decisions[list(VACATUR_CLASSES)], headline=True)
+    linked.add("beside", decisions[list(BESIDE_CLASSES)])
+    linked.add("not_granted", decisions[list(NOT_GRANTED_CLASSES)])
+    linked.add("filed", scoped.filed(), headline=True)
+    linked.add("removal", pd.concat([pd.Series({"avoided": int(avoided.sum())}),
+                                     statuses[[k for k in REMOVAL_STATUSES if k != "avoided"]]]))
+    linked.prefer_shown(("removal", "avoided"))
+    linked.add("removal_avoided", avoided)
+    linked.same(("removal", "avoided"), ("removal_avoided", TOTAL_LABEL))
+    linked.add_sum("motions_granted", [("vacaturs", TOTAL_LABEL, TOTAL_LABEL), ("beside", TOTAL_LABEL, TOTAL_LABEL)])
+    linked.add_sum("motions_decided", [("motions_granted", "n"), ("not_granted", TOTAL_LABEL, "denied")])
+    linked.add_sum("sentence_modifications_granted", [("beside", TOTAL_LABEL, "sentence_modification_honoured"),
+                                                      ("beside", TOTAL_LABEL, "sentence_modification_not_honoured")])
+    clients = scoped.clients()
+    for key, count in clients.items():
+        linked.add(key, pd.Series([int(round(count))], index=["n"]), with_margins=False, headline=True)
+    linked.add("pro_bono_cases", firms["cases"].astype("int64"))
+    linked.add("attorneys", pd.Series([int(round(attorneys))], index=["n"]), with_margins=False)
+    tables = linked.publish()
+
+    cases = tables["pro_bono_cases"]
+    hours = suppress_like(firms["hours"].astype(float), cases, unit="cases", kind="hours")
+    value = suppress_like(firms["value_usd"].astype(float), cases, unit="cases", kind="usd")
+    entries = {  # headline key -> (table, label)
+        "clients_screened": ("clients_screened", "n"),
+        "clients_represented": ("clients_represented", "n"),
+        "cases_referred": ("cases_referred", "n"),
+        "motions_filed": ("filed", TOTAL_LABEL),
+        "motions_decided": ("motions_decided", "n"),
+        "motions_granted": ("motions_granted", "n"),
+        "vacaturs_granted": ("vacaturs", (TOTAL_LABEL, TOTAL_LABEL)),
+        "vacaturs_recognized": ("vacaturs", (TOTAL_LABEL, "vacatur_recognized")),
+        "offense_reductions_granted": ("beside", (TOTAL_LABEL, "offense_reduction")),
+        "sentence_modifications_granted": ("sentence_modifications_granted", "n"),
+        "clients_removal_avoided": ("removal", "avoided"),
+        "clients_removal_avoided_confirmed": ("removal_avoided", "confirmed"),
     }
-    granted = _derived([vacatur_total, float(beside_totals["Total"])])
-    derived = {  # sums of published entries: 'suppressed' when any input is
-        "motions_granted": granted,
-        "motions_decided": _derived([granted, float(not_granted.numeric.loc["Total", "denied"])]),
-        "sentence_modifications_granted": _derived([beside_totals["sentence_modification_honoured"],
-                                                    beside_totals["sentence_modification_not_honoured"]]),
-    }
-    for key, v in primary.items():
-        values[key], displays[key] = v, _fmt(v, marker, METRICS[key].unit)
-    for key, v in derived.items():
-        values[key], displays[key] = v, _fmt(v, DERIVED_SUPPRESSED)
-    return _Published(vacaturs, beside, not_granted, filed, removal, removal_avoided, cases, hours, value,
-                      _single(attorneys, threshold), values, displays)
+    values = {key: float(tables[t].numeric.loc[label]) for key, (t, label) in entries.items()}
+    displays = {key: _count_text(tables[t], label) for key, (t, label) in entries.items()}
+    values["pro_bono_hours"] = float(hours.numeric.loc[TOTAL_LABEL])
+    displays["pro_bono_hours"] = str(hours.display.loc[TOTAL_LABEL])
+    return _Published(tables, hours, value, values, displays)
 
 
 def _table(key: str, title: str, note: str, table: SuppressedTable, labels: dict[str, str] | None = None,
@@ -350,7 +359,7 @@ def _table(key: str, title: str, note: str, table: SuppressedTable, labels: dict
     display = table.display if isinstance(table.display, pd.DataFrame) else table.display.to_frame("Count")
     numeric = table.numeric if isinstance(table.numeric, pd.DataFrame) else table.numeric.to_frame("Count")
     if isinstance(table.display, pd.DataFrame):  # vehicles with nothing in this table say nothing
-        keep = ~(numeric == 0).all(axis=1) | (numeric.index == "Total")
+        keep = ~(numeric == 0).all(axis=1) | (numeric.index == TOTAL_LABEL)
         display, numeric = display[keep], numeric[keep]
     if labels:
         display, numeric = display.rename(columns=labels, index=labels), numeric.rename(columns=labels, index=labels)
@@ -361,36 +370,52 @@ def _table(key: str, title: str, note: str, table: SuppressedTable, labels: dict
 
 def _time_to_resolution(scoped: _Scoped, threshold: int) -> ReportTable:
     units = scoped.time_to_resolution()
-    rows, stats = [], []
+    rows, stats, unit_names = [], [], []
     for measure, (label, unit) in TTR_MEASURES.items():
         part = units[units.measure == measure]
         durations, events = part.duration_days.to_numpy(dtype=float), part.is_event.to_numpy(dtype=bool)
         rows.append(f"{label} ({unit})")
+        unit_names.append(unit)
         stats.append([len(part), int(events.sum()), km_quantile(durations, events, 0.5),
                       km_quantile(durations, events, 0.25),
                       float(np.median(durations[events])) if events.any() else float("nan")])
     exact = pd.DataFrame(stats, index=rows, columns=["units", "resolved", "km_median", "km_p75", "closed_median"])
     # Each measure counts a different unit: protected one by one, and a measure with fewer
-    # than `threshold` units (or resolved units) shows no statistic at all.
+    # than `threshold` units (or resolved units) shows no statistic, saying why.
     units_shown = suppress(exact["units"].astype("int64"), threshold, with_margins=False)
     resolved_shown = suppress(exact["resolved"].astype("int64"), threshold, with_margins=False)
-    hidden = units_shown.suppressed_mask | resolved_shown.suppressed_mask
-    marker = marker_for(threshold)
+    hidden = (units_shown.suppressed_mask | resolved_shown.suppressed_mask).to_numpy()
+    withheld = [marker(SMALL_GROUP, threshold, f"{'resolved ' if not u_hidden else ''}{unit}")
+                for unit, u_hidden in zip(unit_names, units_shown.suppressed_mask.to_numpy())]
 
-    def days(value: float, is_hidden: bool) -> str:
-        return marker if is_hidden else ("not reached" if np.isnan(value) else f"{value:.0f}")
+    def days(values: pd.Series) -> list[str]:
+        return [why if is_hidden else ("not reached" if np.isnan(v) else format_count(v))
+                for v, is_hidden, why in zip(values, hidden, withheld)]
 
     display = pd.DataFrame({
         "Measure (unit)": rows,
         "Units": units_shown.display.to_numpy(),
         "Resolved": resolved_shown.display.to_numpy(),
-        "KM median, days": [days(v, h) for v, h in zip(exact.km_median, hidden)],
-        "KM 75th percentile, days": [days(v, h) for v, h in zip(exact.km_p75, hidden)],
-        "Median of closed only (biased low), days": [days(v, h) for v, h in zip(exact.closed_median, hidden)],
+        "KM median, days": days(exact.km_median),
+        "KM 75th percentile, days": days(exact.km_p75),
+        "Median of closed only (biased low), days": days(exact.closed_median),
     })
     return ReportTable("time_to_resolution", "Time to resolution",
                        "Kaplan-Meier estimates: open work is censored at the as-of date, not left out. "
-                       f"Units whose clock started from {scoped.grant.start} to the period's end.", display)
+                       f"Units whose clock started from {scoped.grant.start} to the period's end. "
+                       "'Not reached': fewer than half (a quarter) of the units are resolved yet.", display)
+
+
+def _rate(label: str, numerator: tuple[float, str], denominator: tuple[float, str], threshold: int,
+          percent: bool = True, empty: str = "–", decimals: int = 1) -> tuple[str, float, str]:
+    """A rate shown under the written rule (docs/reports.md): shown exactly when its numerator
+    and denominator are; the rule that applied is returned for the methods page."""
+    rate = ratio(numerator[0], denominator[0], threshold=threshold, percent=percent, undefined=empty, decimals=decimals)
+    shown, value = str(rate.display.iloc[0]), float(rate.numeric.iloc[0])
+    if rate.any_suppressed:
+        hidden = " and ".join(name for (v, name) in (numerator, denominator) if np.isnan(v))
+        return shown, value, f"{label}: withheld, because {hidden} is hidden and the rate would reveal it."
+    return shown, value, f"{label}: shown, because {numerator[1]} and {denominator[1]} are both shown."
 
 
 def build_report(grant: Grant, period: Period, version: DataVersion, threshold: int) -> GrantReport:
@@ -399,15 +424,15 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
     intermediate = DataAccess(scope, version.db, schema="intermediate")
     in_period = _Scoped(access, intermediate, grant, period.start, period.end)
     to_date = _Scoped(access, intermediate, grant, grant.start, period.end)
-    now, cumulative = _publish(in_period, threshold), _publish(to_date, threshold)
-    marker = marker_for(threshold)
+    now = _publish(in_period, threshold)
+    cumulative = _publish(to_date, threshold)
     rate = access.query("SELECT any_value(hourly_rate_usd) FROM {mart_pro_bono}").iloc[0, 0]
     hourly_rate = float(rate) if rate is not None and not pd.isna(rate) else None
 
-    granted = pd.Series([now.values["motions_granted"]])
-    decided = pd.Series([now.values["motions_decided"]])
-    grant_rate = ratio(granted, decided, threshold=threshold).display.iloc[0].replace(marker, DERIVED_SUPPRESSED) or "no decisions"
-    value_total = float(now.pro_bono_value.numeric.loc["Total"])
+    grant_rate, _, grant_rate_rule = _rate(
+        "Grant rate", (now.values["motions_granted"], "motions granted"), (now.values["motions_decided"], "motions decided"),
+        threshold, empty="no decisions")
+    rate_rules = [grant_rate_rule]
     headline = [
         ("Clients represented", now.displays["clients_represented"], "distinct clients"),
         ("Clients screened", now.displays["clients_screened"], "distinct clients, intake in the period"),
@@ -417,19 +442,19 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
         ("Vacaturs granted", now.displays["vacaturs_granted"], "motions, all recognition classes"),
         ("Removal avoided", now.displays["clients_removal_avoided"], "clients, confirmed + projected"),
         ("Pro bono hours", now.displays["pro_bono_hours"], "hours"),
-        ("Value of donated time", marker if np.isnan(value_total) else f"${value_total:,.0f}",
-         f"USD at ${hourly_rate:,.0f}/hour" if hourly_rate else "USD"),
+        ("Value of donated time", str(now.pro_bono_value.display.loc[TOTAL_LABEL]),
+         f"at ${hourly_rate:,.0f} an hour" if hourly_rate else "US dollars"),
     ]
 
     progress, rows = {}, []
     for d in grant.deliverables:
         metric = METRICS[d.metric]
-        actual = cumulative.values[d.metric]
-        pct = ratio(pd.Series([actual]), pd.Series([d.target]), threshold=threshold)
-        progress[d.name] = float(pct.numeric.iloc[0])
+        shown, value, rule = _rate(f"% of target, {d.name}", (cumulative.values[d.metric], f"{d.name} to date"),
+                                   (d.target, "the target"), threshold)
+        rate_rules.append(rule)
+        progress[d.name] = value
         rows.append({"Deliverable": d.name, "Counts": metric.unit, "This period": now.displays[d.metric],
-                     "Grant to date": cumulative.displays[d.metric], "Target": f"{d.target:,.0f}",
-                     "% of target": pct.display.iloc[0].replace(marker, DERIVED_SUPPRESSED) if np.isnan(actual) else pct.display.iloc[0]})
+                     "Grant to date": cumulative.displays[d.metric], "Target": format_count(d.target), "% of target": shown})
     deliverables = pd.DataFrame(rows, columns=["Deliverable", "Counts", "This period", "Grant to date", "Target", "% of target"])
 
     tables = [
@@ -448,31 +473,48 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
                "Clients with removal exposure at intake, by the status reached in the period.", now.removal,
                REMOVAL_STATUSES, "Status"),
         _table("removal_avoided_split", "Removal avoided: confirmed and projected (clients)",
-               "The first row of the table above, split. Shown only when that row is.", now.removal_avoided,
-               REMOVAL_AVOIDED, "Status"),
+               "The first row of the table above, split.", now.removal_avoided, REMOVAL_AVOIDED, "Status"),
         _time_to_resolution(in_period, threshold),
-        _pro_bono_table(now, grant, cumulative, hourly_rate, threshold),
+        _pro_bono_table(now, grant, cumulative, hourly_rate, threshold, rate_rules),
     ]
+    from reports import demographics  # it reads this module's definitions
+
+    tables += demographics.report_tables(in_period, grant.demographics, threshold, now.values)
+    small, other, total = now.hidden_counts()
     methods = [(m.label, f"{m.definition} Counts {m.unit}.") for m in METRICS.values()] + GLOSSARY
+    methods.append(("Small-cell suppression",
+                    f"Counts of people and cases from 1 to {threshold - 1} are hidden, and further numbers are hidden so "
+                    "that no total, sum or rate can reveal them by subtraction; zeros are shown. "
+                    + " ".join(legend(threshold, now.reasons_present()))
+                    + f" In this report's period tables, {small + other:,} of {total:,} numbers "
+                    f"({100 * (small + other) / total if total else 0:.1f}%) are hidden: {small:,} describe fewer than "
+                    f"{threshold} people or cases, {other:,} are withheld to protect them."))
+    methods.append(("Rates", "A rate is shown exactly when the two numbers it divides are shown: with one of them "
+                             "it would give the other away. " + " ".join(rate_rules)))
     return GrantReport(grant, period, version, threshold, hourly_rate, headline, deliverables,
-                       pd.Series(progress, dtype=float), tables, methods)
+                       pd.Series(progress, dtype=float), tables, methods, rate_rules=rate_rules,
+                       suppressed=(small, other, total))
 
 
 def _pro_bono_table(now: _Published, grant: Grant, cumulative: _Published, hourly_rate: float | None,
-                    threshold: int) -> ReportTable:
+                    threshold: int, rate_rules: list[str]) -> ReportTable:
     display = pd.DataFrame({
         "Partner firm": now.pro_bono_cases.display.index.astype(str),
         "Cases with time": now.pro_bono_cases.display.to_numpy(),
         "Hours": now.pro_bono_hours.display.to_numpy(),
-        "Value (USD)": now.pro_bono_value.display.to_numpy(),
+        "Value of donated time": now.pro_bono_value.display.to_numpy(),
     })
-    note = f"Attorneys participating in the period: {now.attorneys.display.iloc[0]}."
+    note = f"Attorneys participating in the period: {now.attorneys.display.loc['n']}."
     if grant.amount_usd:
-        hours = float(cumulative.pro_bono_hours.numeric.loc["Total"])
-        value = float(cumulative.pro_bono_value.numeric.loc["Total"])
-        marker = marker_for(threshold)
-        per_dollar = marker if np.isnan(value) else f"${value / grant.amount_usd:,.2f}"
-        per_thousand = marker if np.isnan(hours) else f"{1000 * hours / grant.amount_usd:,.1f}"
-        note += (f" Leverage, grant start to period end, per grant dollar (grant amount ${grant.amount_usd:,.0f}): "
-                 f"{per_dollar} of donated time per dollar; {per_thousand} hours per $1,000.")
+        hours = float(cumulative.pro_bono_hours.numeric.loc[TOTAL_LABEL])
+        value = float(cumulative.pro_bono_value.numeric.loc[TOTAL_LABEL])
+        per_dollar, _, rule = _rate("Donated time per grant dollar", (value, "the value of donated time to date"),
+                                    (grant.amount_usd, "the grant amount"), threshold, percent=False, empty="not available",
+                                    decimals=2)
+        per_thousand, _, _ = _rate("Hours per $1,000", (1000 * hours, "hours to date"), (grant.amount_usd, "the grant amount"),
+                                   threshold, percent=False, empty="not available")
+        rate_rules.append(rule)
+        dollars = per_dollar if per_dollar == WITHHELD else f"${per_dollar}"
+        note += (f" Leverage, grant start to period end, per grant dollar (grant amount {format_measure(grant.amount_usd, 'usd')}): "
+                 f"{dollars} of donated time per dollar; {per_thousand} hours per $1,000.")
     return ReportTable("pro_bono", "Pro bono time by partner firm", note, display)
