@@ -1,5 +1,5 @@
 """Grant configuration (YAML; see config/grants.example.yml and docs/reports.md) and report
-periods (2026Q1, FY2025-26, grant)."""
+periods (2026Q1, FY2025-26, 2026, grant)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -45,6 +45,10 @@ class Grant:
     amount_usd: float | None = None
     fiscal_year_start_month: int = 7
     close_after_days: int = DEFAULT_CLOSE_AFTER_DAYS
+    grantee: str = ""  # the program reporting (top-level `grantee:` of the grants file)
+    prepared_by: str = ""
+    narrative: str = ""  # Markdown: headings (#), paragraphs, bullets (- or *)
+    demographics: tuple[str, ...] = ()  # keys of reports.demographics.DIMENSIONS, in report order
 
     def scope_lines(self) -> list[str]:
         lines = [f"Counties (convicting court): {', '.join(self.counties) if self.counties else 'all'}",
@@ -90,9 +94,35 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
+def _text(value: object, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise GrantConfigError(f"{where}: expected text, got {value!r}")
+    return value.strip()
+
+
+def _narrative(entry: dict, path: Path, where: str) -> str:
+    """The grant's narrative: `narrative` (text) or `narrative_file` (a Markdown file, relative
+    to the grants file), not both."""
+    if entry.get("narrative") is not None and entry.get("narrative_file") is not None:
+        raise GrantConfigError(f"{where}: give either 'narrative' (text) or 'narrative_file' (a Markdown file), not both")
+    if entry.get("narrative_file") is None:
+        return _text(entry.get("narrative"), f"{where}: narrative")
+    name = _text(entry["narrative_file"], f"{where}: narrative_file")
+    file = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise GrantConfigError(f"{where}: narrative_file {file} does not exist (paths are relative to {path.parent})") from None
+    except UnicodeDecodeError:
+        raise GrantConfigError(f"{where}: narrative_file {file} is not UTF-8 text") from None
+
+
 def load_grants(path: Path | str | None = None) -> GrantsFile:
     """Read and check the grants file; errors name the file and the grant."""
     from reports.build import METRICS  # the metric registry lives with the computations
+    from reports.demographics import DIMENSIONS
 
     path = Path(path) if path else default_grants_file()
     known_metrics = frozenset(METRICS)
@@ -109,6 +139,11 @@ def load_grants(path: Path | str | None = None) -> GrantsFile:
     threshold = document.get("suppression_threshold", DEFAULT_THRESHOLD)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise GrantConfigError(f"{path}: suppression_threshold must be a positive integer, got {threshold!r}")
+    unknown_top = set(document) - {"suppression_threshold", "grantee", "prepared_by", "grants"}
+    if unknown_top:
+        raise GrantConfigError(f"{path}: unknown top-level key(s) {sorted(unknown_top)}")
+    grantee = _text(document.get("grantee"), f"{path}: grantee")
+    default_prepared_by = _text(document.get("prepared_by"), f"{path}: prepared_by")
     grants: dict[str, Grant] = {}
     for number, entry in enumerate(document["grants"], start=1):
         where = f"{path}: grants[{number}]"
@@ -120,7 +155,8 @@ def load_grants(path: Path | str | None = None) -> GrantsFile:
         grant_id = str(entry["id"]).strip()
         where = f"{path}: grant {grant_id}"
         unknown = set(entry) - {"id", "funder", "title", "start", "end", "amount_usd", "fiscal_year_start_month",
-                                "close_after_days", "scope", "deliverables"}
+                                "close_after_days", "scope", "deliverables", "prepared_by", "narrative",
+                                "narrative_file", "demographics"}
         if unknown:
             raise GrantConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
         start, end = _date(entry["start"], f"{where}: start"), _date(entry["end"], f"{where}: end")
@@ -154,6 +190,10 @@ def load_grants(path: Path | str | None = None) -> GrantsFile:
             if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
                 raise GrantConfigError(f"{d_where}: 'target' must be a positive number, got {target!r}")
             deliverables.append(Deliverable(str(item.get("name") or item["metric"]), item["metric"], float(target)))
+        demographics = _strings(entry.get("demographics"), f"{where}: demographics")
+        unknown_dimensions = [d for d in demographics if d not in DIMENSIONS]
+        if unknown_dimensions or len(set(demographics)) != len(demographics):
+            raise GrantConfigError(f"{where}: demographics: each once, from {list(DIMENSIONS)}; got {list(demographics)}")
         if grant_id in grants:
             raise GrantConfigError(f"{where}: listed twice")
         grants[grant_id] = Grant(
@@ -163,36 +203,49 @@ def load_grants(path: Path | str | None = None) -> GrantsFile:
             vehicles=_strings(scope.get("vehicles"), f"{where}: scope.vehicles"),
             client_criteria=tuple(sorted(clients.items())), deliverables=tuple(deliverables),
             amount_usd=float(amount) if amount is not None else None, fiscal_year_start_month=fy_month,
-            close_after_days=close_after,
+            close_after_days=close_after, grantee=grantee,
+            prepared_by=_text(entry.get("prepared_by"), f"{where}: prepared_by") or default_prepared_by,
+            narrative=_narrative(entry, path, where), demographics=demographics,
         )
     return GrantsFile(path, grants, threshold)
 
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _FISCAL_YEAR = re.compile(r"^FY(\d{4})-(\d{2})$", re.IGNORECASE)
+_YEAR = re.compile(r"^(\d{4})$")
 
 
-def parse_period(text: str, grant: Grant) -> Period:
-    """'2026Q1' (calendar quarter), 'FY2025-26' (fiscal year starting in the grant's
-    fiscal_year_start_month of 2025) or 'grant' (the whole grant), clipped to the grant."""
+def calendar_period(text: str, fiscal_year_start_month: int = 7) -> Period:
+    """'2026Q1' (calendar quarter), 'FY2025-26' (fiscal year starting in
+    ``fiscal_year_start_month`` of 2025) or '2025' (calendar year)."""
     text = text.strip()
-    if text.lower() == "grant":
-        return Period("whole grant", grant.start, grant.end)
     if match := _QUARTER.match(text):
         year, quarter = int(match.group(1)), int(match.group(2))
         start = dt.date(year, 3 * quarter - 2, 1)
         end = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1)
-        label = f"{year}-Q{quarter}"
-    elif match := _FISCAL_YEAR.match(text):
+        return Period(f"{year}-Q{quarter}", start, end)
+    if match := _FISCAL_YEAR.match(text):
         year = int(match.group(1))
         if (year + 1) % 100 != int(match.group(2)):
             raise ValueError(f"period {text!r}: a fiscal year is written FY2025-26 (consecutive years)")
-        month = grant.fiscal_year_start_month
-        start = dt.date(year, month, 1)
-        end = dt.date(year + 1, month, 1) - dt.timedelta(days=1)
-        label = f"FY{year}-{match.group(2)}"
-    else:
-        raise ValueError(f"period {text!r}: use a quarter (2026Q1), a fiscal year (FY2025-26) or 'grant'")
+        start = dt.date(year, fiscal_year_start_month, 1)
+        return Period(f"FY{year}-{match.group(2)}", start, dt.date(year + 1, fiscal_year_start_month, 1) - dt.timedelta(days=1))
+    if match := _YEAR.match(text):
+        year = int(match.group(1))
+        return Period(str(year), dt.date(year, 1, 1), dt.date(year, 12, 31))
+    raise ValueError(f"period {text!r}: use a quarter (2026Q1), a fiscal year (FY2025-26) or a year (2026)")
+
+
+def parse_period(text: str, grant: Grant) -> Period:
+    """A calendar period (``calendar_period``, fiscal years starting in the grant's
+    fiscal_year_start_month) or 'grant' (the whole grant), clipped to the grant."""
+    if text.strip().lower() == "grant":
+        return Period("whole grant", grant.start, grant.end)
+    try:
+        period = calendar_period(text, grant.fiscal_year_start_month)
+    except ValueError as error:
+        raise ValueError(f"{error}, or 'grant' for the whole grant") from None
+    label, start, end = period.label, period.start, period.end
     if end < grant.start or start > grant.end:
         raise ValueError(f"period {label} ({start}..{end}) lies outside grant {grant.grant_id} ({grant.start}..{grant.end})")
     clipped_start, clipped_end = max(start, grant.start), min(end, grant.end)

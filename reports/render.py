@@ -3,7 +3,8 @@
 Safe files (OWASP "CSV injection"): any text cell that begins with = + - @, a tab or a carriage
 return is prefixed with an apostrophe, so Excel and LibreOffice show it as text instead of
 running it; in XLSX such cells are also written with the string type. Numbers are written as
-numbers. Charts are drawn with matplotlib's Agg backend (no browser, no display).
+numbers, with the report's one format (thousands separators, $ for money). Charts are drawn
+with matplotlib's Agg backend (no browser, no display).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -21,12 +23,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reports.build import GrantReport  # noqa: E402
+from dashboards.disclosure import legend  # noqa: E402
+from reports.build import GrantReport, ReportTable  # noqa: E402
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^\d[\d,]*(\.\d+)?$")
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # earliest time a zip entry can carry
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+# Excel allows 31 characters in a sheet name, and none of []:*?/\
+SHEET_NAME_LIMIT = 31
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+SHEET_NAMES = {  # short whole names for the tables whose titles are long
+    "vacaturs": "Vacaturs by vehicle",
+    "beside_vacaturs": "Relief beside vacaturs",
+    "not_granted": "Denied or withdrawn",
+    "motions_filed": "Motions filed",
+    "removal_avoided": "Removal avoided",
+    "removal_avoided_split": "Confirmed and projected",
+    "time_to_resolution": "Time to resolution",
+    "pro_bono": "Pro bono by firm",
+}
+# Displayed numbers, as the report writes them, and the XLSX number format that shows them alike.
+_COUNT = re.compile(r"^\d{1,3}(,\d{3})*$")
+_DECIMAL = re.compile(r"^\d{1,3}(,\d{3})*\.(\d+)$")
+_USD = re.compile(r"^\$\d{1,3}(,\d{3})*(\.(\d+))?$")
+_PERCENT = re.compile(r"^\d{1,3}(,\d{3})*(\.(\d+))?%$")
 
 
 def safe_text(value: object) -> str:
@@ -47,15 +67,35 @@ def file_name(report: GrantReport, extension: str) -> str:
     return f"grant-report_{grant}_{period}.{extension}"
 
 
-def _about(report: GrantReport) -> list[tuple[str, str]]:
+def exports_counted(report: GrantReport) -> str:
+    inputs = report.version.inputs
+    if not inputs:
+        return "none"
+    first, last = min(f.exported_at for f in inputs), max(f.exported_at for f in inputs)
+    dates = f"dated {first:%Y-%m-%d}" if first.date() == last.date() else f"dated {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    return f"{len(inputs)} export file(s), {dates}; checksums under Data version"
+
+
+def front_matter(report: GrantReport) -> list[tuple[str, str]]:
+    """What the report is, for whom, by whom, and on what data: the first lines a reader sees."""
     g, v = report.grant, report.version
-    about = [("Grant", f"{g.grant_id}{' - ' + g.title if g.title else ''}"), ("Funder", g.funder),
-             ("Grant period", f"{g.start} to {g.end}"), ("Report period", f"{report.period.label}: {report.period.start} to {report.period.end}")]
-    about += [("Scope", line) for line in g.scope_lines()]
-    if g.amount_usd:
-        about.append(("Grant amount", f"${g.amount_usd:,.0f}"))
-    about += [("Basis", v.basis), ("As-of date (open work censored)", str(v.as_of)),
-              ("Small-cell suppression", f"counts below {report.threshold} are shown as <{report.threshold}")]
+    rows = [("Grantee", g.grantee)] if g.grantee else []
+    rows += [("Funder", g.funder), ("Grant", f"{g.grant_id}{' - ' + g.title if g.title else ''} ({g.start} to {g.end})"),
+             ("Report period", f"{report.period.label}: {report.period.start} to {report.period.end}"),
+             ("Report date", str(report.report_date))]
+    if g.prepared_by:
+        rows.append(("Prepared by", g.prepared_by))
+    rows += [("Data as of", f"{v.as_of} (work still open on this date is counted as open)"),
+             ("Exports counted", exports_counted(report))]
+    return rows
+
+
+def _about(report: GrantReport) -> list[tuple[str, str]]:
+    about = front_matter(report) + [("Scope", line) for line in report.grant.scope_lines()]
+    if report.grant.amount_usd:
+        about.append(("Grant amount", f"${report.grant.amount_usd:,.0f}"))
+    about += [("Basis", report.version.basis)]
+    about += [("Reading the numbers", line) for line in legend(report.threshold)]
     return about
 
 
@@ -65,11 +105,67 @@ def version_frame(report: GrantReport) -> pd.DataFrame:
 
 def _version_rows(report: GrantReport) -> list[tuple[str, str, str]]:
     v = report.version
-    rows = [("Run id", v.run_id or "not recorded (database not published by `pcr run`)", ""),
-            ("Run finished (UTC)", str(v.run_finished_at or ""), ""),
+    rows = [("Run id", v.run_id or "not recorded (the database was not published by the pipeline)", ""),
+            ("Run finished (UTC)", str(v.run_finished_at or "not recorded"), ""),
             ("Rebuilt as known at the period end", "yes" if v.rebuilt else "no (published data already is)", "")]
     rows += [(f"Export {f.file_name}", f"sha256 {f.sha256}", f"exported {f.exported_at:%Y-%m-%d %H:%M}") for f in v.inputs]
     return rows
+
+
+# --- narrative (Markdown, simply) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "heading", "paragraph" or "bullet"
+    text: str
+    level: int = 0  # heading level (1-3)
+
+
+_INLINE = [(re.compile(r"\[([^\]]+)\]\(([^)]+)\)"), r"\1 (\2)"), (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), r"\1\2"),
+           (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"), (re.compile(r"`([^`]+)`"), r"\1")]
+_BULLET = re.compile(r"^\s*(?:[-*+]|(\d+)[.)])\s+(.*)$")
+
+
+def _plain(text: str) -> str:
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())
+
+
+def narrative_blocks(markdown: str) -> list[Block]:
+    """Headings (#, ##, ###), paragraphs (lines up to a blank line) and bullets (- * + or 1.),
+    with emphasis and code marks dropped and links written as text (address)."""
+    blocks: list[Block] = []
+    lines: list[str] = []
+    kind = "paragraph"
+
+    def flush() -> None:
+        nonlocal lines
+        if lines:
+            blocks.append(Block(kind, _plain(" ".join(lines))))
+        lines = []
+
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", line)
+        bullet = _BULLET.match(line)
+        if not line.strip():
+            flush()
+        elif heading:
+            flush()
+            blocks.append(Block("heading", _plain(heading.group(2)), min(len(heading.group(1)), 3)))
+        elif bullet:
+            flush()
+            kind, lines = "bullet", [(f"{bullet.group(1)}. " if bullet.group(1) else "") + bullet.group(2)]
+        elif kind == "bullet" and lines and raw[:1].isspace():
+            lines.append(line.strip())  # an indented line continues its bullet
+        else:
+            if kind == "bullet":
+                flush()
+            kind = "paragraph"
+            lines.append(line.strip())
+    flush()
+    return blocks
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -80,6 +176,7 @@ def to_csv(report: GrantReport) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["section", "row", "column", "value"])
     rows: list[tuple[str, str, str, str]] = [("about", k, "", v) for k, v in _about(report)]
+    rows += [("narrative", block.kind, "", block.text) for block in narrative_blocks(report.grant.narrative)]
     rows += [("headline", label, unit, value) for label, value, unit in report.headline]
     for record in report.deliverables.to_dict("records"):
         rows += [("deliverables", record["Deliverable"], column, value) for column, value in record.items() if column != "Deliverable"]
@@ -95,29 +192,64 @@ def to_csv(report: GrantReport) -> bytes:
 
 # --- XLSX ------------------------------------------------------------------------------------
 
-def _put(sheet, row: int, column: int, value: object, bold: bool = False):
-    from openpyxl.styles import Font
+def _number(text: str) -> tuple[float, str] | None:
+    """(value, Excel number format) of a number as the report displays it; None for text."""
+    if _COUNT.match(text):
+        return int(text.replace(",", "")), "#,##0"
+    if match := _DECIMAL.match(text):
+        return float(text.replace(",", "")), "#,##0." + "0" * len(match.group(2))
+    if match := _USD.match(text):
+        decimals = len(match.group(3) or "")
+        return float(text[1:].replace(",", "")), '"$"#,##0' + ("." + "0" * decimals if decimals else "")
+    if match := _PERCENT.match(text):
+        decimals = len(match.group(3) or "")
+        return float(text[:-1].replace(",", "")) / 100, "0" + ("." + "0" * decimals if decimals else "") + "%"
+    return None
+
+
+def _put(sheet, row: int, column: int, value: object, bold: bool = False, as_number: bool = True):
+    from openpyxl.styles import Alignment, Font
 
     text = str(value)
     cell = sheet.cell(row=row, column=column)
-    if _NUMBER.match(text):
-        number = float(text.replace(",", ""))
-        cell.value = int(number) if number.is_integer() else number
+    number = _number(text) if as_number else None
+    if number:
+        cell.value, cell.number_format = number
     else:
         cell.value = safe_text(text)
         cell.data_type = "s"  # openpyxl would otherwise store a leading '=' as a formula
     if bold:
         cell.font = Font(bold=True)
+    if len(text) > 80:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
     return cell
 
 
-def _sheet_rows(sheet, rows: list[list[object]], header: bool = True) -> None:
+def _sheet_rows(sheet, rows: list[list[object]], header: bool = True, label_columns: int = 1) -> None:
+    """Rows from the top; the first ``label_columns`` columns hold labels, kept as text."""
     for r, values in enumerate(rows, start=1):
         for c, value in enumerate(values, start=1):
-            _put(sheet, r, c, value, bold=header and r == 1)
+            _put(sheet, r, c, value, bold=header and r == 1, as_number=c > label_columns)
     for c in range(1, max((len(v) for v in rows), default=0) + 1):
         width = max((len(str(v[c - 1])) for v in rows if len(v) >= c), default=8)
         sheet.column_dimensions[sheet.cell(row=1, column=c).column_letter].width = min(max(10, width + 2), 80)
+
+
+def sheet_name(table: ReportTable, taken: set[str]) -> str:
+    """A whole, unique sheet name of at most 31 characters: never a word cut in half."""
+    words = _SHEET_FORBIDDEN.sub(" ", SHEET_NAMES.get(table.key, table.title)).split()
+    name = ""
+    for word in words:
+        if len(f"{name} {word}".strip()) > SHEET_NAME_LIMIT:
+            break
+        name = f"{name} {word}".strip()
+    name = name or table.key[:SHEET_NAME_LIMIT]
+    candidate, number = name, 2
+    while candidate.lower() in taken:
+        suffix = f" ({number})"
+        candidate, number = name[:SHEET_NAME_LIMIT - len(suffix)].rstrip() + suffix, number + 1
+    taken.add(candidate.lower())
+    return candidate
 
 
 def _zip_fixed(data: bytes) -> bytes:
@@ -139,16 +271,25 @@ def to_xlsx(report: GrantReport) -> bytes:
     workbook = Workbook()
     summary = workbook.active
     summary.title = "Report"
-    rows: list[list[object]] = [["Grant report", ""]] + [[k, v] for k, v in _about(report)] + [[""]]
+    taken = {"report", "narrative", "methods", "data version"}
+    rows: list[list[object]] = [[f"Grant report: {report.grant.funder}", ""]] + [[k, v] for k, v in _about(report)] + [[""]]
     rows += [["Headline (this period)", "Value", "Counts"]] + [[label, value, unit] for label, value, unit in report.headline]
     rows += [[""], list(report.deliverables.columns)] + report.deliverables.astype(str).values.tolist()
     _sheet_rows(summary, rows)
+    blocks = narrative_blocks(report.grant.narrative)
+    if blocks:
+        narrative = workbook.create_sheet("Narrative")
+        for r, block in enumerate(blocks, start=1):
+            text = ("• " if block.kind == "bullet" else "") + block.text
+            _put(narrative, r, 1, text, bold=block.kind == "heading", as_number=False)
+        narrative.column_dimensions["A"].width = 100
     for table in report.tables:
-        sheet = workbook.create_sheet(re.sub(r"[^A-Za-z0-9 ]", "", table.title)[:31])
+        sheet = workbook.create_sheet(sheet_name(table, taken))
         _sheet_rows(sheet, [list(table.display.columns)] + table.display.values.tolist()
                     + [[""], [table.title], [table.note]])
-    _sheet_rows(workbook.create_sheet("Methods"), [["Term", "Definition"]] + [list(m) for m in report.methods])
-    _sheet_rows(workbook.create_sheet("Data version"), [["Item", "Value", "Detail"]] + [list(r) for r in _version_rows(report)])
+    _sheet_rows(workbook.create_sheet("Methods"), [["Term", "Definition"]] + [list(m) for m in report.methods], label_columns=2)
+    _sheet_rows(workbook.create_sheet("Data version"), [["Item", "Value", "Detail"]] + [list(r) for r in _version_rows(report)],
+                label_columns=3)
     when = stamp_time(report).replace(tzinfo=None)
     workbook.properties.created = workbook.properties.modified = when
     workbook.properties.creator = "pcr report"
@@ -159,6 +300,13 @@ def to_xlsx(report: GrantReport) -> bytes:
 
 # --- charts ----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    png: bytes | None  # None: nothing to draw, the sentence says why
+    sentence: str = ""
+
+
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
@@ -166,62 +314,98 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _bars(labels: list[str], values: list[float], title: str, xlabel: str, color: str, note_hidden: str) -> bytes:
+def _bars(title: str, labels: list[str], values: list[float], texts: list[str], xlabel: str, color: str,
+          where_hidden: str) -> Chart:
+    """Horizontal bars; a hidden value (NaN) gets no bar and its table's marker as text. A
+    chart with no bar to draw is a sentence instead of an empty axis."""
+    if all(np.isnan(v) for v in values):
+        return Chart(title, None, f"{title}: not charted, every value is hidden to protect small groups ({where_hidden}).")
+    if all(np.isnan(v) or v == 0 for v in values):
+        return Chart(title, None, f"{title}: not charted, every value shown is 0.")
     figure, axis = plt.subplots(figsize=(6.4, 0.45 * len(labels) + 1.1))
     y = np.arange(len(labels))[::-1]
     shown = [0 if np.isnan(v) else v for v in values]
     axis.barh(y, shown, color=color)
-    top = max(shown + [1])
-    for yi, v in zip(y, values):
-        axis.text((0 if np.isnan(v) else v) + top * 0.01, yi, note_hidden if np.isnan(v) else f"{v:,.0f}",
-                  va="center", fontsize=8, color="#555555" if np.isnan(v) else "black")
+    top = max(shown)
+    for yi, v, text in zip(y, values, texts):
+        axis.text((0 if np.isnan(v) else v) + top * 0.01, yi, text, va="center", fontsize=8,
+                  color="#555555" if np.isnan(v) else "black")
     axis.set_yticks(y, labels, fontsize=8)
-    axis.set_xlim(0, top * 1.25)
+    axis.set_xlim(0, top * 1.3)
     axis.set_xlabel(xlabel, fontsize=8)
     axis.set_title(title, fontsize=10, loc="left")
     axis.spines[["top", "right"]].set_visible(False)
-    return _png(figure)
+    return Chart(title, _png(figure))
+
+
+def _table_series(table: ReportTable, column: str) -> tuple[pd.Series, pd.Series]:
+    """(numeric, display text) of one column of a report table, by row label, without its Total."""
+    numeric = table.numeric[column].drop("Total", errors="ignore").astype(float)
+    display = table.display.set_index(table.display.columns[0])[column].astype(str)
+    return numeric, display.reindex(numeric.index)
+
+
+def report_charts(report: GrantReport) -> list[Chart]:
+    tables = {t.key: t for t in report.tables}
+    out = []
+    if len(report.deliverable_progress):
+        texts = [f"{v:,.0f}%" if not np.isnan(v) else shown for v, shown in
+                 zip(report.deliverable_progress.values, report.deliverables["% of target"])]
+        out.append(_bars("Deliverables: grant to date, % of target", list(report.deliverable_progress.index),
+                         list(report.deliverable_progress.values), texts, "% of target", "#2b6f9e", "see Deliverables"))
+    relief = [t for key in ("vacaturs", "beside_vacaturs") if (t := tables.get(key)) is not None and t.numeric is not None]
+    if relief:
+        parts = [(t.numeric.loc["Total"].drop("Total"), t.display.set_index(t.display.columns[0]).loc["Total"].drop("Total"))
+                 for t in relief]
+        numeric = pd.concat([n for n, _ in parts]).astype(float)
+        display = pd.concat([d for _, d in parts]).reindex(numeric.index).astype(str)
+        out.append(_bars("Relief granted in the period (motions), by class", list(numeric.index), list(numeric.values),
+                         [d if np.isnan(v) else f"{v:,.0f}" for v, d in zip(numeric.values, display.values)],
+                         "motions", "#4d8f5b", "see the vacatur and relief tables"))
+    removal = tables.get("removal_avoided")
+    if removal is not None and removal.numeric is not None:
+        numeric, display = _table_series(removal, removal.numeric.columns[0])
+        out.append(_bars("Clients with removal exposure, by status reached in the period", list(numeric.index),
+                         list(numeric.values), [d if np.isnan(v) else f"{v:,.0f}" for v, d in zip(numeric.values, display.values)],
+                         "clients", "#8a5a9e", "see Removal avoided"))
+    return out
 
 
 def charts(report: GrantReport) -> list[tuple[str, bytes]]:
-    marker = f"<{report.threshold}"
-    out = []
-    if len(report.deliverable_progress):
-        out.append(("Deliverables: grant to date, % of target", _bars(
-            list(report.deliverable_progress.index), list(report.deliverable_progress.values),
-            "Deliverables: grant to date, % of target", "% of target", "#2b6f9e", "suppressed")))
-    totals = pd.concat([next(t for t in report.tables if t.key == key).numeric.loc["Total"].drop("Total")
-                        for key in ("vacaturs", "beside_vacaturs")])
-    out.append(("Relief granted in the period, by class", _bars(
-        list(totals.index), list(totals.astype(float).values),
-        "Relief granted in the period (motions), by class", "motions", "#4d8f5b", marker)))
-    removal = next(t for t in report.tables if t.key == "removal_avoided").numeric["Count"].drop("Total")
-    out.append(("Removal avoided, by status", _bars(
-        list(removal.index), list(removal.astype(float).values),
-        "Clients with removal exposure, by status reached in the period", "clients", "#8a5a9e", marker)))
-    return out
+    """The charts that have bars to draw, as (title, PNG)."""
+    return [(c.title, c.png) for c in report_charts(report) if c.png is not None]
 
 
 # --- PDF -------------------------------------------------------------------------------------
 
-def to_pdf(report: GrantReport) -> bytes:
+def pdf_document(title: str, author: str, created: dt.datetime, orientation: str = "landscape"):
+    """An fpdf2 document with the report fonts (DejaVu, which matplotlib ships), fixed metadata
+    and 12 mm margins. Also used by the partner firm's report."""
     from fpdf import FPDF
-    from fpdf.fonts import FontFace
 
-    pdf = FPDF(orientation="landscape", unit="mm", format="letter")
+    pdf = FPDF(orientation=orientation, unit="mm", format="letter")
     pdf.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdf.set_creation_date(stamp_time(report))
-    pdf.set_title(f"Grant report {report.grant.grant_id} {report.period.label}")
-    pdf.set_author("pcr report")
+    pdf.set_creation_date(created)
+    pdf.set_title(title)
+    pdf.set_author(author)
     pdf.set_creator("pcr report")
     pdf.set_producer("pcr report (fpdf2)")
-    pdf.set_auto_page_break(True, margin=12)
     pdf.set_margins(12, 12, 12)
+    return pdf
+
+
+def to_pdf(report: GrantReport) -> bytes:
+    from fpdf.fonts import FontFace
+
+    pdf = pdf_document(f"Grant report {report.grant.grant_id} {report.period.label}",
+                       report.grant.grantee or "pcr report", stamp_time(report))
+    pdf.set_auto_page_break(True, margin=14)
     version = report.version
-    footer_text = f"{report.grant.grant_id} · {report.period.label} · run {version.run_id or 'not recorded'}"
-    pdf.footer = lambda: (pdf.set_y(-9), pdf.set_font("DejaVu", "", 7),  # type: ignore[method-assign]
-                          pdf.cell(0, 4, f"{footer_text} · page {pdf.page_no()}", align="R"))
+    footer_text = (f"{report.grant.grant_id} · {report.period.label} · data as of {version.as_of} · "
+                   f"run {version.run_id or 'not recorded'}")
+    pdf.footer = lambda: (pdf.set_y(-10), pdf.set_font("DejaVu", "", 7),  # type: ignore[method-assign]
+                          pdf.cell(0, 4, f"{footer_text} · page {pdf.page_no()} of {{nb}}", align="R"))
     heading = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
 
     def title(text: str, size: int = 12) -> None:
@@ -229,30 +413,50 @@ def to_pdf(report: GrantReport) -> bytes:
         pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
 
-    def paragraph(text: str, size: int = 8) -> None:
+    def paragraph(text: str, size: int = 8, indent: float = 0) -> None:
         pdf.set_font("DejaVu", "", size)
+        pdf.set_x(pdf.l_margin + indent)
         pdf.multi_cell(0, size * 0.45, text, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
 
-    def table(frame: pd.DataFrame, widths: tuple[float, ...] | None = None, size: int = 7) -> None:
+    def table(frame: pd.DataFrame, widths: tuple[float, ...] | None = None, size: int = 7, width: float | None = None,
+              headings: bool = True, text: bool = False) -> None:
+        """Labels left, numbers right; ``text``: every column left (a table of words)."""
         pdf.set_font("DejaVu", "", size)
-        aligns = ["LEFT"] + ["RIGHT"] * (len(frame.columns) - 1)
+        aligns = ["LEFT"] * len(frame.columns) if text else ["LEFT"] + ["RIGHT"] * (len(frame.columns) - 1)
         with pdf.table(col_widths=widths, text_align=tuple(aligns), headings_style=heading, line_height=size * 0.5,
-                       first_row_as_headings=True, width=pdf.epw) as grid:
-            grid.row([str(c) for c in frame.columns])
+                       first_row_as_headings=headings, width=width or pdf.epw, align="LEFT") as grid:
+            if headings:
+                grid.row([str(c) for c in frame.columns])
             for values in frame.astype(str).values.tolist():
                 grid.row(values)
         pdf.ln(3)
 
+    def together(draw) -> None:
+        """Draw on this page if all of it fits, else from the top of the next: a title never
+        sits at the foot of a page away from its table or chart."""
+        with pdf.offset_rendering() as trial:
+            draw()
+        if trial.page_break_triggered and pdf.get_y() > pdf.t_margin + 1:
+            pdf.add_page()
+        draw()
+
+    def report_table(t: ReportTable) -> None:
+        columns = len(t.display.columns)
+        narrow = columns <= 3  # label and one or two numbers: a table half the page wide
+        title(t.title, 11)
+        paragraph(t.note)
+        table(t.display, (3,) + (1,) * (columns - 1) if not narrow else (2.2,) + (1,) * (columns - 1),
+              width=min(pdf.epw, 80 + 40 * (columns - 1)) if narrow else None)
+
     pdf.add_page()
     title(f"Grant report: {report.grant.funder}", 16)
-    paragraph(f"{report.grant.grant_id}{' - ' + report.grant.title if report.grant.title else ''} · "
-              f"report period {report.period.label} ({report.period.start} to {report.period.end})", 10)
+    if report.grant.grantee:
+        paragraph(f"From {report.grant.grantee}", 11)
+    table(pd.DataFrame(front_matter(report), columns=["", ""]), (1, 5), 8, headings=False, text=True)
     paragraph(" · ".join(report.grant.scope_lines()), 8)
-    paragraph(version.basis + f" Data: run {version.run_id or 'not recorded'}; "
-              f"{len(version.inputs)} export file(s), checksums on the last page.", 8)
+    paragraph(version.basis, 8)
     # Headline tiles: value over label, three per row.
-    pdf.ln(1)
     tile_w, tile_h = (pdf.epw - 8) / 3, 15
     top = pdf.get_y()
     for i, (label, value, unit) in enumerate(report.headline):
@@ -260,36 +464,58 @@ def to_pdf(report: GrantReport) -> bytes:
         pdf.set_fill_color(241, 245, 249)
         pdf.rect(x, y, tile_w, tile_h, style="F")
         pdf.set_xy(x + 3, y + 1.5)
-        pdf.set_font("DejaVu", "B", 14)
+        size = 14
+        pdf.set_font("DejaVu", "B", size)
+        while pdf.get_string_width(value) > tile_w - 6 and size > 8:
+            size -= 1
+            pdf.set_font("DejaVu", "B", size)
         pdf.cell(tile_w - 6, 7, value)
         pdf.set_xy(x + 3, y + 8.5)
         pdf.set_font("DejaVu", "", 7)
         pdf.cell(tile_w - 6, 4, f"{label} ({unit})")
     pdf.set_xy(pdf.l_margin, top + ((len(report.headline) + 2) // 3) * (tile_h + 3) + 2)
-    title("Deliverables", 11)
-    if len(report.deliverables):
-        table(report.deliverables, (3, 1.2, 1, 1, 1, 1))
-    else:
-        paragraph("No deliverables are configured for this grant.")
-    for name, image in charts(report):
-        if pdf.get_y() > pdf.h - 80:
-            pdf.add_page()
-        pdf.image(io.BytesIO(image), w=150)
-        pdf.ln(2)
+
+    def deliverables() -> None:
+        title("Deliverables", 11)
+        if len(report.deliverables):
+            table(report.deliverables, (3, 1.2, 1, 1, 1, 1))
+        else:
+            paragraph("No deliverables are configured for this grant.")
+
+    together(deliverables)
+    blocks = narrative_blocks(report.grant.narrative)
+    if blocks:
+        together(lambda: title("Narrative", 11))
+        for block in blocks:
+            if block.kind == "heading":
+                together(lambda b=block: (pdf.ln(1), title(b.text, {1: 11, 2: 10, 3: 9}[b.level])))
+            elif block.kind == "bullet":
+                pdf.set_font("DejaVu", "", 9)
+                y = pdf.get_y()
+                pdf.set_xy(pdf.l_margin + 2, y)
+                pdf.cell(4, 9 * 0.45, "•")
+                pdf.set_xy(pdf.l_margin + 6, y)
+                pdf.multi_cell(0, 9 * 0.45, block.text, new_x="LMARGIN", new_y="NEXT")
+                pdf.ln(0.5)
+            else:
+                paragraph(block.text, 9)
+    for chart in report_charts(report):
+        if chart.png is None:
+            paragraph(chart.sentence, 8)
+        else:
+            together(lambda c=chart: (pdf.image(io.BytesIO(c.png), w=150), pdf.ln(2)))
     for t in report.tables:
-        if pdf.get_y() > pdf.h - 50:
-            pdf.add_page()
-        title(t.title, 11)
-        paragraph(t.note)
-        table(t.display, (3,) + (1,) * (len(t.display.columns) - 1))
+        together(lambda t=t: report_table(t))
     pdf.add_page()
     title("Methods: what each number means", 11)
     for term, text in report.methods:
-        pdf.set_font("DejaVu", "B", 8)
-        pdf.multi_cell(0, 4, term, new_x="LMARGIN", new_y="NEXT")
-        paragraph(text)
-    title("Data version", 11)
-    table(version_frame(report), (2, 3, 1.2), 6)
+        def entry(term=term, text=text) -> None:
+            pdf.set_font("DejaVu", "B", 8)
+            pdf.multi_cell(0, 4, term, new_x="LMARGIN", new_y="NEXT")
+            paragraph(text)
+        together(entry)
+    together(lambda: (title("Reading the numbers", 11), [paragraph(line) for line in legend(report.threshold)]))
+    together(lambda: (title("Data version", 11), table(version_frame(report), (2, 3, 1.2), 6, text=True)))
     return bytes(pdf.output())
 
 
