@@ -5,7 +5,8 @@
 -- same rules as the dbt models (re-filing chains, Pickering, 8 CFR 1003.55, removal avoided,
 -- Kaplan-Meier), and leave five result tables behind:
 --   ref_granted_by_vehicle, ref_grant_rates, ref_removal_avoided, ref_km_medians, ref_pro_bono
--- bench/run.py sets the variables export_dir (…/canonical/csv) and seed_dir (seeds/) and
+-- bench/run.py sets the variables export_dir (…/canonical/csv, one export: <table>_<date>.csv)
+-- and seed_dir (seeds/) and
 -- compares the results with the marts the pipeline published from the same files.
 -- The synthetic exports pad values with spaces only, so plain trim() is enough here.
 
@@ -28,7 +29,7 @@ CREATE OR REPLACE TEMP TABLE clients AS
 SELECT DISTINCT t(client_id) AS client_id, d(intake_date) AS intake_date,
        b(in_removal_proceedings) AS in_removal_proceedings, b(final_removal_order) AS final_removal_order,
        b(detained_at_intake) AS detained_at_intake
-FROM read_csv(getvariable('export_dir') || '/clients.csv', header = true, all_varchar = true)
+FROM read_csv(getvariable('export_dir') || '/clients_*.csv', header = true, all_varchar = true)
 WHERE t(client_id) IS NOT NULL AND d(intake_date) IS NOT NULL
   AND NOT coalesce(d(date_of_birth) > d(intake_date) OR date_sub('year', d(date_of_birth), d(intake_date)) > 110, false);
 
@@ -36,7 +37,7 @@ CREATE OR REPLACE TEMP TABLE cases AS
 SELECT DISTINCT t(case_id) AS case_id, t(client_id) AS client_id, d(intake_date) AS intake_date,
        d(eligibility_date) AS eligibility_date, d(referral_date) AS referral_date, d(closed_date) AS closed_date,
        t(partner_firm) AS partner_firm, t(case_status) AS case_status
-FROM read_csv(getvariable('export_dir') || '/cases.csv', header = true, all_varchar = true)
+FROM read_csv(getvariable('export_dir') || '/cases_*.csv', header = true, all_varchar = true)
 WHERE t(case_id) IS NOT NULL AND t(client_id) IS NOT NULL AND d(intake_date) IS NOT NULL
   AND NOT coalesce(d(eligibility_date) < d(intake_date) OR d(referral_date) < d(intake_date)
                    OR d(closed_date) < d(intake_date), false);
@@ -44,7 +45,7 @@ WHERE t(case_id) IS NOT NULL AND t(client_id) IS NOT NULL AND d(intake_date) IS 
 CREATE OR REPLACE TEMP TABLE convictions AS
 SELECT DISTINCT t(conviction_id) AS conviction_id, t(case_id) AS case_id, t(county) AS county,
        d(conviction_date) AS conviction_date, b(removal_ground) AS removal_ground
-FROM read_csv(getvariable('export_dir') || '/convictions.csv', header = true, all_varchar = true)
+FROM read_csv(getvariable('export_dir') || '/convictions_*.csv', header = true, all_varchar = true)
 WHERE t(conviction_id) IS NOT NULL AND t(case_id) IS NOT NULL AND t(county) IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE motions AS
@@ -54,7 +55,7 @@ SELECT * FROM (
            lower(t(outcome)) AS outcome, lower(t(result_type)) AS result_type, lower(t(grant_ground)) AS grant_ground,
            b(order_states_ground) AS order_states_ground, b(order_cites_subsection) AS order_cites_subsection,
            b(relied_on_relief) AS relied_on_relief, t(refiled_from_motion_id) AS refiled_from_motion_id
-    FROM read_csv(getvariable('export_dir') || '/motions.csv', header = true, all_varchar = true)
+    FROM read_csv(getvariable('export_dir') || '/motions_*.csv', header = true, all_varchar = true)
 )
 WHERE motion_id IS NOT NULL AND conviction_id IS NOT NULL
   AND vehicle IN (SELECT vehicle FROM taxonomy)
@@ -65,14 +66,14 @@ WHERE motion_id IS NOT NULL AND conviction_id IS NOT NULL
 CREATE OR REPLACE TEMP TABLE events AS
 SELECT DISTINCT t(event_id) AS event_id, t(client_id) AS client_id, t(event_type) AS event_type,
        d(event_date) AS event_date
-FROM read_csv(getvariable('export_dir') || '/immigration_events.csv', header = true, all_varchar = true)
+FROM read_csv(getvariable('export_dir') || '/immigration_events_*.csv', header = true, all_varchar = true)
 WHERE t(event_id) IS NOT NULL AND t(client_id) IS NOT NULL AND t(event_type) IS NOT NULL
   AND d(event_date) IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE hours AS
 SELECT DISTINCT t(entry_id) AS entry_id, t(case_id) AS case_id, t(partner_firm) AS partner_firm,
        t(attorney_id) AS attorney_id, d(entry_date) AS entry_date, try_cast(trim(hours) AS DOUBLE) AS hours
-FROM read_csv(getvariable('export_dir') || '/time_entries.csv', header = true, all_varchar = true)
+FROM read_csv(getvariable('export_dir') || '/time_entries_*.csv', header = true, all_varchar = true)
 WHERE t(entry_id) IS NOT NULL AND t(case_id) IS NOT NULL AND t(partner_firm) IS NOT NULL
   AND t(attorney_id) IS NOT NULL AND d(entry_date) IS NOT NULL
   AND try_cast(trim(hours) AS DOUBLE) > 0 AND try_cast(trim(hours) AS DOUBLE) <= 24;

@@ -72,10 +72,10 @@ def collect_files(inputs: list[Path]) -> tuple[list[Path], list[FileResult]]:
 # a stated date can place an export in time: a report on a closed period refuses exports dated
 # by their load time (reports/asof.py).
 EXPORT_DATE_SOURCES = {
-    "layout": "the file name, read with its layout's export_date pattern",
-    "file_name": "an ISO date (YYYY-MM-DD) in the file name",
+    "layout": "file name, by its layout's export_date pattern",
+    "file_name": "ISO date in the file name",
     "option": "--exported-at",
-    "load_time": "not stated: the time the file was loaded",
+    "load_time": "not stated: the load time",
 }
 
 

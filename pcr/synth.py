@@ -1,13 +1,17 @@
 """Deterministic synthetic program exports (no real people) in every shipped layout.
 
 `generate()` builds one synthetic dataset as canonical records (the contract's tables, PII
-columns included, as an export would carry them). Messiness is decided on those records, so
-every layout renders the same problems on the same records. `write_samples()` renders the
-dataset in each layout (ingest/layouts/*.yml) as CSV and/or XLSX and writes a manifest with
-counts (no names, A-numbers or dates of birth).
+columns included, as an export would carry them) as they stand on the synthetic today,
+AS_OF. Messiness is decided on those records, so every layout renders the same problems on
+the same records. `snapshot()` gives the same program's records as an export made on an
+earlier day would carry them. `write_samples()` renders each layout (ingest/layouts/*.yml) as
+CSV and/or XLSX, each rendering being the program's export of one day (EXPORTS), and writes a
+manifest with counts (no names, A-numbers or dates of birth).
 
-Files: <out>/<layout>/csv/<file>.csv, one per file of the layout's mapping, and
-<out>/<layout>/xlsx/<layout>.xlsx, one workbook per layout with one sheet per file.
+Files carry their export date in their name: <out>/<layout>/csv/<file>_<date>.csv, one per
+file of the layout's mapping, and <out>/<layout>/xlsx/<layout>_<date>.xlsx, one workbook per
+layout with one sheet per file (the date as FILE_DATE_STAMPS says, which the layout's
+export_date pattern reads back where the stamp is not ISO).
 
 Spellings and date formats are drawn per record (a hash of the record's key and the column),
 not per row: an exact duplicate row stays exact, a client repeated on several tracker rows is
@@ -50,6 +54,23 @@ AS_OF = dt.date(2026, 10, 31)  # the synthetic "today": nothing happens after it
 SENTENCE_RULE_DATE = dt.date(2019, 10, 25)  # Matter of Thomas & Thompson
 PC372_5_START = dt.date(2023, 1, 1)
 EXCEL_MAX_ROWS = 1_048_576
+
+# The program's exports: one a quarter, about three weeks after the quarter closed, the last on
+# the synthetic today. Each rendering (layout, format) is one of them, so loading all six gives
+# a history of versions and every closed quarter of the example grant
+# (config/grants.example.yml, close_after_days 45) an export within its reporting window. The
+# canonical CSV is the complete, latest state: benchmarks and tests that load one rendering use it.
+EXPORTS = {
+    ("cms_report", "xlsx"): dt.date(2025, 7, 21),
+    ("cms_report", "csv"): dt.date(2025, 10, 20),
+    ("case_tracker", "xlsx"): dt.date(2026, 1, 20),
+    ("canonical", "xlsx"): dt.date(2026, 4, 20),
+    ("case_tracker", "csv"): dt.date(2026, 7, 20),
+    ("canonical", "csv"): AS_OF,
+}
+# How each layout's system stamps the export date into a file name (default ISO, which ingest
+# reads from any name); cms_report's is read by the export_date pattern of cms_report.yml.
+FILE_DATE_STAMPS = {"cms_report": "%m%d%Y"}
 
 # Messy kinds. Rejecting kinds should be refused by ingest; the others load cleanly.
 REJECTING_KINDS = ("missing_required_date", "decided_without_date", "decision_before_filing",
@@ -306,6 +327,11 @@ class Dataset:
     messy_rate: float
     tables: dict[str, pd.DataFrame]
     messy: dict[str, np.ndarray] = field(default_factory=dict)
+    # Per row, the day (days since 1970) from which an export carries the record: a client or
+    # case from intake, a conviction with its case, a first motion from the case's referral (as
+    # "not yet filed" until filed), a re-filing from its filing, an event or time entry from its date.
+    appears: dict[str, np.ndarray] = field(default_factory=dict)
+    exported_on: dt.date = AS_OF
 
     def messy_summary(self) -> dict:
         out: dict[str, dict] = {}
@@ -347,16 +373,25 @@ def generate(n_motions: int = 2000, seed: int = DEFAULT_SEED, messy: bool = True
     motions = _motions(rng, convictions, cases, taxonomy)
     _close_cases(rng, cases, convictions, motions)
     tables["cases"] = _cases_frame(cases, clients)
-    tables["time_entries"] = _entries_frame(_time_entries(rng, cases, convictions, motions), cases)
-    tables["immigration_events"] = _events_frame(
-        _immigration_events(rng, clients, cases, convictions, motions, taxonomy), clients)
+    entries = _time_entries(rng, cases, convictions, motions)
+    tables["time_entries"] = _entries_frame(entries, cases)
+    events = _immigration_events(rng, clients, cases, convictions, motions, taxonomy)
+    tables["immigration_events"] = _events_frame(events, clients)
     tables["motions"] = _motions_frame(motions, convictions)
-    del motions, convictions, cases, clients
+    appears = {
+        "clients": clients["intake"], "cases": cases["intake"],
+        "convictions": cases["intake"][convictions["case"]],
+        "motions": np.where(motions["parent"] >= 0, motions["filing"],
+                            cases["referral"][convictions["case"][motions["conviction"]]]),
+        "immigration_events": events["date"], "time_entries": entries["date"],
+    }
+    del motions, convictions, cases, clients, entries, events
     tables = {name: tables[name] for name in TABLE_ORDER}
     for name, frame in tables.items():
         assert list(frame.columns) == [c.name for c in TABLES[name].columns], name
     ds = Dataset(seed, n_motions, messy_rate if messy else 0.0, tables,
-                 {name: np.full(len(t), "", dtype=object) for name, t in tables.items()})
+                 {name: np.full(len(t), "", dtype=object) for name, t in tables.items()},
+                 {name: appears[name] for name in TABLE_ORDER})
     if messy and messy_rate > 0:
         _inject_messiness(ds, np.random.default_rng([seed, 1]))
     return ds
@@ -902,6 +937,7 @@ def _inject_messiness(ds: Dataset, rng: np.random.Generator) -> None:
             frame = pd.concat([frame, frame.iloc[dup]], ignore_index=True)
         ds.tables[name] = frame
         ds.messy[name] = np.r_[marks, np.full(dup.size, "duplicate_row", dtype=object)]
+        ds.appears[name] = np.r_[ds.appears[name], ds.appears[name][dup]]
 
 
 def _messy_candidates(frame: pd.DataFrame, table: str, kind: str) -> np.ndarray:
@@ -949,6 +985,58 @@ def _apply_messy(rng, frame: pd.DataFrame, table: str, kind: str, rows: np.ndarr
         frame.loc[rows, "outcome"] = _choice(rng, BAD_OUTCOMES, np.ones(len(BAD_OUTCOMES)), rows.size)
     else:
         raise ValueError(kind)
+
+
+# --- Exports of earlier days -------------------------------------------------------------------
+
+def snapshot(ds: Dataset, exported_on: dt.date) -> Dataset:
+    """The records as the program's export made on ``exported_on`` carries them: only what had
+    happened by then (clients and cases taken in, motions filed, events, hours), with what was
+    still ahead left blank (a decision to come is a pending motion, a referral to come an
+    unreferred case). A row with a kind of mess ingest rejects is carried as it is, from the
+    export where all its dates have passed, so the same records are rejected in every export."""
+    day = _day(exported_on)
+    if day >= _day(AS_OF):
+        return ds
+    tables, messy, appears = {}, {}, {}
+    for name in TABLE_ORDER:
+        frame, marks = ds.tables[name], ds.messy[name]
+        rejected = np.isin(marks, REJECTING_KINDS)
+        keep = ds.appears[name] <= day
+        if name == "motions":
+            dates = frame[["filing_date", "decision_date"]].to_numpy(dtype="datetime64[D]").astype(np.int64)
+            keep &= ~rejected | ((dates == NAT) | (dates <= day)).all(axis=1)
+        frame = frame[keep].reset_index(drop=True)
+        marks, rejected = marks[keep].copy(), rejected[keep]
+        _undo_after(frame, name, day, ~rejected)
+        padded = marks == "stray_whitespace"
+        if padded.any():  # the padded value may have been one left blank
+            columns = frame.loc[padded, list(WHITESPACE_COLUMNS[name])]
+            still = (columns.apply(lambda c: c.notna() & (c != c.str.strip()))).any(axis=1).to_numpy()
+            marks[np.flatnonzero(padded)[~still]] = ""
+        tables[name], messy[name], appears[name] = frame, marks, ds.appears[name][keep]
+    return Dataset(ds.seed, ds.n_motions_requested, ds.messy_rate, tables, messy, appears, exported_on)
+
+
+def _undo_after(frame: pd.DataFrame, table: str, day: int, rows: np.ndarray) -> None:
+    """Blank, on ``rows`` of ``frame``, what happened after ``day``."""
+    def after(column: str) -> np.ndarray:
+        days = frame[column].to_numpy(dtype="datetime64[D]").astype(np.int64)
+        return rows & (days != NAT) & (days > day)
+
+    if table == "cases":
+        undecided, unreferred, open_ = after("eligibility_date"), after("referral_date"), after("closed_date")
+        frame.loc[undecided, ["eligibility", "eligibility_date"]] = ["pending", pd.NaT]
+        frame.loc[unreferred, ["referral_date", "partner_firm", "attorney_id"]] = [pd.NaT, None, None]
+        frame.loc[open_, ["case_status", "closed_date"]] = ["open", pd.NaT]
+    elif table == "motions":
+        unfiled, unheard, undecided = after("filing_date"), after("hearing_date"), after("decision_date")
+        order = ["result_type", "grant_ground", "order_states_ground", "order_cites_subsection",
+                 "relied_on_relief", "disposition_after_vacatur"]
+        frame.loc[undecided | unfiled, order] = None
+        frame.loc[undecided | unfiled, ["outcome", "decision_date"]] = ["pending", pd.NaT]
+        frame.loc[unheard | unfiled, "hearing_date"] = pd.NaT
+        frame.loc[unfiled, "filing_date"] = pd.NaT
 
 
 # --- Layouts ----------------------------------------------------------------------------------
@@ -1231,39 +1319,55 @@ def _reproducible_zip(data: bytes, fixed: dt.datetime) -> bytes:
     return out.getvalue()
 
 
+def export_file(layout: str, fmt: str, file_key: str | None = None) -> str:
+    """Where a rendering's file goes, relative to the output folder: a CSV per file kind, or the
+    layout's workbook; the name carries the rendering's export date (EXPORTS)."""
+    stamp = EXPORTS[(layout, fmt)].strftime(FILE_DATE_STAMPS.get(layout, "%Y-%m-%d"))
+    return f"{layout}/{fmt}/{file_key if fmt == 'csv' else layout}_{stamp}.{fmt}"
+
+
 def write_samples(ds: Dataset, out: Path, layouts=LAYOUTS, formats=FORMATS,
                   progress=lambda line: None) -> dict:
-    """Render `ds` in each layout and format under `out`; write and return the manifest."""
+    """Render each layout and format under `out`, each as the export of its day (EXPORTS,
+    made from `ds` by snapshot()); write and return the manifest."""
     out = Path(out)
     files: dict[str, dict] = {}
+    exports: list[dict] = []
     for name in layouts:
         layout = load_layout(name)
         for fmt in formats:
+            if fmt not in FORMATS:
+                raise ValueError(f"unknown format {fmt!r} (expected one of {FORMATS})")
             started = time.perf_counter()
+            view = snapshot(ds, EXPORTS[(name, fmt)])
+            dated = {"exported_at": view.exported_on.isoformat()}
             if fmt == "csv":
                 for file_key in layout.files:
-                    rel = f"{name}/csv/{file_key}.csv"
-                    report = write_csv(ds, layout, file_key, out / rel)
-                    files[rel] = {"layout": name, "format": "csv", "file": file_key, **report}
+                    rel = export_file(name, fmt, file_key)
+                    report = write_csv(view, layout, file_key, out / rel)
+                    files[rel] = {"layout": name, "format": "csv", "file": file_key, **dated, **report}
                     progress(f"  wrote {rel}: {report['rows']:,} rows")
-            elif fmt == "xlsx":
-                rel = f"{name}/xlsx/{name}.xlsx"
-                for file_key, report in write_xlsx(ds, layout, out / rel).items():
-                    files[f"{rel}#{file_key}"] = {"layout": name, "format": "xlsx", "file": file_key,
-                                                  "sheet": file_key, **report}
-                    progress(f"  wrote {rel} sheet {file_key}: {report['rows']:,} rows")
             else:
-                raise ValueError(f"unknown format {fmt!r} (expected one of {FORMATS})")
-            progress(f"{name}/{fmt} done in {time.perf_counter() - started:.1f} s")
+                rel = export_file(name, fmt)
+                for file_key, report in write_xlsx(view, layout, out / rel).items():
+                    files[f"{rel}#{file_key}"] = {"layout": name, "format": "xlsx", "file": file_key,
+                                                  "sheet": file_key, **dated, **report}
+                    progress(f"  wrote {rel} sheet {file_key}: {report['rows']:,} rows")
+            exports.append({"layout": name, "format": fmt, **dated,
+                            "rows": {t: len(view.tables[t]) for t in TABLE_ORDER},
+                            "expected_loaded": view.expected_loaded()})
+            progress(f"{name}/{fmt} (exported {view.exported_on}) done in {time.perf_counter() - started:.1f} s")
     manifest = {
         "generator": "pcr.synth",
         "seed": ds.seed,
         "n_motions_requested": ds.n_motions_requested,
         "messy_rate": ds.messy_rate,
         "as_of": AS_OF.isoformat(),
+        # rows, expected_loaded and messy: the records as they stand on as_of (the latest export)
         "rows": {t: len(ds.tables[t]) for t in TABLE_ORDER},
         "expected_loaded": ds.expected_loaded(),
         "messy": ds.messy_summary(),
+        "exports": sorted(exports, key=lambda e: (e["exported_at"], e["layout"], e["format"])),
         "files": files,
     }
     (out / "generator_manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",

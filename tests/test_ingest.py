@@ -466,10 +466,11 @@ def test_no_name_or_a_number_of_the_bundled_samples_reaches_the_database(tmp_pat
     secrets: set[str] = set()
     # Full names: a single given name or surname also spells counties and firms ("San Luis
     # Obispo", "Santa Cruz", "… Reyes & … LLP"), so alone it proves nothing.
-    for file, name, a_number in (("canonical/csv/clients.csv", "{full_name}", "a_number"),
-                                 ("case_tracker/csv/tracker.csv", "{Client Name}", "A#"),
-                                 ("cms_report/csv/matters.csv", "{First Name} {Last Name}", "A Number")):
-        with open(samples / file, encoding="utf-8", newline="") as handle:
+    for files, name, a_number in (("canonical/csv/clients_*.csv", "{full_name}", "a_number"),
+                                  ("case_tracker/csv/tracker_*.csv", "{Client Name}", "A#"),
+                                  ("cms_report/csv/matters_*.csv", "{First Name} {Last Name}", "A Number")):
+        (file,) = samples.glob(files)
+        with open(file, encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
                 secrets.add(name.format_map({k: v.strip() for k, v in row.items()}))
                 if row[a_number].strip():

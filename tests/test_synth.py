@@ -48,14 +48,14 @@ def test_every_layout_header_has_signature_and_mapped_columns(rendered):
     _, out, manifest = rendered
     for name in synth.LAYOUTS:
         spec = synth.yaml.safe_load((synth.layouts_dir() / f"{name}.yml").read_text(encoding="utf-8"))
-        book = CalamineWorkbook.from_path(str(out / name / "xlsx" / f"{name}.xlsx"))
+        book = CalamineWorkbook.from_path(str(out / synth.export_file(name, "xlsx")))
         assert book.sheet_names == list(spec["files"])
         for file_key, file_spec in spec["files"].items():
             mapped = {src for table, mapping in file_spec["tables"].items()
                       for col, src in (mapping.items() if mapping != "same_names"
                                        else ((c.name, c.name) for c in TABLES[table].columns))
                       if col != "when_present"}
-            csv_header = pd.read_csv(out / name / "csv" / f"{file_key}.csv", nrows=0).columns
+            csv_header = pd.read_csv(out / synth.export_file(name, "csv", file_key), nrows=0).columns
             xlsx_header = book.get_sheet_by_name(file_key).to_python(nrows=1)[0]
             for header in (list(csv_header), list(xlsx_header)):
                 assert set(file_spec["signature"]) <= set(header), (name, file_key)
@@ -115,7 +115,8 @@ def test_messy_counts_in_files_match_the_manifest(rendered):
     assert expected["motions"].keys() == set(synth.MESSY_KINDS["motions"])
     for name in TABLE_ORDER:
         assert sum(expected[name].values()) > 0, name
-    motions = pd.read_csv(out / "canonical" / "csv" / "motions.csv", dtype=str, keep_default_na=False)
+    # The canonical CSV is the latest export: the records as generated.
+    motions = pd.read_csv(out / synth.export_file("canonical", "csv", "motions"), dtype=str, keep_default_na=False)
     taxonomy = set(synth.load_taxonomy()["vehicle"])
     assert (~motions["vehicle"].str.strip().isin(taxonomy)).sum() == expected["motions"]["unknown_vehicle"]
     assert (motions["vehicle"] != motions["vehicle"].str.strip()).sum() == expected["motions"]["stray_whitespace"]
@@ -124,15 +125,21 @@ def test_messy_counts_in_files_match_the_manifest(rendered):
     assert bad_outcome.sum() == expected["motions"]["unmapped_outcome"]
     backwards = (motions["decision_date"] != "") & (motions["decision_date"] < motions["filing_date"])
     assert backwards.sum() == expected["motions"]["decision_before_filing"]
-    events = pd.read_csv(out / "cms_report" / "csv" / "immigration.csv", dtype=str, keep_default_na=False)
-    assert (events["Event Date"] == "").sum() == expected["immigration_events"]["missing_required_date"]
-    assert events.duplicated().sum() == expected["immigration_events"]["duplicate_row"]
+    # Earlier exports: each file's counts are those of the records as exported on its day.
+    rel = synth.export_file("cms_report", "csv", "immigration")
+    events = pd.read_csv(out / rel, dtype=str, keep_default_na=False)
+    earlier = synth.snapshot(ds, synth.EXPORTS[("cms_report", "csv")])
+    kinds = pd.Series(earlier.messy["immigration_events"]).value_counts()
+    assert (events["Event Date"] == "").sum() == kinds["missing_required_date"] == \
+        manifest["files"][rel]["messy_rows"]["missing_required_date"]
+    assert events.duplicated().sum() == kinds["duplicate_row"]
     # Per-file counts: the tracker sheet carries the motions' kinds on their rows.
-    tracker = manifest["files"]["case_tracker/csv/tracker.csv"]["messy_rows"]
-    for kind in ("unknown_vehicle", "unmapped_outcome", "duplicate_row", "decision_before_filing"):
-        assert tracker[kind] == expected["motions"][kind]
-    sheet = manifest["files"]["case_tracker/xlsx/case_tracker.xlsx#tracker"]
-    assert sheet["messy_rows"] == tracker
+    for fmt, rel in (("csv", synth.export_file("case_tracker", "csv", "tracker")),
+                     ("xlsx", synth.export_file("case_tracker", "xlsx") + "#tracker")):
+        kinds = pd.Series(synth.snapshot(ds, synth.EXPORTS[("case_tracker", fmt)]).messy["motions"]).value_counts()
+        tracker = manifest["files"][rel]["messy_rows"]
+        for kind in ("unknown_vehicle", "unmapped_outcome", "duplicate_row", "decision_before_filing"):
+            assert tracker[kind] == kinds[kind] > 0, (fmt, kind)
     assert manifest["expected_loaded"] == ds.expected_loaded()
 
 
@@ -147,24 +154,26 @@ def test_manifest_has_no_names_a_numbers_or_birth_dates(rendered):
 
 def test_tracker_rows_cover_cases_without_convictions_and_convictions_without_motions(rendered):
     ds, out, _ = rendered
-    tracker = pd.read_csv(out / "case_tracker" / "csv" / "tracker.csv", dtype=str, keep_default_na=False)
-    assert set(tracker["Case #"]) == set(ds.tables["cases"]["case_id"])
-    assert set(tracker["Conviction #"]) - {""} == set(ds.tables["convictions"]["conviction_id"])
+    tracker = pd.read_csv(out / synth.export_file("case_tracker", "csv", "tracker"), dtype=str, keep_default_na=False)
+    exported = synth.snapshot(ds, synth.EXPORTS[("case_tracker", "csv")])
+    assert set(tracker["Case #"]) == set(exported.tables["cases"]["case_id"])
+    assert set(tracker["Conviction #"]) - {""} == set(exported.tables["convictions"]["conviction_id"])
     assert (tracker["Conviction #"] == "").any() and (tracker["Motion #"] == "").any()
     no_motion = tracker[(tracker["Motion #"] == "") & (tracker["Conviction #"] != "")]
-    assert not no_motion["Conviction #"].isin(ds.tables["motions"]["conviction_id"]).any()
-    matters = pd.read_csv(out / "cms_report" / "csv" / "matters.csv", dtype=str, keep_default_na=False)
-    assert matters["Matter/Case ID#"].is_unique and len(matters) == len(ds.tables["cases"])
+    assert not no_motion["Conviction #"].isin(exported.tables["motions"]["conviction_id"]).any()
+    matters = pd.read_csv(out / synth.export_file("cms_report", "csv", "matters"), dtype=str, keep_default_na=False)
+    exported = synth.snapshot(ds, synth.EXPORTS[("cms_report", "csv")])
+    assert matters["Matter/Case ID#"].is_unique and len(matters) == len(exported.tables["cases"])
 
 
 def test_source_vocabularies_are_varied_and_mapped(rendered):
     _, out, _ = rendered
-    tracker = pd.read_csv(out / "case_tracker" / "csv" / "tracker.csv", dtype=str, keep_default_na=False)
+    tracker = pd.read_csv(out / synth.export_file("case_tracker", "csv", "tracker"), dtype=str, keep_default_na=False)
     granted = {"Granted", "Motion granted", "GRANTED"}
     assert granted <= set(tracker["Outcome"])
     assert set(tracker["In Removal Proceedings?"]) <= {"Yes", "Y", "No", "N", ""}
     assert tracker.loc[tracker["Outcome"] == "Not yet filed", "Filed"].eq("").all()
-    filings = pd.read_csv(out / "cms_report" / "csv" / "filings.csv", dtype=str, keep_default_na=False)
+    filings = pd.read_csv(out / synth.export_file("cms_report", "csv", "filings"), dtype=str, keep_default_na=False)
     assert filings["Hearing Date"].str.fullmatch(r"\d\d/\d\d/\d{4} 00:00").any()
     assert filings["Order States Legal Ground"].isin(["CHECKED", "UNCHECKED", "Y", "N", ""]).all()
     assert {"CHECKED", "Y"} <= set(filings["Order States Legal Ground"])
@@ -228,3 +237,42 @@ def test_bundled_samples_are_the_documented_command_output(tmp_path):
     csv = {f: d for f, d in _digests(bundled).items() if f.endswith(".csv")}
     assert csv and {f: d for f, d in _digests(tmp_path).items() if f.endswith(".csv")} == csv
     assert manifest["messy"] == json.loads(json.dumps(ds.messy_summary()))
+
+
+def test_an_earlier_export_carries_only_what_had_happened_by_its_day():
+    ds = synth.generate(3000, seed=5)
+    assert synth.snapshot(ds, synth.AS_OF) is ds
+    days = sorted(set(synth.EXPORTS.values()))
+    exports = [synth.snapshot(ds, day) for day in days]
+    dated = {"clients": ["intake_date"], "cases": ["intake_date", "eligibility_date", "referral_date", "closed_date"],
+             "convictions": [], "motions": ["filing_date", "hearing_date", "decision_date"],
+             "immigration_events": ["event_date"], "time_entries": ["entry_date"]}
+    for day, export in zip(days, exports):
+        clean = _clean(export)
+        for name, columns in dated.items():
+            for column in columns:
+                assert (clean[name][column].dropna() <= pd.Timestamp(day)).all(), (day, name, column)
+        m = clean["motions"]
+        assert m.loc[m["decision_date"].isna(), "outcome"].eq("pending").all()
+        assert m.loc[m["outcome"] == "pending", "result_type"].isna().all()
+        assert m["refiled_from_motion_id"].dropna().isin(export.tables["motions"]["motion_id"]).all()
+        c = clean["cases"]
+        assert c.loc[c["referral_date"].isna(), "partner_firm"].isna().all()
+        assert c.loc[c["closed_date"].isna(), "case_status"].eq("open").all()
+    # Exports only grow; a record changes only by what happened in between (a pending motion
+    # decided, an open case closed), and a row ingest rejects is rejected in every export.
+    assert exports[-1] is ds  # the last export is made on the synthetic today
+    for earlier, later in zip(exports, exports[1:]):
+        for name in TABLE_ORDER:
+            key = TABLES[name].key
+            assert set(earlier.tables[name][key]) <= set(later.tables[name][key]), name
+        before = earlier.tables["motions"].set_index("motion_id")
+        after = later.tables["motions"].drop_duplicates("motion_id").set_index("motion_id").loc[before.index.unique()]
+        before = before[~before.index.duplicated()]
+        decided = (before["outcome"] == "pending") & (after["outcome"] != "pending")
+        assert decided.sum() > 10
+        assert (before.loc[~decided & before["decision_date"].notna(), "outcome"]
+                == after.loc[~decided & before["decision_date"].notna(), "outcome"]).all()
+        rejected = earlier.tables["motions"][np.isin(earlier.messy["motions"], synth.REJECTING_KINDS)]
+        kept = later.tables["motions"].merge(rejected, how="inner")
+        assert len(kept) == len(rejected)
