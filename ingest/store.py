@@ -142,12 +142,15 @@ def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, load_id
     metadata = ", ".join(c for c, _ in METADATA_COLUMNS)
     # Records whose key is stored already, compared value by value with the current version;
     # every other record is new. Nothing is stored yet on a first load: no join at all then.
+    # A record from an older export is stored even when equal to the current version: it says
+    # the record stood so by that older date, which the state as known then (reports/asof.py)
+    # cannot do without when exports are loaded out of order.
     counts = {}
     if con.execute(f"SELECT EXISTS (SELECT 1 FROM raw.{table_name})").fetchall()[0][0]:
         same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM i.{c}" for c in columns)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _pcr_merge AS SELECT i._row, i.{key}, c._load_id AS _cur_load, "
-            f"CASE WHEN {same} THEN 'unchanged' WHEN $exported_at >= c._exported_at THEN 'newer' ELSE 'older' END AS _status "
+            f"CASE WHEN $exported_at < c._exported_at THEN 'older' WHEN {same} THEN 'unchanged' ELSE 'newer' END AS _status "
             f"FROM {records} i JOIN raw.{table_name} c ON c.{key} = i.{key} AND c._is_current",
             {"exported_at": exported_at},
         )
