@@ -16,15 +16,22 @@ FORMATS = ("pdf", "xlsx", "csv")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--grant", required=True, metavar="ID", help="grant id, as in the grants file")
+    parser.add_argument("--grant", metavar="ID", help="grant id, as in the grants file")
+    parser.add_argument("--partner", metavar="FIRM",
+                        help="instead of a grant report: a partner firm's one-page impact report (PDF), its own cases only")
     parser.add_argument("--period", required=True, metavar="PERIOD",
-                        help="a quarter (2026Q1), a fiscal year (FY2025-26) or 'grant' for the whole grant")
+                        help="a quarter (2026Q1), a fiscal year (FY2025-26), 'grant' for the whole grant, "
+                             "or a year (2026) for a partner report")
     parser.add_argument("--format", dest="formats", default="pdf", metavar="FORMAT",
                         help=f"one or more of {', '.join(FORMATS)}, comma-separated (default: pdf)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: <data dir>/reports)")
     parser.add_argument("--grants", type=Path, default=None,
                         help="grants file (default: $PCR_GRANTS_FILE or config/grants.yml)")
     parser.add_argument("--db", type=Path, default=None, help=f"published database (default: {paths.published_db()})")
+    parser.add_argument("--as-known-now", action="store_true",
+                        help="report a closed period with every export loaded so far, said so on the first page, "
+                             "instead of as known when its reporting window closed (needed when that state cannot "
+                             "be rebuilt, e.g. exports without an export date)")
     parser.add_argument("--for", dest="for_identity", default=None, metavar="EMAIL",
                         help="produce the report on behalf of this roles-file identity: refused unless it is a program "
                              "manager or a funder the roles file links to the grant")
@@ -71,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"pcr report: unknown format {', '.join(unknown) or '(none)'}; use {', '.join(FORMATS)}", file=sys.stderr)
         return 2
     _quiet_streamlit()  # before the imports: the access layer's cache is made when it loads
+    if bool(args.grant) == bool(args.partner):
+        print("pcr report: give --grant ID (a funder's grant report) or --partner FIRM (a firm's impact report)",
+              file=sys.stderr)
+        return 2
+    if args.partner:
+        from reports import partner
+
+        return partner.command(args)
     from dashboards.access import AccessDenied, DataUnavailable
     from reports import asof, render
     from reports.build import build_report
@@ -90,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"pcr report: {refusal}", file=sys.stderr)
                 return 1
         period = parse_period(args.period, grant)
-        version = asof.prepare(period, grant.close_after_days, args.db)
+        version = asof.prepare(period, grant.close_after_days, args.db, as_known_now=args.as_known_now)
         report = build_report(grant, period, version, threshold)
     except (GrantConfigError, ValueError, asof.ReportDataError, DataUnavailable, AccessDenied) as error:
         print(f"pcr report: {error}", file=sys.stderr)
