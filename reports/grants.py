@@ -63,6 +63,7 @@ class GrantsFile:
     path: Path
     grants: dict[str, Grant]
     threshold: int = DEFAULT_THRESHOLD
+    grantee: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def load_grants(path: Path | str | None = None) -> GrantsFile:
             prepared_by=_text(entry.get("prepared_by"), f"{where}: prepared_by") or default_prepared_by,
             narrative=_narrative(entry, path, where), demographics=demographics,
         )
-    return GrantsFile(path, grants, threshold)
+    return GrantsFile(path, grants, threshold, grantee)
 
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)

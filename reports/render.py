@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dashboards.disclosure import legend  # noqa: E402
 from reports.build import GrantReport, ReportTable  # noqa: E402
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SUPPRESSION_TERM = "Small-cell suppression"  # the methods entry that explains hidden numbers
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # earliest time a zip entry can carry
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 # Excel allows 31 characters in a sheet name, and none of []:*?/\
@@ -95,8 +95,14 @@ def _about(report: GrantReport) -> list[tuple[str, str]]:
     if report.grant.amount_usd:
         about.append(("Grant amount", f"${report.grant.amount_usd:,.0f}"))
     about += [("Basis", report.version.basis)]
-    about += [("Reading the numbers", line) for line in legend(report.threshold)]
+    if note := suppression_note(report):
+        about.append((SUPPRESSION_TERM, note))
     return about
+
+
+def suppression_note(report: GrantReport) -> str:
+    """What the report hides and what its markers say (its methods entry), for the first page."""
+    return dict(report.methods).get(SUPPRESSION_TERM, "")
 
 
 def version_frame(report: GrantReport) -> pd.DataFrame:
@@ -456,6 +462,8 @@ def to_pdf(report: GrantReport) -> bytes:
     table(pd.DataFrame(front_matter(report), columns=["", ""]), (1, 5), 8, headings=False, text=True)
     paragraph(" · ".join(report.grant.scope_lines()), 8)
     paragraph(version.basis, 8)
+    if note := suppression_note(report):
+        paragraph(note, 7)
     # Headline tiles: value over label, three per row.
     tile_w, tile_h = (pdf.epw - 8) / 3, 15
     top = pdf.get_y()
@@ -514,7 +522,6 @@ def to_pdf(report: GrantReport) -> bytes:
             pdf.multi_cell(0, 4, term, new_x="LMARGIN", new_y="NEXT")
             paragraph(text)
         together(entry)
-    together(lambda: (title("Reading the numbers", 11), [paragraph(line) for line in legend(report.threshold)]))
     together(lambda: (title("Data version", 11), table(version_frame(report), (2, 3, 1.2), 6, text=True)))
     return bytes(pdf.output())
 

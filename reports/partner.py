@@ -1,0 +1,242 @@
+"""A partner firm's impact report: one PDF page per firm and period for its pro bono committee.
+
+It reads through the data-access layer with the firm's partner scope (dashboards/access.py),
+so every number is filtered to the firm's own rows before anything is counted: no other
+firm's work and no total over firms can reach it. It shows counts and hours only, never a
+client, case or motion. A firm sees its own cases in full, so nothing is suppressed; each
+number says what it counts. A closed period is counted as known when it closed (reports/asof.py),
+like a grant report.
+
+    pcr report --partner "Firm name" --period 2026Q1|FY2025-26|2026 [--out DIR] [--db FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from dashboards.access import DataAccess, Role, Scope
+from reports.asof import DataVersion
+from reports.build import CLIENTS_REPRESENTED_CASES
+from reports.grants import DEFAULT_CLOSE_AFTER_DAYS, Period
+
+IDENTITY = "pcr report --partner"
+
+
+class UnknownFirm(ValueError):
+    """The firm is not in the exports; the message lists the firms that are."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: str
+    counts: str  # what the number counts, in a reader's words
+
+
+@dataclass
+class PartnerReport:
+    firm: str
+    period: Period
+    version: DataVersion
+    figures: list[Figure]
+    motions: pd.DataFrame  # by vehicle: strings, first column the vehicle, last row the total
+    hourly_rate: float | None
+    grantee: str = ""
+    report_date: dt.date = field(default_factory=dt.date.today)
+
+
+def firms(db: Path | str) -> list[str]:
+    """Every partner firm named in the exports (cases or time entries)."""
+    access = DataAccess(Scope(Role.PROGRAM_MANAGER, IDENTITY), db)
+    frame = access.query("SELECT partner_firm FROM {fct_cases} WHERE partner_firm IS NOT NULL "
+                         "UNION SELECT partner_firm FROM {fct_time_entries} ORDER BY 1")
+    return list(frame["partner_firm"])
+
+
+def check_firm(firm: str, db: Path | str) -> str:
+    known = firms(db)
+    if firm in known:
+        return firm
+    same = [f for f in known if f.casefold() == firm.strip().casefold()]
+    if len(same) == 1:
+        return same[0]
+    listed = "; ".join(known) or "none (no export names a partner firm)"
+    raise UnknownFirm(f"no partner firm {firm!r} in the exports. Firms: {listed}")
+
+
+def _one(access: DataAccess, relation: str, stats: dict[str, str], where: str, params: dict) -> dict[str, float]:
+    """One row of statistics over the firm's rows of ``relation`` (the layer writes the query)."""
+    row = access.summary(relation, [], stats, where=where, params=params).numeric.iloc[0]
+    return {k: (0.0 if pd.isna(row[k]) else float(row[k])) for k in stats}
+
+
+def build_partner_report(firm: str, period: Period, version: DataVersion, grantee: str = "") -> PartnerReport:
+    access = DataAccess(Scope(Role.PARTNER, IDENTITY, firm=firm), version.db)
+    params = {"range_start": period.start, "range_end": period.end}
+    in_range = "BETWEEN $range_start AND $range_end"
+    cases = _one(access, "fct_cases", {"cases": "count(*)", "clients": "count(DISTINCT client_id)"},
+                 CLIENTS_REPRESENTED_CASES, params)
+    time = _one(access, "fct_time_entries", {"hours": "sum(hours)", "attorneys": "count(DISTINCT attorney_id)",
+                                             "value": "sum(value_usd)"}, f"entry_date {in_range}", params)
+    avoided = _one(access, "mart_removal_avoided", {
+        "confirmed": "count(*) FILTER (WHERE removal_avoided_status = 'confirmed')",
+        "projected": "count(*) FILTER (WHERE removal_avoided_status = 'projected')"}, f"status_date {in_range}", params)
+    rates = access.summary("mart_pro_bono", [], {"rate": "max(hourly_rate_usd)"}).numeric["rate"]
+    hourly_rate = None if rates.empty or pd.isna(rates.iloc[0]) else float(rates.iloc[0])
+    by_vehicle = access.summary("fct_motions", "vehicle", {
+        "filed": f"count(*) FILTER (WHERE filing_date {in_range})",
+        "decided": f"count(*) FILTER (WHERE is_decided AND decision_date {in_range})",
+        "won": f"count(*) FILTER (WHERE outcome IN ('granted', 'granted_in_part') AND decision_date {in_range})",
+    }, where=f"filing_date {in_range} OR decision_date {in_range}", params=params).numeric
+    by_vehicle = by_vehicle.set_index("vehicle")[["filed", "decided", "won"]].fillna(0).astype("int64")
+    totals = by_vehicle.sum()
+
+    hours, attorneys = time["hours"], int(time["attorneys"])
+    removal = int(avoided["confirmed"] + avoided["projected"])
+    figures = [
+        Figure("Cases", f"{int(cases['cases']):,}",
+               f"cases referred to the firm by the period's end and not closed before its start ({int(cases['clients']):,} clients)"),
+        Figure("Motions filed", f"{int(totals['filed']):,}", "motions with a filing date in the period"),
+        Figure("Motions won", f"{int(totals['won']):,}",
+               f"motions granted or granted in part, by decision date in the period, of {int(totals['decided']):,} decided"),
+        Figure("Clients whose removal was avoided", f"{removal:,}",
+               f"{int(avoided['confirmed']):,} confirmed by an immigration outcome, {int(avoided['projected']):,} projected; "
+               "counted in the period the status was reached, for the firm whose motion gave the relief"),
+        Figure("Pro bono hours", f"{hours:,.1f}", "hours the firm's attorneys logged in the period"),
+        Figure("Attorneys participating", f"{attorneys:,}", "attorneys of the firm who logged time in the period"),
+        Figure("Hours per attorney", f"{hours / attorneys:,.1f}" if attorneys else "no time logged",
+               "pro bono hours / attorneys participating"),
+        Figure("Value of donated time", f"${time['value']:,.0f}",
+               f"hours x ${hourly_rate:,.0f} an hour, the rate the program sets" if hourly_rate else "hours x the program's hourly rate"),
+    ]
+    motions = by_vehicle[by_vehicle.sum(axis=1) > 0].sort_values(["won", "decided", "filed"], ascending=False)
+    motions = pd.concat([motions, totals.to_frame("Total").T])
+    table = pd.DataFrame({"Vehicle": motions.index.astype(str), "Filed": motions["filed"].map("{:,}".format),
+                          "Decided": motions["decided"].map("{:,}".format), "Won": motions["won"].map("{:,}".format)})
+    return PartnerReport(firm, period, version, figures, table, hourly_rate, grantee)
+
+
+# --- the one-page PDF ------------------------------------------------------------------------
+
+def file_name(report: PartnerReport) -> str:
+    firm = re.sub(r"[^A-Za-z0-9-]+", "_", report.firm).strip("_")
+    return f"partner-report_{firm}_{report.period.label}.pdf"
+
+
+def to_pdf(report: PartnerReport) -> bytes:
+    from fpdf.fonts import FontFace
+
+    from reports.render import pdf_document
+
+    created = report.version.run_finished_at or dt.datetime.combine(report.period.end, dt.time())
+    pdf = pdf_document(f"Pro bono impact report {report.firm} {report.period.label}", report.grantee or "pcr report",
+                       created.replace(tzinfo=dt.UTC, microsecond=0), orientation="portrait")
+    # One page by construction: text is laid out top to bottom and checked against the page's foot.
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 16)
+    pdf.multi_cell(0, 8, f"Pro bono impact report: {report.firm}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 10)
+    with_whom = f"Pro bono work with {report.grantee} · " if report.grantee else ""
+    pdf.multi_cell(0, 5, f"{with_whom}{report.period.label}: {report.period.start} to {report.period.end}",
+                   new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 8)
+    pdf.multi_cell(0, 4, f"Report date {report.report_date} · data as of {report.version.as_of} · "
+                         f"this firm's own cases only, every number counted over them alone", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+    tile_w, tile_h, gap = (pdf.epw - 6) / 2, 19, 3
+    top = pdf.get_y()
+    for i, figure in enumerate(report.figures):
+        x, y = pdf.l_margin + (i % 2) * (tile_w + gap), top + (i // 2) * (tile_h + gap)
+        pdf.set_fill_color(241, 245, 249)
+        pdf.rect(x, y, tile_w, tile_h, style="F")
+        pdf.set_xy(x + 3, y + 1.5)
+        pdf.set_font("DejaVu", "B", 15)
+        pdf.cell(tile_w - 6, 7, figure.value)
+        pdf.set_xy(x + 3, y + 8.5)
+        pdf.set_font("DejaVu", "B", 8)
+        pdf.cell(tile_w - 6, 4, figure.label)
+        pdf.set_xy(x + 3, y + 12.3)
+        pdf.set_font("DejaVu", "", 6.5)
+        pdf.multi_cell(tile_w - 6, 2.9, figure.counts, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_xy(pdf.l_margin, top + math.ceil(len(report.figures) / 2) * (tile_h + gap) + 2)
+
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 6, "Motions by vehicle", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 7.5)
+    pdf.multi_cell(0, 3.6, "Filed: filing date in the period. Decided: granted, granted in part or denied, by decision "
+                           "date in the period (withdrawn and pending motions are not decided). Won: granted or granted "
+                           "in part.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    if len(report.motions) > 1:
+        heading = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
+        pdf.set_font("DejaVu", "", 7.5)
+        with pdf.table(col_widths=(3, 1, 1, 1), text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"), headings_style=heading,
+                       line_height=3.8, width=pdf.epw * 0.75, align="LEFT") as grid:
+            grid.row(list(report.motions.columns))
+            for values in report.motions.values.tolist():
+                grid.row([str(v) for v in values])
+    else:
+        pdf.multi_cell(0, 4, "No motion of the firm was filed or decided in the period.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("DejaVu", "", 7)
+    notes = [
+        f"Counts are of this firm's work only. {report.version.basis}",
+        "Removal avoided counts clients with removal exposure at intake (removal proceedings, a final order, detention or a "
+        "conviction that is a removal ground). Confirmed: a favourable immigration outcome after immigration-effective relief; "
+        "projected: every removal-ground conviction cleared, no outcome yet.",
+        "No client, case or motion is listed. Cases under PC 236.14 / 236.15 (survivor confidentiality) are included "
+        "in the counts like any other.",
+    ]
+    for note in notes:
+        pdf.multi_cell(0, 3.3, note, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(0.8)
+    if pdf.get_y() > pdf.h - pdf.b_margin or pdf.page_no() != 1:
+        raise ValueError(f"the partner report for {report.firm} does not fit on one page ({len(report.motions)} vehicle rows)")
+    pdf.set_y(-12)
+    pdf.set_font("DejaVu", "", 7)
+    pdf.cell(0, 4, f"{report.firm} · {report.period.label} · run {report.version.run_id or 'not recorded'}", align="R")
+    return bytes(pdf.output())
+
+
+# --- the command -----------------------------------------------------------------------------
+
+def command(args: argparse.Namespace) -> int:
+    """`pcr report --partner FIRM --period P` (pcr/report.py hands over here)."""
+    from dashboards.access import DataUnavailable
+    from pcr import paths
+    from reports import asof
+    from reports.grants import GrantConfigError, calendar_period, default_grants_file, load_grants
+
+    formats = {f.strip().lower() for f in args.formats.split(",") if f.strip()}
+    if formats != {"pdf"}:
+        print("pcr report: a partner report is a one-page PDF: use --format pdf", file=sys.stderr)
+        return 2
+    try:
+        period = calendar_period(args.period)
+        db = Path(args.db) if args.db else paths.published_db()
+        firm = check_firm(args.partner, db)  # any firm of the exports; a period without its work counts zeros
+        version = asof.prepare(period, DEFAULT_CLOSE_AFTER_DAYS, db, as_known_now=getattr(args, "as_known_now", False))
+        grants_file = Path(args.grants) if args.grants else default_grants_file()
+        grantee = load_grants(grants_file).grantee if grants_file.exists() else ""
+        report = build_partner_report(firm, period, version, grantee)
+        pdf = to_pdf(report)
+    except (GrantConfigError, ValueError, asof.ReportDataError, DataUnavailable) as error:
+        print(f"pcr report: {error}", file=sys.stderr)
+        return 1
+    out_dir = args.out or paths.data_dir() / "reports"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / file_name(report)
+    path.write_bytes(pdf)
+    print(f"pcr report: wrote {path}")
+    print(f"pcr report: {version.basis} Run {version.run_id or 'not recorded'}.")
+    return 0
