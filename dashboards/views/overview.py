@@ -15,6 +15,7 @@ MEASURE = "referral_to_decision"
 # Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
 # the facts took 0.2-0.6 s per query at 1M motions. Granted motions by relief kind as well.
 CLIENTS, PRO_BONO, RELIEF = "mart_dashboard_clients", "mart_dashboard_pro_bono", "mart_dashboard_relief_granted"
+MOTION_TILES = ["Motions filed", "Motions decided", "Motions granted", "Vacaturs granted", "Offense reductions", "Sentence modifications"]
 
 
 def headline(ctx: Context, period: Period) -> dict[str, float]:
@@ -89,6 +90,8 @@ if all(number == 0 for label, number in current.items() if label != "Grant rate"
     # Every count a true zero (a hidden one is NaN): nothing to compare or chart.
     nothing_matches(ctx, "clients, motions, relief or pro bono time", "fct_motions", CLIENTS, PRO_BONO, "mart_removal_avoided")
     st.stop()
+if all(current[label] == 0 for label in MOTION_TILES):  # clients and hours may still be there: say so above them
+    nothing_matches(ctx, "motions", "fct_motions")
 before = headline(ctx, previous) if previous else {}
 marker = f"<{ctx.scope.threshold}" if ctx.scope.suppresses else ""
 
