@@ -69,6 +69,7 @@ class Breakdown:
     key: str
     represented: pd.Series | None
     removal_avoided: pd.Series | None
+    no_clients: bool = False  # not available because the exports hold no client at all
 
     @property
     def dimension(self) -> Dimension:
@@ -78,9 +79,9 @@ class Breakdown:
 def breakdown(scoped: _Scoped, key: str) -> Breakdown:
     """Exact counts by ``key`` for the grant's scope and the period of ``scoped``."""
     dimension = DIMENSIONS[key]
-    recorded = scoped.access.query(f"SELECT count({dimension.column}) FROM {{dim_clients}}").iloc[0, 0]
+    clients, recorded = scoped.access.query(f"SELECT count(*), count({dimension.column}) FROM {{dim_clients}}").iloc[0]
     if not recorded:
-        return Breakdown(key, None, None)
+        return Breakdown(key, None, None, no_clients=not clients)
     statuses = ", ".join(f"'{status}'" for status in AVOIDED_STATUSES)
     groups = {
         "represented": f"SELECT client_id FROM {{fct_cases}} WHERE {CLIENTS_REPRESENTED_CASES} AND {scoped.where('case')}",
@@ -118,7 +119,8 @@ def report_table(result: Breakdown, threshold: int, withheld_totals: frozenset[s
     key, title = f"demographics_{result.key}", f"Clients by {dimension.label[0].lower()}{dimension.label[1:]}"
     if result.represented is None:
         display = pd.DataFrame({dimension.label: ["All clients"], REPRESENTED: [NOT_AVAILABLE], REMOVAL_AVOIDED: [NOT_AVAILABLE]})
-        return ReportTable(key, title, f"{dimension.label} is {NOT_AVAILABLE}: no export recorded it.", display, None)
+        why = "they hold no client records" if result.no_clients else "no export recorded it"
+        return ReportTable(key, title, f"{dimension.label} is {NOT_AVAILABLE}: {why}.", display, None)
     published = {}
     for column, counts in ((REPRESENTED, result.represented), (REMOVAL_AVOIDED, result.removal_avoided)):
         table = suppress(counts, threshold)

@@ -167,7 +167,7 @@ def to_pdf(report: PartnerReport) -> bytes:
         pdf.cell(tile_w - 6, 4, figure.label)
         pdf.set_xy(x + 3, y + 12.3)
         pdf.set_font("DejaVu", "", 6.5)
-        pdf.multi_cell(tile_w - 6, 2.9, figure.counts, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(tile_w - 6, 2.9, figure.counts, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_xy(pdf.l_margin, top + math.ceil(len(report.figures) / 2) * (tile_h + gap) + 2)
 
     pdf.set_font("DejaVu", "B", 11)

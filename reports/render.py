@@ -112,7 +112,7 @@ def version_frame(report: GrantReport) -> pd.DataFrame:
 def _version_rows(report: GrantReport) -> list[tuple[str, str, str]]:
     v = report.version
     rows = [("Run id", v.run_id or "not recorded (the database was not published by the pipeline)", ""),
-            ("Run finished (UTC)", str(v.run_finished_at or "not recorded"), ""),
+            ("Run finished (UTC)", f"{v.run_finished_at:%Y-%m-%d %H:%M:%S}" if v.run_finished_at else "not recorded", ""),
             ("Rebuilt as known at the period end", "yes" if v.rebuilt else "no (published data already is)", "")]
     rows += [(f"Export {f.file_name}", f"sha256 {f.sha256}", f"exported {f.exported_at:%Y-%m-%d %H:%M}") for f in v.inputs]
     return rows
@@ -355,7 +355,7 @@ def report_charts(report: GrantReport) -> list[Chart]:
     tables = {t.key: t for t in report.tables}
     out = []
     if len(report.deliverable_progress):
-        texts = [f"{v:,.0f}%" if not np.isnan(v) else shown for v, shown in
+        texts = [f"{v:,.1f}%" if not np.isnan(v) else shown for v, shown in
                  zip(report.deliverable_progress.values, report.deliverables["% of target"])]
         out.append(_bars("Deliverables: grant to date, % of target", list(report.deliverable_progress.index),
                          list(report.deliverable_progress.values), texts, "% of target", "#2b6f9e", "see Deliverables"))
@@ -491,22 +491,29 @@ def to_pdf(report: GrantReport) -> bytes:
             paragraph("No deliverables are configured for this grant.")
 
     together(deliverables)
-    blocks = narrative_blocks(report.grant.narrative)
-    if blocks:
-        together(lambda: title("Narrative", 11))
-        for block in blocks:
-            if block.kind == "heading":
-                together(lambda b=block: (pdf.ln(1), title(b.text, {1: 11, 2: 10, 3: 9}[b.level])))
-            elif block.kind == "bullet":
-                pdf.set_font("DejaVu", "", 9)
-                y = pdf.get_y()
-                pdf.set_xy(pdf.l_margin + 2, y)
-                pdf.cell(4, 9 * 0.45, "•")
-                pdf.set_xy(pdf.l_margin + 6, y)
-                pdf.multi_cell(0, 9 * 0.45, block.text, new_x="LMARGIN", new_y="NEXT")
-                pdf.ln(0.5)
-            else:
-                paragraph(block.text, 9)
+    def narrative_block(block: Block) -> None:
+        if block.kind == "heading":
+            pdf.ln(1)
+            title(block.text, {0: 11, 1: 10, 2: 9, 3: 9}[block.level])  # 0: the section's own title
+        elif block.kind == "bullet":
+            pdf.set_font("DejaVu", "", 9)
+            y = pdf.get_y()
+            pdf.set_xy(pdf.l_margin + 2, y)
+            pdf.cell(4, 9 * 0.45, "•")
+            pdf.set_xy(pdf.l_margin + 6, y)
+            pdf.multi_cell(0, 9 * 0.45, block.text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(0.5)
+        else:
+            paragraph(block.text, 9)
+
+    blocks = [Block("heading", "Narrative", 0)] + narrative_blocks(report.grant.narrative) if report.grant.narrative else []
+    # A heading stays with what follows it: runs of headings and the first block after them are drawn together.
+    while blocks:
+        run = 1
+        while run < len(blocks) and blocks[run - 1].kind == "heading":
+            run += 1
+        together(lambda group=blocks[:run]: [narrative_block(b) for b in group])
+        blocks = blocks[run:]
     for chart in report_charts(report):
         if chart.png is None:
             paragraph(chart.sentence, 8)
