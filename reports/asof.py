@@ -128,8 +128,6 @@ def _why_not_rebuildable(period: Period, known_at: dt.date, exports: tuple[Expor
                 + instead)
     counted = [e for e in exports if e.exported_at.date() <= known_at]
     if not counted:
-        if not exports:
-            return f"{cannot}: no export has been loaded. Load the program's exports with `pcr run EXPORTS...`."
         return (f"{cannot}: no export loaded is dated on or before {known_at} (the earliest is dated "
                 f"{exports[0].exported_at:%Y-%m-%d}), so as known then there is nothing to count, and a report of "
                 f"zeros would read as a real one. Load the exports the program made by {known_at}, with their "
