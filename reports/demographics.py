@@ -7,9 +7,9 @@ Each breakdown is two exact count Series over the same categories, published thr
 ``dashboards.disclosure.suppress`` one column at a time, each with its Total: the two columns
 count different groups of clients (a client whose removal was avoided in the period need not
 have been represented in it), so no equation links them. Their Totals are the report's headline
-numbers "Clients represented" and "Removal avoided"; where the report withholds one of those
-to protect another number, that column is withheld whole here as well, or its Total would
-give the number away.
+numbers "Clients represented" and "Removal avoided"; where the report hides one of those while
+the column would show its Total, the column is withheld whole, or its Total would give the
+number away.
 
 A dimension that no client of the exports has a value for (the exports did not carry the
 column) is reported as "not available in these exports", never as zeros.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dashboards.disclosure import COMPLEMENT, SuppressedTable, marker, suppress
+from dashboards.disclosure import COMPLEMENT, TOTAL_LABEL, SuppressedTable, marker, suppress
 from reports.build import CLIENTS_REPRESENTED_CASES, REMOVAL_AVOIDED as AVOIDED_STATUSES, ReportTable, _Scoped
 
 NOT_RECORDED = "Not recorded"
@@ -124,7 +124,10 @@ def report_table(result: Breakdown, threshold: int, withheld_totals: frozenset[s
     published = {}
     for column, counts in ((REPRESENTED, result.represented), (REMOVAL_AVOIDED, result.removal_avoided)):
         table = suppress(counts, threshold)
-        published[column] = _withheld_whole(table) if column in withheld_totals else table
+        # A Total hidden here already (fewer than the threshold) hides nothing more: every
+        # positive entry under it is small and hidden too.
+        shown_total = not table.suppressed_mask.loc[TOTAL_LABEL]
+        published[column] = _withheld_whole(table) if column in withheld_totals and shown_total else table
     note = (f"{REPRESENTED}: distinct clients with a case referred to a partner firm by the period's end and not "
             f"closed before its start. {REMOVAL_AVOIDED}: clients with removal exposure at intake whose removal was "
             "avoided (confirmed or projected) in the period. Each column is protected on its own.")
