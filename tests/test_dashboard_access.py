@@ -52,7 +52,8 @@ def test_summary_with_a_weight_suppresses_by_the_weight(db):
     assert shown.loc[10, "n"] == 40 and shown.loc[10, "survival"] == 0.9
     assert np.isnan(shown.loc[30, "n"]) and np.isnan(shown.loc[30, "survival"])  # 8 at risk
     assert np.isnan(shown.loc[20, "survival"])  # its complement (the pages cut curves in SQL instead)
-    assert table.display.set_index("t_days").loc["30", "survival"] == "<11"
+    # a survival share over 8 at risk says so; "<11" would read as a share below 11
+    assert table.display.set_index("t_days").loc["30", "survival"] == "fewer than 11 cases"
 
 
 def test_summary_without_groups_gives_one_overall_row(db):
@@ -61,7 +62,7 @@ def test_summary_without_groups_gives_one_overall_row(db):
         assert len(table.numeric) == 1
         assert table.numeric.n[0] == expected and table.numeric.hours[0] == 60.0
     small = DataAccess(FUNDER, db).summary("entries", [], {"hours": "sum(hours)"}, distinct="case_id", where="case_id < 5")
-    assert np.isnan(small.numeric.hours[0]) and small.display.hours[0] == "<11"
+    assert np.isnan(small.numeric.hours[0]) and small.display.hours[0] == "fewer than 11 cases"
 
 
 def test_summary_refuses_distinct_and_weight_together(db):

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboards import charts
 from dashboards.access import DataAccess, Role, Scope, current_scope
-from dashboards.disclosure import TOTAL_LABEL, SuppressedTable
+from dashboards.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
 
 ALL = "All"
 ALL_TIME = "All time"
@@ -136,10 +137,28 @@ def page_context() -> Context:
 
 # --- showing numbers -------------------------------------------------------------------------
 
+def _position(index: pd.Index, label) -> int | None:
+    """Where a label sits, by position: given to ``.loc``, a boolean label (decided False/True
+    beside "Total") reads as a mask, and True would also match the integer 1."""
+    def is_bool(key) -> bool:
+        return isinstance(key, (bool, np.bool_))
+
+    return next((i for i, key in enumerate(index) if is_bool(key) == is_bool(label) and key == label), None)
+
+
 def value(table: SuppressedTable, label) -> float:
     """One published number of a 1-D table: NaN when suppressed, 0 when absent (a true zero)."""
-    numeric = table.numeric
-    return float(numeric[label]) if label in numeric.index else 0.0
+    i = _position(table.numeric.index, label)
+    return 0.0 if i is None else float(table.numeric.iloc[i])
+
+
+def marker_of(table: SuppressedTable, label) -> str:
+    """What a hidden entry of a 1-D table shows (``<11``, ``withheld``, ``fewer than 11 cases``);
+    "" when it is shown or absent."""
+    i = _position(table.suppressed_mask.index, label)
+    if i is None or not bool(np.asarray(table.suppressed_mask.iloc[i]).any()):
+        return ""
+    return str(np.asarray(table.display.iloc[i]).ravel()[0])
 
 
 def fmt(number: float, *, marker: str, decimals: int = 0, percent: bool = False, prefix: str = "") -> str:
@@ -174,16 +193,20 @@ def frame_for(table: SuppressedTable, scope: Scope, rows: str | list[str] | None
     return frame.reset_index()
 
 
-def cells(numbers: pd.Series, table: SuppressedTable, scope: Scope, decimals: int = 0) -> list:
-    """A derived column (sum, ratio) beside a table: the marker where it is hidden, and one
-    type per column (strings for funders, like the rest of their table)."""
+def cells(numbers: pd.Series, table: SuppressedTable, scope: Scope, decimals: int = 0, *,
+          hidden_as: pd.Series | None = None, prefix: str = "") -> list:
+    """A derived column (sum, ratio, hours) beside a table, one type per column (strings for
+    funders, like the rest of their table). Where a number is hidden it shows ``hidden_as``
+    (the table's own marker for that row, e.g. "fewer than 11 cases"), else ``withheld``:
+    a number computed from a hidden one would reveal it."""
     out = []
-    for number in numbers:
+    markers = list(hidden_as) if hidden_as is not None else [WITHHELD] * len(numbers)
+    for number, hidden_marker in zip(numbers, markers):
         if pd.isna(number):
-            out.append(table.marker if scope.suppresses else None)
+            out.append(hidden_marker if scope.suppresses else None)
         else:
             rounded = round(float(number), decimals) if decimals else int(round(float(number)))
-            out.append(str(rounded) if scope.suppresses else rounded)
+            out.append(f"{prefix}{rounded:,}" if scope.suppresses else rounded)
     return out
 
 
@@ -206,6 +229,19 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) ->
     )
     if caption:
         st.caption(caption)
+
+
+def show_chart(figure, drawn_from: pd.DataFrame | pd.Series, what: str) -> None:
+    """A chart, or a sentence when every number it would draw is hidden (an empty axis would
+    read as zero); a caption counts the hidden numbers left out of a partly drawn chart."""
+    values = np.asarray(charts.interior(drawn_from), dtype=float)
+    hidden = int(np.isnan(values).sum())
+    if values.size and hidden == values.size:
+        st.info(f"The chart of {what} is not drawn: every number in it is hidden to protect small counts.")
+        return
+    st.plotly_chart(figure)
+    if hidden:
+        st.caption(f"{hidden} of {values.size} numbers of this chart are hidden to protect small counts and not drawn.")
 
 
 def has_rows(table: SuppressedTable) -> bool:
@@ -235,7 +271,4 @@ def ignored_note(ctx: Context, *relations: str) -> None:
 
 def suppression_note(ctx: Context) -> None:
     if ctx.scope.suppresses:
-        st.caption(
-            f"Counts from 1 to {ctx.scope.threshold - 1} are shown as <{ctx.scope.threshold}, with further cells "
-            "hidden so that no total reveals them; rates built from a hidden count are hidden too."
-        )
+        st.caption(" ".join(legend(ctx.scope.threshold)))

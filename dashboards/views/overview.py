@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboards.views.common import (Context, Period, delta, fmt, ignored_note, nothing_matches, page_context, pro_bono_count,
+from dashboards.views.common import (Context, Period, delta, fmt, ignored_note, marker_of, nothing_matches, page_context, pro_bono_count,
                                      suppression_note, value)
-from dashboards.disclosure import TOTAL_LABEL
+from dashboards.disclosure import TOTAL_LABEL, ratio
 
 MEASURE = "referral_to_decision"
 # Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
@@ -18,7 +18,8 @@ CLIENTS, PRO_BONO, RELIEF = "mart_dashboard_clients", "mart_dashboard_pro_bono",
 MOTION_TILES = ["Motions filed", "Motions decided", "Motions granted", "Vacaturs granted", "Offense reductions", "Sentence modifications"]
 
 
-def headline(ctx: Context, period: Period) -> dict[str, float]:
+def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, str]]:
+    """Each tile's number (NaN when hidden) and, where hidden, what it shows instead."""
     da, f = ctx.data, ctx.filters
     start, end = period.bounds()
     where, params = f.where(CLIENTS, "intake_quarter_start <= $end AND (closed_quarter_end IS NULL OR closed_quarter_end >= $start)",
@@ -44,24 +45,28 @@ def headline(ctx: Context, period: Period) -> dict[str, float]:
                        where=where, params=params)
 
     granted, n_decided = value(decided, True), value(decided, TOTAL_LABEL)
-    return {
-        "Clients served": value(clients, TOTAL_LABEL),
-        "Motions filed": value(filed, TOTAL_LABEL),
-        "Motions decided": n_decided,
-        "Motions granted": granted,
-        "Grant rate": granted / n_decided if n_decided else np.nan,
-        "Vacaturs granted": value(relief, "vacatur"),
-        "Offense reductions": value(relief, "offense_reduction"),
-        "Sentence modifications": value(relief, "sentence_modification"),
-        "Removal avoided (confirmed)": value(removal, "confirmed"),
-        "Removal avoided (projected)": value(removal, "projected"),
-        "Pro bono hours": float(hours.numeric["hours"].iloc[0]) if len(hours.numeric) else 0.0,
+    rate = ratio(granted, n_decided, threshold=ctx.scope.threshold if ctx.scope.suppresses else None, percent=False)
+    hours_value = float(hours.numeric["hours"].iloc[0]) if len(hours.numeric) else 0.0
+    tiles = {
+        "Clients served": (value(clients, TOTAL_LABEL), marker_of(clients, TOTAL_LABEL)),
+        "Motions filed": (value(filed, TOTAL_LABEL), marker_of(filed, TOTAL_LABEL)),
+        "Motions decided": (n_decided, marker_of(decided, TOTAL_LABEL)),
+        "Motions granted": (granted, marker_of(decided, True)),
+        "Grant rate": (float(rate.numeric.iloc[0]), str(rate.display.iloc[0]) if rate.any_suppressed else ""),
+        "Vacaturs granted": (value(relief, "vacatur"), marker_of(relief, "vacatur")),
+        "Offense reductions": (value(relief, "offense_reduction"), marker_of(relief, "offense_reduction")),
+        "Sentence modifications": (value(relief, "sentence_modification"), marker_of(relief, "sentence_modification")),
+        "Removal avoided (confirmed)": (value(removal, "confirmed"), marker_of(removal, "confirmed")),
+        "Removal avoided (projected)": (value(removal, "projected"), marker_of(removal, "projected")),
+        "Pro bono hours": (hours_value, str(hours.display["hours"].iloc[0]) if np.isnan(hours_value) else ""),
     }
+    return {label: number for label, (number, _) in tiles.items()}, {label: shown for label, (_, shown) in tiles.items()}
 
 
-def km_median(ctx: Context) -> tuple[float, str]:
+def km_median(ctx: Context) -> tuple[float, str, str]:
     """Kaplan-Meier median days from referral to decision for the visitor's scope and the one
-    dimension filtered on (the mart has no crossed groups)."""
+    dimension filtered on (the mart has no crossed groups); what to show when there is none;
+    the group it describes."""
     chosen = dict(ctx.filters.values)
     if ctx.scope.firm:
         dimension, group = "partner_firm", ctx.scope.firm
@@ -70,30 +75,34 @@ def km_median(ctx: Context) -> tuple[float, str]:
     elif not chosen:
         dimension, group = "all", "all"
     else:
-        return np.nan, "not available for two filters at once"
+        return np.nan, "not available", "not available for two filters at once"
     table = ctx.data.summary(
         "mart_time_to_resolution", [], {"km_median_days": "max(km_median_days)"}, weight="units",
         where="measure = $measure AND dimension = $dimension AND dimension_value = $group",
-        params={"measure": MEASURE, "dimension": dimension, "group": group},
+        params={"measure": MEASURE, "dimension": dimension, "group": group}, unit="referrals",
     )
-    # No row: no referral in this scope; NULL: the curve has not reached 50% yet.
-    median = table.numeric["km_median_days"].iloc[0] if len(table.numeric) else None
-    return (np.nan if pd.isna(median) else float(median)), f"{dimension}: {group}"
+    # No row: no referral in this scope; hidden: too few referrals to show; NULL: the curve
+    # has not reached 50% yet.
+    if not len(table.numeric):
+        return np.nan, "no referrals", f"{dimension}: {group}"
+    if table.any_suppressed:
+        return np.nan, str(table.display["km_median_days"].iloc[0]), f"{dimension}: {group}"
+    median = table.numeric["km_median_days"].iloc[0]
+    return (np.nan, "not reached yet", f"{dimension}: {group}") if pd.isna(median) else (float(median), "", f"{dimension}: {group}")
 
 
 ctx = page_context()
 st.title("Overview")
 period, previous = ctx.filters.period, ctx.filters.period.previous()
 st.caption(f"Period: **{period.label}**" + (f" — change against {previous.label}" if previous else ""))
-current = headline(ctx, period)
+current, hidden_as = headline(ctx, period)
 if all(number == 0 for label, number in current.items() if label != "Grant rate"):
     # Every count a true zero (a hidden one is NaN): nothing to compare or chart.
     nothing_matches(ctx, "clients, motions, relief or pro bono time", "fct_motions", CLIENTS, PRO_BONO, "mart_removal_avoided")
     st.stop()
 if all(current[label] == 0 for label in MOTION_TILES):  # clients and hours may still be there: say so above them
     nothing_matches(ctx, "motions", "fct_motions")
-before = headline(ctx, previous) if previous else {}
-marker = f"<{ctx.scope.threshold}" if ctx.scope.suppresses else ""
+before = headline(ctx, previous)[0] if previous else {}
 
 layout = [
     ["Clients served", "Motions filed", "Motions decided", "Motions granted"],
@@ -106,13 +115,13 @@ for columns, row in zip(rows, layout):
         is_rate = label == "Grant rate"
         column.metric(
             label,
-            fmt(current[label], marker=marker, percent=is_rate),
+            fmt(current[label], marker=hidden_as[label], percent=is_rate),
             delta(current[label], before.get(label), percent=is_rate),
             border=True,
         )
-median, group = km_median(ctx)
+median, median_missing, group = km_median(ctx)
 rows[-1][3].metric(
-    "Median days, referral to decision (Kaplan–Meier)", fmt(median, marker=marker), border=True,
+    "Median days, referral to decision (Kaplan–Meier)", fmt(median, marker=median_missing), border=True,
     help=f"All referrals, open ones counted as censored at the as-of date ({group}); not limited to the period.",
 )
 st.caption(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts
-from dashboards.views.common import (cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, pro_bono_count,
+from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, pro_bono_count,
                                      show_frame, suppression_note)
 
 PRO_BONO = "mart_dashboard_pro_bono"
@@ -29,15 +29,17 @@ time = ctx.data.summary(PRO_BONO, "partner_firm", stats, weight=pro_bono_count("
 numeric = time.numeric
 if len(numeric):
     hours = frame_for(time, ctx.scope).rename(columns={"n": "cases_with_time"})
-    hours["hours_per_case"] = cells(numeric["hours"] / numeric["n"], time, ctx.scope, decimals=1)
+    hours["hours_per_case"] = cells(numeric["hours"] / numeric["n"], time, ctx.scope, decimals=1, hidden_as=time.display["hours"])
     for column in ("hours", "value_usd", "hours_per_attorney"):
         if column in numeric:
-            hours[column] = cells(numeric[column], time, ctx.scope, decimals=1)
+            hours[column] = cells(numeric[column], time, ctx.scope, decimals=0 if column == "value_usd" else 1,
+                                  hidden_as=time.display[column], prefix="$" if column == "value_usd" else "")
     show_frame(hours, "pro bono time by firm", caption=(
         "Value of donated time = hours × the configured hourly rate (dbt var pro_bono_hourly_rate). "
         "Hours per attorney = hours ÷ attorneys who logged time."))
-    st.plotly_chart(charts.stacked_bars(numeric.set_index("partner_firm")[["hours"]], x_title="firm", y_title="hours",
-                                        title="Pro bono hours by firm", horizontal=True))
+    by_firm = numeric.set_index("partner_firm")[["hours"]]
+    show_chart(charts.stacked_bars(by_firm, x_title="firm", y_title="hours", title="Pro bono hours by firm", horizontal=True),
+               by_firm, "pro bono hours by firm")
 else:
     nothing_matches(ctx, "pro bono time entries", PRO_BONO)
 
@@ -56,7 +58,8 @@ on_decision, p_decision = period.condition("decision_quarter")
 where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
 outcomes = ctx.data.aggregate("fct_motions", "partner_firm", "outcome", where=where, params=params)
 if has_rows(outcomes):
-    st.plotly_chart(charts.stacked_bars(outcomes.numeric, x_title="firm", y_title="motions decided", title="Decided motions by firm", horizontal=True))
+    show_chart(charts.stacked_bars(outcomes.numeric, x_title="firm", y_title="motions decided", title="Decided motions by firm",
+                                   horizontal=True), outcomes.numeric, "decided motions by firm")
     show_frame(frame_for(outcomes, ctx.scope, "partner_firm"), "motion outcomes by firm", caption="Decided motions, in the quarter of the decision.")
 else:
     nothing_matches(ctx, "decided motions", "fct_motions")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts
-from dashboards.views.common import frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
+from dashboards.views.common import show_chart, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
 RELATION = "mart_removal_avoided"
@@ -37,8 +37,8 @@ st.subheader("Over time")
 quarters = by_quarter.numeric.drop(index="none", errors="ignore")
 drawn = [s for s in STATUSES[:3] if s in quarters.columns]
 if drawn and len(charts.interior(quarters)):
-    st.plotly_chart(charts.lines(quarters.reindex(columns=drawn),
-                                 x_title="quarter the status was reached", y_title="clients", title="Confirmed and projected by quarter"))
+    show_chart(charts.lines(quarters.reindex(columns=drawn), x_title="quarter the status was reached", y_title="clients",
+                            title="Confirmed and projected by quarter"), quarters.reindex(columns=drawn), "removal avoided by quarter")
 else:
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided by quarter",
@@ -46,8 +46,9 @@ show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided 
 
 st.subheader("By county")
 by_county = ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params)
-st.plotly_chart(charts.stacked_bars(by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns]),
-                                    x_title="county", y_title="clients", title="Status by county", horizontal=True))
+county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
+show_chart(charts.stacked_bars(county_statuses, x_title="county", y_title="clients", title="Status by county", horizontal=True),
+           county_statuses, "status by county")
 show_frame(frame_for(by_county, ctx.scope, "county"), "removal avoided by county",
            caption="County of the conviction of the motion the status rests on.")
 ignored_note(ctx, RELATION)

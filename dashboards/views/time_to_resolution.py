@@ -46,7 +46,9 @@ stats = {"km_median_days": "max(km_median_days)", "km_p75_days": "max(km_p75_day
          "closed_only_median_days": "max(closed_only_median_days)"}
 if not ctx.scope.suppresses:
     stats |= {"events": "max(events)", "censored": "max(censored)"}
-medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, weight="units", where=where, params=params)
+unit = MEASURES[measure].rsplit("(", 1)[1].rstrip(")")  # what the measure counts: "motions", ...
+medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, weight="units", where=where, params=params,
+                           unit=unit)
 st.subheader("Medians and 75th percentiles (days)")
 if len(medians.numeric):
     frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": GROUPS[dimension].lower(), "n": "units"})

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.disclosure import TOTAL_LABEL, ratio
-from dashboards.views.common import cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
+from dashboards.views.common import show_chart, cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
 VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
@@ -37,7 +37,9 @@ if has_rows(outcomes):
     table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
     show_frame(table, "motions by vehicle and outcome",
                caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
-    st.plotly_chart(charts.stacked_bars(charts.interior(numeric).droplevel(0), x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True))
+    by_vehicle = charts.interior(numeric).droplevel(0)
+    show_chart(charts.stacked_bars(by_vehicle, x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True),
+               by_vehicle, "outcomes by vehicle")
 else:
     nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
@@ -62,7 +64,8 @@ st.subheader("Trend by quarter of decision")
 where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on_decision}", p_decision)
 trend = ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params)
 if has_rows(trend):
-    st.plotly_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"))
+    show_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"),
+               trend.numeric, "granted relief by quarter")
     show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
 else:
     nothing_matches(ctx, "granted motions", RELIEF)
