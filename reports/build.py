@@ -130,6 +130,7 @@ class ReportTable:
     note: str
     display: pd.DataFrame  # strings, first column holds the row labels
     numeric: pd.DataFrame | None = None  # for charts: NaN where suppressed
+    reasons: pd.DataFrame | None = None  # why each number is hidden ("" where shown), for tables outside the linked system
 
 
 @dataclass
@@ -146,7 +147,6 @@ class GrantReport:
     methods: list[tuple[str, str]] = field(default_factory=list)
     report_date: dt.date = field(default_factory=dt.date.today)
     rate_rules: list[str] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
-    suppressed: tuple[int, int, int] = (0, 0, 0)  # hidden small counts, other hidden numbers, all numbers
 
 
 # --- exact aggregates -------------------------------------------------------------------------
@@ -290,11 +290,12 @@ class _Published:
     def reasons_present(self) -> set[str]:
         return set().union(*(t.reasons_present() for t in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]))
 
-    def hidden_counts(self) -> tuple[int, int, int]:
-        """(counts under the threshold, other hidden numbers, all numbers) over every table."""
+    def hidden_counts(self, *more_reasons: pd.DataFrame) -> tuple[int, int, int]:
+        """(counts under the threshold, other hidden numbers, all numbers) over every table and
+        ``more_reasons`` (the reasons of tables published beside this system)."""
         small = other = total = 0
-        for table in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]:
-            reasons = np.asarray(table.reasons).ravel()
+        for reasons in [*(t.reasons for t in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]), *more_reasons]:
+            reasons = np.asarray(reasons).ravel()
             small += int(np.isin(reasons, [SMALL, SMALL_GROUP]).sum())
             other += int(np.isin(reasons, [COMPLEMENT, REVEALS]).sum())
             total += reasons.size
@@ -388,22 +389,25 @@ def _time_to_resolution(scoped: _Scoped, threshold: int) -> ReportTable:
     withheld = [marker(SMALL_GROUP, threshold, f"{'resolved ' if not u_hidden else ''}{unit}")
                 for unit, u_hidden in zip(unit_names, units_shown.suppressed_mask.to_numpy())]
 
-    def days(values: pd.Series) -> list[str]:
-        return [why if is_hidden else ("not reached" if np.isnan(v) else format_count(v))
-                for v, is_hidden, why in zip(values, hidden, withheld)]
+    def days(values: pd.Series, counted: pd.Series, when_none_resolved: str) -> list[str]:
+        # No unit to measure is "not available"; units none (or too few) of which are resolved
+        # yet leave a Kaplan-Meier quantile "not reached".
+        return [why if is_hidden else ("not available" if not n else when_none_resolved) if np.isnan(v) else format_count(v)
+                for v, n, is_hidden, why in zip(values, counted, hidden, withheld)]
 
     display = pd.DataFrame({
         "Measure (unit)": rows,
         "Units": units_shown.display.to_numpy(),
         "Resolved": resolved_shown.display.to_numpy(),
-        "KM median, days": days(exact.km_median),
-        "KM 75th percentile, days": days(exact.km_p75),
-        "Median of closed only (biased low), days": days(exact.closed_median),
+        "KM median, days": days(exact.km_median, exact.units, "not reached"),
+        "KM 75th percentile, days": days(exact.km_p75, exact.units, "not reached"),
+        "Median of closed only (biased low), days": days(exact.closed_median, exact.resolved, "not available"),
     })
     return ReportTable("time_to_resolution", "Time to resolution",
                        "Kaplan-Meier estimates: open work is censored at the as-of date, not left out. "
                        f"Units whose clock started from {scoped.grant.start} to the period's end. "
-                       "'Not reached': fewer than half (a quarter) of the units are resolved yet.", display)
+                       "'Not reached': fewer than half (a quarter) of the units are resolved yet. "
+                       "'Not available': no unit to measure.", display)
 
 
 def _rate(label: str, numerator: tuple[float, str], denominator: tuple[float, str], threshold: int,
@@ -479,21 +483,30 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
     ]
     from reports import demographics  # it reads this module's definitions
 
-    tables += demographics.report_tables(in_period, grant.demographics, threshold, now.values)
-    small, other, total = now.hidden_counts()
+    breakdowns = demographics.report_tables(in_period, grant.demographics, threshold, now.values)
+    tables += breakdowns
     methods = [(m.label, f"{m.definition} Counts {m.unit}.") for m in METRICS.values()] + GLOSSARY
     methods.append(("Small-cell suppression",
-                    f"Counts of people and cases from 1 to {threshold - 1} are hidden, and further numbers are hidden so "
-                    "that no total, sum or rate can reveal them by subtraction; zeros are shown. "
-                    + " ".join(legend(threshold, now.reasons_present()))
-                    + f" In this report's period tables, {small + other:,} of {total:,} numbers "
-                    f"({100 * (small + other) / total if total else 0:.1f}%) are hidden: {small:,} describe fewer than "
-                    f"{threshold} people or cases, {other:,} are withheld to protect them."))
+                    _suppression_text(threshold, now, [t.reasons for t in breakdowns if t.reasons is not None])))
     methods.append(("Rates", "A rate is shown exactly when the two numbers it divides are shown: with one of them "
                              "it would give the other away. " + " ".join(rate_rules)))
     return GrantReport(grant, period, version, threshold, hourly_rate, headline, deliverables,
-                       pd.Series(progress, dtype=float), tables, methods, rate_rules=rate_rules,
-                       suppressed=(small, other, total))
+                       pd.Series(progress, dtype=float), tables, methods, rate_rules=rate_rules)
+
+
+def _suppression_text(threshold: int, now: _Published, more_reasons: list[pd.DataFrame]) -> str:
+    """The methods entry on what the report hides: the rule, what each marker present means,
+    and how many of the period's numbers are hidden."""
+    if threshold <= 1:
+        return "The suppression threshold is 1: no number is hidden."
+    small, other, total = now.hidden_counts(*more_reasons)
+    present = set().union(now.reasons_present(), *(set(np.asarray(r).ravel()) - {""} for r in more_reasons))
+    return (f"Counts of people and cases from 1 to {threshold - 1} are hidden, and further numbers are hidden so "
+            "that no total, sum or rate can reveal them by subtraction; zeros are shown. "
+            + " ".join(legend(threshold, present))
+            + f" In this report's period tables, {small + other:,} of {total:,} numbers "
+            f"({100 * (small + other) / total if total else 0:.1f}%) are hidden: {small:,} describe fewer than "
+            f"{threshold} people or cases, {other:,} are withheld to protect them.")
 
 
 def _pro_bono_table(now: _Published, grant: Grant, cumulative: _Published, hourly_rate: float | None,

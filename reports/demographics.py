@@ -133,7 +133,8 @@ def report_table(result: Breakdown, threshold: int, withheld_totals: frozenset[s
             "avoided (confirmed or projected) in the period. Each column is protected on its own.")
     display = pd.DataFrame({c: t.display for c, t in published.items()}).rename_axis(dimension.label)
     numeric = pd.DataFrame({c: t.numeric for c, t in published.items()})
-    return ReportTable(key, title, f"{dimension.note} {note}".strip(), display.reset_index().astype(str), numeric)
+    reasons = pd.DataFrame({c: t.reasons for c, t in published.items()})
+    return ReportTable(key, title, f"{dimension.note} {note}".strip(), display.reset_index().astype(str), numeric, reasons)
 
 
 def report_tables(scoped: _Scoped, keys: tuple[str, ...], threshold: int, headline_values: dict[str, float]) -> list[ReportTable]:

@@ -372,3 +372,24 @@ def test_periods():
     for bad in ("2026Q5", "FY2025-27", "2027Q1", "Q1"):
         with pytest.raises(ValueError):
             parse_period(bad, grant)
+
+
+def test_time_to_resolution_with_no_unit_is_not_available(published):
+    from reports import asof
+    from reports.build import build_report
+    from reports.grants import load_grants, parse_period
+
+    # The grant's first quarter, as known now: some measures have no unit by its end.
+    grants = load_grants(published["root"] / "grants-1.yml")
+    grant = grants.grants["G-LA"]
+    period = parse_period("2023Q1", grant)
+    version = asof.prepare(period, grant.close_after_days, published["db"], as_known_now=True)
+    report = build_report(grant, period, version, grants.threshold)
+    rows = next(t for t in report.tables if t.key == "time_to_resolution").display.to_dict("records")
+    empty = [row for row in rows if row["Units"] == "0"]
+    assert empty, rows
+    for row in empty:
+        assert [row[c] for c in list(row)[3:]] == ["not available"] * 3, row
+    for row in rows:
+        if row["Resolved"] == "0" and row["Units"] != "0":
+            assert row["Median of closed only (biased low), days"] == "not available", row

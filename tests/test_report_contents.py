@@ -205,6 +205,34 @@ def test_demographics_are_suppressed_for_funders_and_no_hidden_count_can_be_work
     assert shown_counts > 0 if threshold == 3 else shown_counts == 0  # at 11 even the totals (10 and 3) are small
 
 
+def test_the_hidden_share_counts_the_demographic_tables_and_threshold_one_hides_nothing(published):
+    import dataclasses
+
+    from reports.build import build_report
+    from reports.grants import load_grants, parse_period
+    from reports import asof
+
+    def stated(report) -> tuple[int, int]:
+        text = dict(report.methods)["Small-cell suppression"]
+        hidden, total = re.search(r"([\d,]+) of ([\d,]+) numbers", text).groups()
+        return int(hidden.replace(",", "")), int(total.replace(",", ""))
+
+    grants = load_grants(published["root"] / "grants-11.yml")
+    grant = grants.grants["G-DEMO"]
+    period = parse_period("grant", grant)
+    version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof")
+    with_breakdowns = build_report(grant, period, version, grants.threshold)
+    without = build_report(dataclasses.replace(grant, demographics=()), period, version, grants.threshold)
+    # Every number of a breakdown counts in the share, a marker as hidden ("not available" is not a number).
+    cells = [v for t in with_breakdowns.tables if t.key.startswith("demographics_") and t.numeric is not None
+             for v in t.display.iloc[:, 1:].to_numpy().ravel()]
+    markers = sum(v == "<11" or v == "withheld" for v in cells)
+    assert markers > 0
+    assert stated(with_breakdowns) == (stated(without)[0] + markers, stated(without)[1] + len(cells))
+    open_text = dict(make_report(published, threshold=1).methods)["Small-cell suppression"]
+    assert open_text == "The suppression threshold is 1: no number is hidden."
+
+
 # --- front matter, narrative, words, layout ----------------------------------------------------
 
 @pytest.fixture(scope="module")
