@@ -61,7 +61,7 @@ def measure(db: Path, roles_file: Path) -> list[tuple[str, str, float, float, fl
     rows, clock = [], QueryClock()
     for role, email in ROLES.items():
         at = AppTest.from_file(str(APP), default_timeout=600)
-        at.user = {"is_logged_in": True, "email": email}
+        at.user = {"is_logged_in": True, "email": email, "email_verified": True}
         at.run()
         for page in PAGES:
             st.cache_data.clear()

@@ -31,12 +31,20 @@ the next query sees a new identity and opens the new version, while a query alre
 keeps reading the old inode to the end. The old instance is closed when its last query ends,
 which releases the old inode.
 
-Identity: ``st.user`` when ``st.login`` (OIDC) is configured in ``.streamlit/secrets.toml``
-(``[auth]``) — Streamlit then always sets ``st.user.is_logged_in``. The roles file (YAML,
-path in ``PCR_ROLES_FILE``; see dashboards/roles.example.yml) maps e-mail addresses to roles.
-Without authentication the local user is a program manager, but only when the server listens
-on the loopback interface (``pcr dashboard`` starts it with ``--server.address 127.0.0.1``);
-pages show ``Scope.banner``.
+Identity: ``st.user`` when ``st.login`` (OIDC) is configured in the secrets file (``[auth]``)
+— Streamlit then always sets ``st.user.is_logged_in``, and ``st.user`` holds the claims of the
+provider's ID token as they were at sign-in (kept in Streamlit's login cookie). The roles file
+(YAML, path in ``PCR_ROLES_FILE``; see dashboards/roles.example.yml) maps e-mail addresses to
+roles, and only e-mail addresses the provider says it verified (``email_verified`` is true):
+anyone can type an unverified address into some providers' sign-up forms. The roles file's
+``login.email_domains`` can make this stricter, never looser. Without authentication the local
+user is a program manager, but only when the server listens on the loopback interface
+(``pcr dashboard`` starts it with ``--server.address 127.0.0.1``); pages show ``Scope.banner``.
+
+Preview as a role: a program manager may view the pages as a partner firm or a funder
+(``preview_scope``); the pages then get that role's scope, so the scoping and suppression are
+the real ones, and a banner says whose view it is. Only a program manager's own scope can be
+narrowed so, and every preview is a narrower scope than the program manager's.
 """
 from __future__ import annotations
 
@@ -93,6 +101,10 @@ class LoginRequired(AccessDenied):
     """Authentication is configured and nobody is logged in: the page offers st.login()."""
 
 
+class UnverifiedEmail(AccessDenied):
+    """The identity provider did not say it verified the e-mail address: no role is looked up."""
+
+
 class DataUnavailable(RuntimeError):
     """No published database to read (the pipeline has not run yet)."""
 
@@ -106,6 +118,8 @@ class Scope:
     threshold: int = DEFAULT_THRESHOLD
     # A funder's grant ids, as linked in the roles file; empty: no grant at all.
     grants: frozenset[str] = frozenset()
+    # Set when a program manager previews this scope (Preview as a role): who is looking.
+    previewed_by: str | None = None
 
     def __post_init__(self) -> None:
         if (self.role is Role.PARTNER) != bool(self.firm):
@@ -123,8 +137,27 @@ class Scope:
         return []
 
     @property
+    def viewer(self) -> str:
+        """Who is looking: the program manager during a preview, else the identity itself."""
+        return self.previewed_by or self.identity
+
+    @property
     def banner(self) -> str | None:
+        if self.previewed_by:
+            return (f"Preview: you ({self.previewed_by}) are seeing what {self.description} sees, with the same "
+                    "scope and suppression. Choose \"Myself\" under Preview as to leave the preview.")
         return LOCAL_BANNER if self.local else None
+
+    @property
+    def description(self) -> str:
+        """The scope in words, for banners and the access log (names no client)."""
+        if self.role is Role.PARTNER:
+            return f"partner firm {self.firm} (its own cases only)"
+        if self.role is Role.FUNDER:
+            linked = f"grants {', '.join(sorted(self.grants))}" if self.grants else "no grant linked"
+            who = "a funder" if self.identity == PREVIEW_FUNDER else f"funder {self.identity}"
+            return f"{who} (aggregates with counts under {self.threshold} suppressed; {linked})"
+        return "a program manager (all data)"
 
     @property
     def suppresses(self) -> bool:
@@ -147,6 +180,8 @@ class RolesConfig:
     users: Mapping[str, RoleEntry]  # lower-cased e-mail -> entry
     threshold: int = DEFAULT_THRESHOLD
     path: Path | None = None
+    # login.email_domains: when set, only verified addresses of these domains are matched.
+    email_domains: frozenset[str] = frozenset()
 
     def scope_of(self, email: str) -> Scope:
         """The scope of an identity listed in the file; anyone else is refused."""
@@ -173,6 +208,7 @@ class RolesConfig:
 
 
 _ENTRY_KEYS = frozenset({"role", "firm", "grants"})
+_LOGIN_KEYS = frozenset({"email_domains"})
 
 
 def load_roles(path: Path | str) -> RolesConfig:
@@ -188,6 +224,7 @@ def load_roles(path: Path | str) -> RolesConfig:
     threshold = document.get("suppression_threshold", DEFAULT_THRESHOLD)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise ValueError(f"{path}: suppression_threshold must be a positive integer, got {threshold!r}")
+    email_domains = _login_settings(document.get("login"), path)
     users: dict[str, RoleEntry] = {}
     for email, entry in (document.get("users") or {}).items():
         where = f"{path}: users.{email}"
@@ -214,7 +251,25 @@ def load_roles(path: Path | str) -> RolesConfig:
         if key in users:
             raise ValueError(f"{where}: listed twice")
         users[key] = RoleEntry(role, firm.strip() if firm else None, tuple(dict.fromkeys(str(g).strip() for g in grants or ())))
-    return RolesConfig(users=users, threshold=threshold, path=path)
+    return RolesConfig(users=users, threshold=threshold, path=path, email_domains=email_domains)
+
+
+def _login_settings(login: object, path: Path) -> frozenset[str]:
+    """The roles file's ``login`` section: settings that can only make sign-in stricter."""
+    if login is None:
+        return frozenset()
+    if not isinstance(login, dict):
+        raise ValueError(f"{path}: login: expected a mapping, e.g. {{email_domains: [legalaid.example]}}")
+    unknown = set(login) - _LOGIN_KEYS
+    if unknown:
+        raise ValueError(
+            f"{path}: login: unknown key(s) {sorted(map(str, unknown))}; use {sorted(_LOGIN_KEYS)}. A verified "
+            "e-mail address (email_verified from the identity provider) is always required and cannot be turned off."
+        )
+    domains = login.get("email_domains")
+    if not (isinstance(domains, list) and domains and all(isinstance(d, str) and "." in d and "@" not in d for d in domains)):
+        raise ValueError(f"{path}: login.email_domains must be a list of domains, e.g. [legalaid.example, firm-a.example]")
+    return frozenset(d.strip().lower() for d in domains)
 
 
 def configured_roles() -> RolesConfig | None:
@@ -238,14 +293,86 @@ def scope_for(user_info: Mapping[str, object], roles: RolesConfig | None, server
         return Scope(Role.PROGRAM_MANAGER, LOCAL_USER, local=True, threshold=threshold)
     if not user_info.get("is_logged_in"):
         raise LoginRequired("Please log in to see the dashboards.")
-    return (roles or RolesConfig(users={})).scope_of(str(user_info.get("email") or ""))
+    roles = roles or RolesConfig(users={})
+    email = str(user_info.get("email") or "").strip().lower()
+    # Only the boolean true counts: a provider that leaves the claim out has not verified anything.
+    if user_info.get("email_verified") is not True:
+        raise UnverifiedEmail(
+            f"Your identity provider has not verified the e-mail address {email or 'of this account'}, so it "
+            "cannot be matched to a role: no data is shown. Verify the address with your identity provider, or "
+            "log out and sign in with an account whose address is verified."
+        )
+    domain = email.rpartition("@")[2]
+    if roles.email_domains and domain not in roles.email_domains:
+        raise AccessDenied(
+            f"Sign-in with {domain or 'this'} addresses is not accepted here ({email}): no data is shown. "
+            "Ask the program manager which account to use."
+        )
+    return roles.scope_of(email)
 
 
-def current_scope() -> Scope:
-    """The scope of the person viewing this Streamlit session."""
+# --- Preview as a role -----------------------------------------------------------------------
+
+PREVIEW_KEY = "preview_as"  # session-state key of the sidebar's "Preview as" choice
+PREVIEW_FUNDER = "a funder"  # identity of a funder preview not tied to a roles-file entry
+
+
+def preview_choices(own: Scope, firms: Iterable[str], roles: RolesConfig | None) -> list[str]:
+    """What a program manager can preview: "" (themself), each partner firm (of the data and of
+    the roles file), a funder with no grant linked and each funder of the roles file. Encoded
+    as ``partner:<firm>`` / ``funder:`` / ``funder:<e-mail>`` (see ``preview_scope``)."""
+    if own.role is not Role.PROGRAM_MANAGER or own.previewed_by:
+        return []
+    entries = roles.users.items() if roles else []
+    all_firms = sorted(set(firms) | {e.firm for _, e in entries if e.role is Role.PARTNER and e.firm})
+    funders = sorted(email for email, e in entries if e.role is Role.FUNDER)
+    return ["", *(f"partner:{f}" for f in all_firms), "funder:", *(f"funder:{e}" for e in funders)]
+
+
+def describe_choice(choice: str) -> str:
+    kind, _, value = choice.partition(":")
+    if not choice:
+        return "Myself (program manager)"
+    if kind == "partner":
+        return f"Partner firm: {value}"
+    return f"Funder: {value}" if value else "Funder (no grant linked)"
+
+
+def preview_scope(own: Scope, choice: str, roles: RolesConfig | None) -> Scope:
+    """The scope a program manager previews with ``choice`` (one of ``preview_choices``).
+
+    Anyone else is refused, and so is a preview of a preview: the result is always one of the
+    narrower scopes, built as the real one would be (threshold of the roles file, a funder's
+    linked grants), so what the program manager sees is what that role sees."""
+    if not choice:
+        return own
+    if own.role is not Role.PROGRAM_MANAGER or own.previewed_by:
+        raise AccessDenied("Preview as a role is for program managers only: no data is shown.")
+    kind, _, value = choice.partition(":")
+    if kind == "partner" and value.strip():
+        return Scope(Role.PARTNER, f"partner firm {value}", firm=value, threshold=own.threshold, previewed_by=own.identity)
+    if kind == "funder" and not value:
+        return Scope(Role.FUNDER, PREVIEW_FUNDER, threshold=own.threshold, previewed_by=own.identity)
+    entry = roles.users.get(value) if (kind == "funder" and roles) else None
+    if entry is None or entry.role is not Role.FUNDER:
+        raise ValueError(f"not a role that can be previewed: {choice!r}")
+    return Scope(Role.FUNDER, value, threshold=own.threshold, grants=frozenset(entry.grants), previewed_by=own.identity)
+
+
+def signed_in_scope() -> Scope:
+    """The scope of the person viewing this Streamlit session, as signed in (no preview)."""
     import streamlit as st
 
     return scope_for(st.user.to_dict(), configured_roles(), st.get_option("server.address"))
+
+
+def current_scope() -> Scope:
+    """The scope this session's pages read with: the signed-in scope, or the role a program
+    manager chose under "Preview as"."""
+    import streamlit as st
+
+    choice = st.session_state.get(PREVIEW_KEY) or ""
+    return preview_scope(signed_in_scope(), choice, configured_roles() if choice else None)
 
 
 # --- reading the published database ----------------------------------------------------------

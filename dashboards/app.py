@@ -1,8 +1,11 @@
 """PCR outcomes dashboards: `pcr dashboard` (or `streamlit run dashboards/app.py`).
 
 The visitor's scope is settled here before any page runs: without one (not logged in, no
-role, server not on loopback without authentication) the app shows why and stops, so no page
-and no filter is ever drawn for them. Pages live in dashboards/views/."""
+role, an e-mail address the identity provider did not verify, server not on loopback without
+authentication) the app shows why and stops, so no page and no filter is ever drawn for them.
+A program manager may preview the pages as a partner firm or a funder ("Preview as"); every
+page opened and every download is recorded in the access log first. Pages live in
+dashboards/views/."""
 from __future__ import annotations
 
 import sys
@@ -13,8 +16,12 @@ import streamlit as st
 # `streamlit run dashboards/app.py` puts dashboards/ on the path, not the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboards.access import AccessDenied, DataAccess, DataUnavailable, LoginRequired, Role, current_scope  # noqa: E402
-from dashboards.views.common import ALL, ALL_TIME, FILTER_KEYS, PERIOD_KEY  # noqa: E402
+from dashboards import access_log  # noqa: E402
+from dashboards.access import (  # noqa: E402
+    FIRM_COLUMN, PREVIEW_KEY, AccessDenied, DataAccess, DataUnavailable, LoginRequired, Role, configured_roles,
+    current_scope, describe_choice, preview_choices, signed_in_scope,
+)
+from dashboards.views.common import ALL, ALL_TIME, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = [
@@ -26,23 +33,37 @@ PAGES = [
     ("data_quality.py", "Data quality", ":material/fact_check:"),
     ("grant_report.py", "Grant reports", ":material/description:"),
 ]
+# Program managers only (not while previewing another role).
+MANAGER_PAGES = [("access_log.py", "Access log", ":material/history:")]
 
 st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide")
 
+
+def _refuse(message: str) -> None:
+    st.title("PCR outcomes")
+    st.error(message)
+    if st.user.to_dict().get("is_logged_in"):
+        st.button("Log out", on_click=st.logout)  # to sign in with another account
+    st.stop()
+
+
 try:
-    scope = current_scope()
+    own_scope = signed_in_scope()
 except LoginRequired as refusal:
     st.title("PCR outcomes")
     st.info(str(refusal))
     st.button("Log in", on_click=st.login)
     st.stop()
-except (AccessDenied, ValueError) as refusal:  # ValueError: a malformed roles file
-    st.title("PCR outcomes")
-    st.error(str(refusal))
-    st.stop()
-
-if scope.banner:
-    st.warning(scope.banner, icon=":material/lock_open:")
+except AccessDenied as refusal:
+    try:
+        access_log.record_refusal(str(st.user.to_dict().get("email") or ""), refusal)
+    except access_log.AccessLogUnavailable as unavailable:
+        _refuse(str(unavailable))
+    _refuse(str(refusal))
+except ValueError as refusal:  # a malformed roles file
+    _refuse(str(refusal))
+if (failed_write := st.session_state.pop(access_log.ERROR_KEY, None)):
+    _refuse(failed_write)
 
 
 def _options(data: DataAccess) -> dict[str, list[str]]:
@@ -62,12 +83,51 @@ def _periods(options: dict[str, list[str]]) -> list[str]:
     return [ALL_TIME, *years, *sorted(quarters, reverse=True)]
 
 
+def _reset_filters() -> None:
+    """Another preview is another scope: filter values of the previous one may not exist in it."""
+    for key in [PERIOD_KEY, *FILTER_KEYS.values()]:
+        st.session_state.pop(key, None)
+
+
+def _preview_picker() -> None:
+    """The program manager's "Preview as" choice (dashboards.access.preview_scope)."""
+    try:
+        firms = _options(DataAccess(own_scope)).get(FIRM_COLUMN, [])
+        choices = preview_choices(own_scope, firms, configured_roles())
+    except DataUnavailable:
+        return  # the page says why below
+    if st.session_state.get(PREVIEW_KEY, "") not in choices:
+        st.session_state.pop(PREVIEW_KEY, None)  # a firm or funder no longer offered
+    st.selectbox("Preview as", choices, key=PREVIEW_KEY, format_func=describe_choice, on_change=_reset_filters,
+                 help="See every page as a partner firm or a funder sees it: their scope and suppression, never more "
+                      "than you can see. See docs/deployment.md.")
+
+
+def _filters_text(scope) -> str:
+    """The sidebar's choices in words, for the access log."""
+    chosen = [f"period {st.session_state.get(PERIOD_KEY, ALL_TIME)}"]
+    for column, key in FILTER_KEYS.items():
+        if st.session_state.get(key, ALL) != ALL and not (column == "partner_firm" and scope.role is Role.PARTNER):
+            chosen.append(f"{FILTER_LABELS[column]} {st.session_state[key]}")
+    return "; ".join(chosen)
+
+
+with st.sidebar:
+    st.caption(f"Signed in as **{own_scope.identity}** — {own_scope.role.value.replace('_', ' ')}"
+               + (f" ({own_scope.firm})" if own_scope.firm else ""))
+    if not own_scope.local:
+        st.button("Log out", on_click=st.logout)
+    if own_scope.role is Role.PROGRAM_MANAGER:
+        _preview_picker()
+try:
+    scope = current_scope()
+except (AccessDenied, ValueError) as refusal:
+    _refuse(str(refusal))
+if scope.banner:
+    st.warning(scope.banner, icon=":material/visibility:" if scope.previewed_by else ":material/lock_open:")
+
 data = DataAccess(scope)
 with st.sidebar:
-    st.caption(f"Signed in as **{scope.identity}** — {scope.role.value.replace('_', ' ')}"
-               + (f" ({scope.firm})" if scope.firm else ""))
-    if scope.role is not Role.PROGRAM_MANAGER and not scope.local:
-        st.button("Log out", on_click=st.logout)
     try:
         options = _options(data)
         st.selectbox("Period", _periods(options), key=PERIOD_KEY,
@@ -78,9 +138,23 @@ with st.sidebar:
             st.caption(f"Partner firm: **{scope.firm}** (your firm only)")
         for column, label in filters.items():
             st.selectbox(label, [ALL, *options.get(column, [])], key=FILTER_KEYS[column])
+        firm_has_cases = scope.role is not Role.PARTNER or len(data.aggregate("fct_cases", FIRM_COLUMN, with_margins=False).numeric)
     except DataUnavailable as missing:
         st.error(str(missing))
         st.stop()
 
-navigation = st.navigation([st.Page(VIEWS / file, title=title, icon=icon) for file, title, icon in PAGES])
+if not firm_has_cases:
+    # A firm new to the program, or a firm name in the roles file spelled unlike the exports:
+    # the partner cannot tell which, the program manager can (Access log page, Roles file).
+    st.warning(f"No case of **{scope.firm}** is in the published data, so every page is empty. If your firm has "
+               "cases with the program, the firm name your sign-in is linked to may be spelled differently from the "
+               "program's exports: ask the program manager to check the roles file.", icon=":material/search_off:")
+
+pages = PAGES + (MANAGER_PAGES if scope.role is Role.PROGRAM_MANAGER else [])
+navigation = st.navigation([st.Page(VIEWS / file, title=title, icon=icon) for file, title, icon in pages])
+try:
+    access_log.record_visit(scope, navigation.title, _filters_text(scope))
+except access_log.AccessLogUnavailable as unavailable:
+    st.error(str(unavailable))
+    st.stop()
 navigation.run()

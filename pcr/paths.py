@@ -21,6 +21,11 @@ def published_db() -> Path:
     return _env_path("PCR_DB", data_dir() / "pcr.duckdb")
 
 
+def access_log() -> Path:
+    """Who opened which dashboard page and downloaded what (dashboards/access_log.py)."""
+    return _env_path("PCR_ACCESS_LOG", data_dir() / "access_log.jsonl")
+
+
 def scratch_db() -> Path:
     """Where stand-alone `pcr ingest` / `pcr build` write: never the published file, which
     only `pcr run` replaces, after its checks pass."""

@@ -1,8 +1,8 @@
 """Write a GrantReport as PDF, XLSX or CSV: byte-identical for the same report, and safe to open.
 
-Safe files (OWASP "CSV injection"): any text cell that begins with = + - @, a tab or a carriage
-return is prefixed with an apostrophe, so Excel and LibreOffice show it as text instead of
-running it; in XLSX such cells are also written with the string type. Numbers are written as
+Safe files: every text cell goes through reports.spreadsheet.neutralise (the same helper as
+the dashboards' downloads), so a cell that would start a formula is shown as text; in XLSX
+text cells are also written with the string type. Numbers are written as
 numbers, with the report's one format (thousands separators, $ for money). Charts are drawn
 with matplotlib's Agg backend (no browser, no display).
 """
@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reports.build import GrantReport, ReportTable  # noqa: E402
+from reports.spreadsheet import neutralise  # noqa: E402
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SUPPRESSION_TERM = "Small-cell suppression"  # the methods entry that explains hidden numbers
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # earliest time a zip entry can carry
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -47,11 +47,6 @@ _COUNT = re.compile(r"^\d{1,3}(,\d{3})*$")
 _DECIMAL = re.compile(r"^\d{1,3}(,\d{3})*\.(\d+)$")
 _USD = re.compile(r"^\$\d{1,3}(,\d{3})*(\.(\d+))?$")
 _PERCENT = re.compile(r"^\d{1,3}(,\d{3})*(\.(\d+))?%$")
-
-
-def safe_text(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def stamp_time(report: GrantReport) -> dt.datetime:
@@ -192,7 +187,7 @@ def to_csv(report: GrantReport) -> bytes:
             rows += [(table.title, record[first], column, value) for column, value in record.items() if column != first]
     rows += [("data version", name, detail, value) for name, value, detail in _version_rows(report)]
     rows += [("methods", term, "", text) for term, text in report.methods]
-    writer.writerows([[safe_text(cell) for cell in row] for row in rows])
+    writer.writerows([[neutralise(cell) for cell in row] for row in rows])
     return out.getvalue().encode("utf-8")
 
 
@@ -222,7 +217,7 @@ def _put(sheet, row: int, column: int, value: object, bold: bool = False, as_num
     if number:
         cell.value, cell.number_format = number
     else:
-        cell.value = safe_text(text)
+        cell.value = neutralise(text)
         cell.data_type = "s"  # openpyxl would otherwise store a leading '=' as a formula
     if bold:
         cell.font = Font(bold=True)

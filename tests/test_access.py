@@ -220,9 +220,9 @@ def test_without_authentication_the_local_user_is_a_program_manager_on_loopback_
 
 def test_authenticated_identities_get_the_role_in_the_roles_file():
     roles = load_roles(PROJECT / "dashboards" / "roles.example.yml")
-    partner = scope_for({"is_logged_in": True, "email": "ProBono.Coordinator@Firm-A.example"}, roles, "0.0.0.0")
+    partner = scope_for({"is_logged_in": True, "email": "ProBono.Coordinator@Firm-A.example", "email_verified": True}, roles, "0.0.0.0")
     assert (partner.role, partner.firm, partner.banner) == (Role.PARTNER, "Firm A LLP", None)
-    assert scope_for({"is_logged_in": True, "email": "grants@foundation.example"}, roles, None).role is Role.FUNDER
+    assert scope_for({"is_logged_in": True, "email": "grants@foundation.example", "email_verified": True}, roles, None).role is Role.FUNDER
     with pytest.raises(LoginRequired):
         scope_for({"is_logged_in": False}, roles, None)
 
@@ -230,9 +230,9 @@ def test_authenticated_identities_get_the_role_in_the_roles_file():
 def test_an_identity_without_a_role_sees_no_data(db):
     roles = load_roles(PROJECT / "dashboards" / "roles.example.yml")
     with pytest.raises(AccessDenied, match="No role is assigned to stranger@example.org"):
-        scope_for({"is_logged_in": True, "email": "stranger@example.org"}, roles, "127.0.0.1")
+        scope_for({"is_logged_in": True, "email": "stranger@example.org", "email_verified": True}, roles, "127.0.0.1")
     with pytest.raises(AccessDenied, match="No role"):
-        scope_for({"is_logged_in": True, "email": "manager@example.org"}, None, "127.0.0.1")  # no roles file
+        scope_for({"is_logged_in": True, "email": "manager@example.org", "email_verified": True}, None, "127.0.0.1")  # no roles file
     with pytest.raises(AccessDenied):
         DataAccess(None, db)
 
@@ -256,7 +256,7 @@ def test_bad_roles_files_name_the_file_and_entry(tmp_path, body, message):
 def test_threshold_from_the_roles_file_reaches_the_funder_scope(tmp_path):
     path = tmp_path / "roles.yml"
     path.write_text("suppression_threshold: 20\nusers:\n  g@f.example: {role: funder}\n")
-    assert scope_for({"is_logged_in": True, "email": "g@f.example"}, load_roles(path), None).threshold == 20
+    assert scope_for({"is_logged_in": True, "email": "g@f.example", "email_verified": True}, load_roles(path), None).threshold == 20
 
 
 # --- reading the published file ----------------------------------------------------------------

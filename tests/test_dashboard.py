@@ -63,7 +63,7 @@ def mart(db, sql: str, params=None):
 def app(user: str | None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
     if user:
-        at.user = {"is_logged_in": True, "email": user}
+        at.user = {"is_logged_in": True, "email": user, "email_verified": True}
     return at.run()
 
 

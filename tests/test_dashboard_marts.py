@@ -208,7 +208,7 @@ def app_env(published, monkeypatch, tmp_path):
 def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):
     db = app_env
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.user = {"is_logged_in": True, "email": MANAGER}
+    at.user = {"is_logged_in": True, "email": MANAGER, "email_verified": True}
     at.run()
     with duckdb.connect(str(db), read_only=True) as con:
         quarter = con.execute("SELECT entry_quarter FROM marts.fct_time_entries GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
@@ -241,7 +241,7 @@ def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):
 def test_oldest_open_motions_are_the_pending_ones_filed_first(app_env):
     db = app_env
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.user = {"is_logged_in": True, "email": MANAGER}
+    at.user = {"is_logged_in": True, "email": MANAGER, "email_verified": True}
     at.run()
     shown = open_page(at, "time_to_resolution").dataframe[-1].value
     with duckdb.connect(str(db), read_only=True) as con:
@@ -257,7 +257,7 @@ def test_oldest_open_motions_are_the_pending_ones_filed_first(app_env):
 def test_sidebar_filters_offer_the_values_of_the_visitors_motions(app_env, user):
     db = app_env
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.user = {"is_logged_in": True, "email": user}
+    at.user = {"is_logged_in": True, "email": user, "email_verified": True}
     at.run()
     offered = {s.label: list(s.options) for s in at.sidebar.selectbox}
     firm = busiest_firm(db) if user == PARTNER else None

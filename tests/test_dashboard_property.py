@@ -76,7 +76,7 @@ def env(app_env, pcr_env, monkeypatch):
 def run_page(role: str, page: str, state: dict[str, str]) -> AppTest:
     """A new session of ``role`` opening ``page`` with these sidebar values."""
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.user = {"is_logged_in": True, "email": USERS[role]}
+    at.user = {"is_logged_in": True, "email": USERS[role], "email_verified": True}
     for key, value in state.items():
         at.session_state[key] = value
     at.switch_page(f"views/{page}.py")

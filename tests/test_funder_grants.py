@@ -105,7 +105,7 @@ def page(published, monkeypatch):
 
     def open_as(user: str) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=180)
-        at.user = {"is_logged_in": True, "email": user}
+        at.user = {"is_logged_in": True, "email": user, "email_verified": True}
         at.switch_page("views/grant_report.py")
         at.run()
         assert not at.exception, [e.message for e in at.exception]

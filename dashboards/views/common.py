@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts
+from dashboards import access_log, charts
 from dashboards.access import DataAccess, Role, Scope, current_scope
 from dashboards.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
+from reports import spreadsheet
 
 ALL = "All"
 ALL_TIME = "All time"
@@ -218,14 +219,18 @@ def _as_integers(column: pd.Series) -> pd.Series:
 
 
 def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
-    """A table on screen and the same table as a CSV download."""
+    """A table on screen and the same table as a CSV download (cells that would start a
+    spreadsheet formula neutralised; the download is recorded in the access log)."""
     st.dataframe(frame, hide_index=True, width="stretch")
+    file_name = f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv"
     st.download_button(
         f"Download {name} (CSV)",
-        frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv",
+        spreadsheet.csv_bytes(frame),
+        file_name=file_name,
         mime="text/csv",
         key=f"download_{name}",
+        on_click=access_log.record_download,
+        args=(name, file_name),
     )
     if caption:
         st.caption(caption)

@@ -8,6 +8,7 @@ import datetime as dt
 
 import streamlit as st
 
+from dashboards import access_log
 from dashboards.access import AccessDenied, DataUnavailable, Role, configured_roles
 from dashboards.views.common import page_context
 from reports import asof, render
@@ -86,7 +87,8 @@ downloads = st.columns(3)
 mime = {"pdf": "application/pdf", "csv": "text/csv",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 for column, (fmt, data) in zip(downloads, files.items()):
-    column.download_button(f"Download {fmt.upper()}", data, file_name=render.file_name(report, fmt), mime=mime[fmt])
+    column.download_button(f"Download {fmt.upper()}", data, file_name=render.file_name(report, fmt), mime=mime[fmt],
+                           on_click=access_log.record_download, args=(f"grant report {grant_id} {period_text}", render.file_name(report, fmt)))
 
 st.subheader("Deliverables")
 st.dataframe(report.deliverables, hide_index=True, width="stretch")

@@ -1,0 +1,51 @@
+"""Access log: who opened which page and downloaded which table or report, when, with role and
+scope (dashboards/access_log.py), and a check of the roles file against the published data.
+Program managers only; app.py does not offer the page to anyone else."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import access_log
+from dashboards.access import FIRM_COLUMN, Role, configured_roles
+from dashboards.views.common import page_context, show_frame
+from pcr import paths
+
+RECENT = 1000  # entries listed; the counts cover the whole log
+
+ctx = page_context()
+st.title("Access log")
+if not ctx.is_manager:
+    st.info("The access log is shown to program managers only.")
+    st.stop()
+
+log = access_log.read()
+st.caption(f"Every page opened and every download, with the role and scope of the data shown; kept in "
+           f"`{paths.access_log()}`. It names who used the dashboards, never a client. Times are UTC.")
+if log.empty:
+    st.info("Nothing is recorded yet.")
+else:
+    who = st.selectbox("Person", ["Everyone", *sorted(log.who.unique())])
+    shown = log if who == "Everyone" else log[log.who == who]
+    st.subheader("By person and event")
+    counts = (shown.assign(event=shown.event.map(access_log.EVENTS).fillna(shown.event))
+              .groupby(["who", "role", "event"]).agg(entries=("at", "size"), last=("at", "max")).reset_index())
+    show_frame(counts, "access log summary")
+    st.subheader(f"Entries, newest first ({min(len(shown), RECENT):,} of {len(shown):,})")
+    show_frame(shown.iloc[::-1].head(RECENT), "access log")
+
+st.subheader("Roles file")
+roles = configured_roles()
+if roles is None:
+    st.info("No roles file is set (PCR_ROLES_FILE): without sign-in the dashboards have one local program manager.")
+    st.stop()
+firms_in_data = set(ctx.data.aggregate("fct_cases", FIRM_COLUMN, with_margins=False).numeric.index.astype(str))
+partners = {email: entry.firm for email, entry in roles.users.items() if entry.role is Role.PARTNER}
+unmatched = sorted({firm for firm in partners.values() if firm not in firms_in_data})
+st.caption(f"`{roles.path}`: " + ", ".join(
+    f"{sum(e.role is role for e in roles.users.values())} {role.value.replace('_', ' ')}(s)" for role in Role))
+if unmatched:
+    st.warning("Partner firms of the roles file with no case in the published data (a firm new to the program, or a "
+               "name spelled unlike the exports; those partners see empty pages): " + "; ".join(unmatched) + ". Firms "
+               "in the data: " + "; ".join(sorted(firms_in_data)) + ".")
+else:
+    st.info("Every partner firm of the roles file has cases in the published data.")
