@@ -1,7 +1,9 @@
 """Data quality: the last pipeline run, freshness of each source export, quarantined rows by
-rule, and the validation results with a link to the Data Docs.
+rule, the validation results with a link to the Data Docs, and the client ids merged into one
+person by A-number.
 
-Program managers see everything, including the (PII-redacted) values of quarantined rows.
+Program managers see everything, including the (PII-redacted) values of quarantined rows and
+the merged client ids.
 Funders see quarantined-row counts by export table and rule, suppressed like every count they
 see. The raw and pipeline schemas hold no firm column, so the access layer refuses them to
 partners."""
@@ -14,6 +16,9 @@ import streamlit as st
 
 from dashboards.access import AccessDenied, DataUnavailable, Role
 from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note
+
+# What links a merged client id to the person's client id (mart_client_links.link_rule).
+LINK_RULES = {"same_a_number": "same A-number"}
 
 ctx = page_context()
 st.title("Data quality")
@@ -77,6 +82,29 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
             show_frame(rows, "quarantined rows", caption="The first 1,000 rows.")
     else:
         st.info("No row has been quarantined: every row read was loaded or was an exact duplicate.")
+
+    st.subheader("Clients recorded under several client ids")
+    links = ctx.data.query(
+        "SELECT client_id, merged_client_id, link_rule, client_intake_date, merged_intake_date, client_load_id, "
+        "merged_load_id FROM {mart_client_links} ORDER BY client_id, merged_client_id")
+    if len(links):
+        files = raw.query("SELECT load_id, file_name FROM {load_manifest}").set_index("load_id")["file_name"]
+        shown = pd.DataFrame({
+            "client id (counted)": links.client_id,
+            "merged client id": links.merged_client_id,
+            "linked by": links.link_rule.map(LINK_RULES).fillna(links.link_rule),
+            "intake (counted id)": links.client_intake_date,
+            "intake (merged id)": links.merged_intake_date,
+            "export (counted id)": links.client_load_id.map(files),
+            "export (merged id)": links.merged_load_id.map(files),
+        })
+        show_frame(shown, "merged client ids", caption=(
+            f"{len(links):,} client id(s) are the same person as an earlier client id: the same A-number, compared by its "
+            "keyed hash (neither is stored or shown). Every client count (clients served and represented, removal "
+            "avoided, the funnel, demographics) counts each person once, under the client id of the earliest intake."))
+    else:
+        st.info("No A-number appears under two client ids: every client id is counted as a person of its own "
+                "(a client id without an A-number cannot be linked to another).")
 else:
     st.subheader("Quarantined rows by export")
     try:

@@ -1,9 +1,9 @@
 {{ config(materialized="table") }}
--- One row per client: removal exposure at intake and where their relief stands.
+-- One row per client (a person, int_persons): removal exposure at intake and where their relief stands.
 with convictions as (
     select cs.client_id, cv.conviction_id, cv.removal_ground, st.is_cleared
     from {{ ref('stg_convictions') }} cv
-    join {{ ref('stg_cases') }} cs using (case_id)
+    join {{ ref('int_cases') }} cs using (case_id)
     join {{ ref('int_conviction_status') }} st using (conviction_id)
 ),
 
@@ -37,7 +37,7 @@ latest_motion as (
 
 open_work as (
     select cs.client_id, bool_or(cs.case_status = 'open') as has_open_case
-    from {{ ref('stg_cases') }} cs
+    from {{ ref('int_cases') }} cs
     group by 1
 ),
 
@@ -65,7 +65,7 @@ select
     lm.motion_id as latest_motion_id,
     coalesce(p.has_pending_motion, false) as has_pending_motion,
     coalesce(o.has_open_case, false) as has_open_case
-from {{ ref('stg_clients') }} c
+from {{ ref('int_persons') }} c
 left join conviction_summary s using (client_id)
 left join first_relief fr using (client_id)
 left join latest_motion lm using (client_id)

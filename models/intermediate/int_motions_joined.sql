@@ -41,7 +41,7 @@ select
     ch.is_chain_final
 from {{ ref('stg_motions') }} m
 join {{ ref('stg_convictions') }} cv using (conviction_id)
-join {{ ref('stg_cases') }} cs on cs.case_id = cv.case_id
+join {{ ref('int_cases') }} cs on cs.case_id = cv.case_id
 left join {{ ref('vehicle_taxonomy') }} tx on tx.vehicle = m.vehicle
 left join {{ ref('relief_result_overrides') }} ov
     on ov.vehicle = m.vehicle and ov.result_type = m.result_type

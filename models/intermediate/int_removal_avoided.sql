@@ -8,7 +8,7 @@ outcomes_after_relief as (
     select
         e.client_id, e.event_id, e.event_type, e.event_date,
         t.outcome_class, t.same_day_precedence, t.confirms_only_without_removal_order
-    from {{ ref('stg_immigration_events') }} e
+    from {{ ref('int_immigration_events') }} e
     join {{ ref('immigration_event_types') }} t using (event_type)
     join clients c using (client_id)
     -- An event on the day of the relief decision counts as after it.

@@ -1,6 +1,7 @@
--- One row per client. No name, A-number (not even hashed) or date of birth.
+-- One row per client, a person: client ids of one A-number merged (int_persons). No name, A-number (not even hashed) or date of birth.
 select
     c.client_id,
+    c.exported_client_ids,
     c.intake_date,
     year(c.intake_date) as intake_cohort,
     c.age_at_intake,
@@ -28,7 +29,7 @@ select
     r.removal_ground_convictions_cleared,
     coalesce(ra.removal_avoided_status, 'no_exposure') as removal_avoided_status,
     coalesce(sv.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
-from {{ ref('stg_clients') }} c
+from {{ ref('int_persons') }} c
 join {{ ref('int_client_relief') }} r using (client_id)
 left join {{ ref('int_removal_avoided') }} ra using (client_id)
 left join (

@@ -32,6 +32,7 @@ convictions as (
 select
     cs.case_id,
     cs.client_id,
+    cs.exported_client_id,
     cs.intake_date,
     year(cs.intake_date) as intake_cohort,
     {{ quarter_label('cs.intake_date') }} as intake_quarter,
@@ -53,7 +54,7 @@ select
     date_diff('day', cs.intake_date, state_court_resolution_date) as days_intake_to_decision,
     date_diff('day', io.relief_date, io.deciding_event_date) as days_decision_to_immigration_outcome,
     coalesce(m.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
-from {{ ref('stg_cases') }} cs
+from {{ ref('int_cases') }} cs
 left join convictions cv using (case_id)
 left join motions m using (case_id)
 left join immigration_outcome io using (case_id)

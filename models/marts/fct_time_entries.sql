@@ -10,4 +10,4 @@ select
     t.hours,
     t.hours * {{ var('pro_bono_hourly_rate') }} as value_usd
 from {{ ref('stg_time_entries') }} t
-join {{ ref('stg_cases') }} cs using (case_id)
+join {{ ref('int_cases') }} cs using (case_id)

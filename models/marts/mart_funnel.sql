@@ -15,7 +15,7 @@ with motions as (
 -- A client has an outcome on or after a date exactly when their latest outcome is on or after it.
 latest_outcome as (
     select e.client_id, max(e.event_date) as latest_outcome_date
-    from {{ ref('stg_immigration_events') }} e
+    from {{ ref('int_immigration_events') }} e
     join {{ ref('immigration_event_types') }} t using (event_type)
     where t.is_final_outcome
     group by 1
@@ -32,7 +32,7 @@ cases as (
         coalesce(m.has_decided, false) as has_decided,
         coalesce(m.has_granted, false) as has_granted,
         coalesce(o.latest_outcome_date >= m.first_granted_date, false) as has_immigration_outcome
-    from {{ ref('stg_cases') }} cs
+    from {{ ref('int_cases') }} cs
     left join motions m using (case_id)
     left join latest_outcome o using (client_id)
 ),
