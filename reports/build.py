@@ -98,6 +98,8 @@ METRICS = {
 }
 
 GLOSSARY = [
+    ("Clients", "Every count of clients counts people: client ids that carry the same A-number (the same person exported "
+                "by two systems, or taken in again under a new id) are one client, counted once."),
     ("Grant rate", "(granted + granted in part) / (granted + granted in part + denied), motions decided in the period. "
                    "Withdrawn and pending motions never enter the denominator."),
     ("Recognition class", "Whether immigration authorities honour a granted relief: a vacatur for a legal defect is recognized; "
