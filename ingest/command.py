@@ -1,4 +1,4 @@
-"""`pcr ingest PATH... [--db FILE] [--strict] [--exported-at DATE]`"""
+"""`pcr ingest PATH... [--db FILE] [--strict] [--exported-at DATE] [--layouts DIR]`"""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from ingest.engine import FileResult, Ingestor, collect_files
-from ingest.layouts import LayoutError
+from ingest.layouts import LayoutError, load_layouts
 from pcr import paths
 
 
@@ -19,8 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=None,
                         help=f"DuckDB file to load into (default: the scratch database {paths.scratch_db()}; "
                              "only `pcr run` publishes)")
-    parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is quarantined")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit non-zero if any row is quarantined, and refuse a file with an unread column "
+                             "named like a contract column the mapping leaves out")
     add_exported_at_argument(parser)
+    add_layouts_argument(parser)
+
+
+def add_layouts_argument(parser: argparse.ArgumentParser) -> None:
+    """--layouts, shared by the commands that read exports (docs/data-contract.md, "Where layouts live")."""
+    parser.add_argument("--layouts", type=Path, default=None, metavar="DIR",
+                        help="the program's own layouts folder (default: $PCR_LAYOUTS_DIR, else the data "
+                             f"directory's layouts/, now {paths.program_layouts_dir()}); used beside the bundled ones")
 
 
 def _export_date(text: str) -> dt.datetime:
@@ -72,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"Loading {len(files)} file(s) into {db}")
     try:
-        ingestor = Ingestor(db, exported_at=args.exported_at)
+        if args.layouts is not None and not args.layouts.is_dir():
+            raise LayoutError(f"--layouts {args.layouts}: no such folder")
+        ingestor = Ingestor(db, exported_at=args.exported_at, layouts=load_layouts(args.layouts), strict=args.strict)
     except LayoutError as e:
         print(f"ERROR: bad layout mapping: {e}", file=sys.stderr)
         return 1
@@ -114,6 +126,11 @@ def _summarise(results: list[FileResult], seconds: float, strict: bool) -> int:
         print("Examples:")
         for example in [e for r in loaded for e in r.quarantine_examples][:5]:
             print(f"  {example}")
+    doubts = [w for r in loaded for w in r.warnings]
+    if doubts:
+        print(f"\nWARNING: {len(doubts)} doubt(s) about the mapping (--strict refuses such files):")
+        for doubt in doubts:
+            print(f"  {doubt}")
     warning = undated_warning(loaded)
     if warning:
         print(f"\n{warning}")

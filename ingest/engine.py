@@ -14,7 +14,8 @@ from typing import Iterable
 import duckdb
 
 from ingest import store
-from ingest.layouts import DetectionError, Layout, detect, load_layouts
+from ingest.contract import TABLES
+from ingest.layouts import DetectionError, Layout, Match, detect, load_layouts, signature_matches
 from ingest.privacy import install_hmac_macro, load_or_create_key
 from ingest.sources import FileProblem, Source, read_csv, read_xlsx, scan_file
 from ingest.transform import SourceSql
@@ -48,6 +49,7 @@ class FileResult:
     seconds: float = 0.0
     quarantine_rules: Counter = field(default_factory=Counter)
     quarantine_examples: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # mapping doubts, e.g. an unread column named like a contract one
 
     def total(self, attr: str) -> int:
         return sum(getattr(s, attr) for s in self.sources)
@@ -113,13 +115,27 @@ def export_date_for(path: Path, layouts: Iterable[Layout], option: dt.datetime |
     return ExportDate(load_time, "load_time")
 
 
+def column_sources(match: Match) -> list[tuple[str, str, str]]:
+    """(table, contract column, how the mapping gives it) for every column of the tables a
+    source makes: raw.load_columns."""
+    out = []
+    for table, resolved in match.columns.items():
+        not_available = match.not_available.get(table, ())
+        for column in TABLES[table].columns:
+            how = (resolved[column.name].spec.source if column.name in resolved
+                   else "not_available" if column.name in not_available else "absent")
+            out.append((table, column.name, how))
+    return out
+
+
 def load_vehicles() -> tuple[str, ...]:
     with paths.vehicle_taxonomy_csv().open(encoding="utf-8", newline="") as f:
         return tuple(row["vehicle"].strip() for row in csv.DictReader(f))
 
 
 class Ingestor:
-    def __init__(self, db: Path, exported_at: dt.datetime | None = None, layouts: list[Layout] | None = None):
+    def __init__(self, db: Path, exported_at: dt.datetime | None = None, layouts: list[Layout] | None = None,
+                 strict: bool = False):
         db.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(db))
         # A file's work table sits in memory (0.8 GB for the 6 M time entries of a million
@@ -133,6 +149,7 @@ class Ingestor:
         # Evaluated in place they are cheap.
         self.con.execute("SET disabled_optimizers = 'in_clause'")
         self.exported_at = exported_at
+        self.strict = strict  # a doubt about the mapping refuses the file instead of warning
         self.layouts = layouts if layouts is not None else load_layouts()
         self.vehicles = load_vehicles()
         install_hmac_macro(self.con, load_or_create_key())
@@ -159,10 +176,17 @@ class Ingestor:
                 result.status, result.load_id = "skipped", previous
                 result.message = f"already loaded as load {previous} (same sha256); nothing changed"
                 return result
-            sources = read_xlsx(self.con, path, "_pcr_src") if is_xlsx else [read_csv(path, facts, "_pcr_src_0")]
+            def is_header(row: list[str]) -> bool:
+                return signature_matches(row, self.layouts)
+
+            sources = (read_xlsx(self.con, path, "_pcr_src", is_header) if is_xlsx
+                       else [read_csv(path, facts, "_pcr_src_0", is_header)])
             # Read into work tables before the transaction: they are temporary, and a CSV's rows
             # are numbered by rowid, which counts from 0 only in a table committed before it.
             prepared = [self._prepare_source(source) for source in sources]
+            result.warnings = [f"{sql.source.where(path.name)}: {doubt}" for sql in prepared for doubt in sql.match.near_misses]
+            if self.strict and result.warnings:
+                raise FileProblem("--strict: " + "; ".join(result.warnings))
             exported = export_date_for(path, [sql.match.kind.layout for sql in prepared], self.exported_at, started)
             self.con.execute("BEGIN TRANSACTION")
             try:
@@ -170,6 +194,10 @@ class Ingestor:
                 for sql in prepared:
                     result.sources.append(self._load_source(path, sql, load_id, exported.at, result))
                 finished = dt.datetime.now()
+                for sql in prepared:
+                    self.con.executemany(
+                        "INSERT INTO raw.load_columns VALUES (?, ?, ?, ?, ?)",
+                        [[load_id, sql.source.sheet, table, column, how] for table, column, how in column_sources(sql.match)])
                 for s in result.sources:
                     self.con.execute(
                         f"INSERT INTO raw.load_manifest ({', '.join(store.MANIFEST_COLUMNS)}) "

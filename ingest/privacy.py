@@ -61,5 +61,6 @@ def install_hmac_macro(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
 
 
 def normalise_a_number_sql(expr: str) -> str:
-    """SQL: an A-number with 'A', spaces and dashes removed (digits only if valid)."""
-    return f"regexp_replace({expr}, '[Aa\\s\\-]', '', 'g')"
+    """SQL: an A-number as digits: 'A', '#', spaces, dots and dashes removed, as every
+    spelling programs use (A-123-456-789, A 123 456 789, A#123456789, 123.456.789)."""
+    return f"regexp_replace({expr}, '[Aa#.\\s\\-]', '', 'g')"

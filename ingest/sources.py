@@ -12,9 +12,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
+
+from ingest.layouts import HEADER_SEARCH_ROWS
 
 _CHUNK = 1 << 24
 
@@ -45,6 +48,7 @@ class Source:
     facts: FileFacts | None = None
     rows: int = 0
     line_word: str = "line"  # how _line is described in messages: "line", "row" (XLSX) or "data row"
+    header_line: int = 1  # CSV: the physical line of the header (title rows above it are skipped)
 
     def where(self, file_name: str) -> str:
         return f"{file_name} [sheet {self.sheet!r}]" if self.sheet else file_name
@@ -73,10 +77,11 @@ class Source:
         # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
         # csv module; if it disagrees with DuckDB, say "data row" rather than guess a line.
         physical_lines = self.facts.newlines + (0 if self.facts.ends_with_newline else 1)
-        if physical_lines == self.rows + 1:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT *, _row + 1 AS _line FROM ({numbered})")
+        if physical_lines == self.rows + self.header_line:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT *, _row + {self.header_line} AS _line "
+                        f"FROM ({numbered})")
             return
-        starts = _record_start_lines(self.path)
+        starts = _record_start_lines(self.path, self.header_line)
         if len(starts) != self.rows:
             starts, self.line_word = list(range(1, self.rows + 1)), "data row"
         con.register(f"{self.table}_lines", pa.table({"_row": pa.array(range(1, self.rows + 1), pa.int64()),
@@ -119,25 +124,50 @@ def scan_file(path: Path, check_utf8: bool) -> FileFacts:
     return FileFacts(digest.hexdigest(), size, newlines, last == b"\n")
 
 
-def _first_record(path: Path) -> list[str]:
+def header_row(rows: list[list[str]], is_header: Callable[[list[str]], bool] | None, where: str) -> int:
+    """Which of the first non-blank rows is the header: the first that ``is_header`` accepts,
+    so that title or notes rows above it are skipped. When none is accepted the first row is
+    the header (detection then names the closest layout), unless it cannot be one: a row of
+    fewer than two cells is a title, and the file is refused saying what was looked for."""
+    for n, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if is_header is not None and is_header(row):
+            return n
+    if len([v for v in rows[0] if v and v.strip()]) >= 2:
+        return 0
+    looked = (f"; none of the first {min(len(rows), HEADER_SEARCH_ROWS)} rows holds the columns of a file kind's "
+              "signature in the layouts in use" if is_header is not None else "")
+    raise FileProblem(
+        f"{where}not a table: its first row has {len([v for v in rows[0] if v and v.strip()])} column(s), "
+        f"like a title row above a header{looked}. Check the layout's signature against the export's "
+        "header (`pcr layout check LAYOUT FILE`)")
+
+
+def _first_records(path: Path, limit: int) -> list[tuple[int, list[str]]]:
+    """(physical start line, record) of the first non-blank records."""
+    found: list[tuple[int, list[str]]] = []
     with path.open("r", encoding="utf-8-sig", newline="") as f:
-        for record in csv.reader(f):
-            if record:
-                return record
-    return []
+        reader = csv.reader(f)
+        line = 1
+        for record in reader:
+            if any(v.strip() for v in record):
+                found.append((line, record))
+                if len(found) >= limit:
+                    break
+            line = reader.line_num + 1
+    return found
 
 
-def _record_start_lines(path: Path) -> list[int]:
-    """Physical line on which each non-blank data record starts (the header excluded)."""
+def _record_start_lines(path: Path, header_line: int) -> list[int]:
+    """Physical line on which each non-blank data record after the header starts."""
     starts: list[int] = []
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         line = 1
         for record in reader:
-            if record:
+            if record and line > header_line:
                 starts.append(line)
             line = reader.line_num + 1
-    return starts[1:]
+    return starts
 
 
 def _duckdb_csv_problem(e: duckdb.Error) -> FileProblem:
@@ -167,11 +197,13 @@ def trimmed_sql(column: str) -> str:
             f"THEN trim({column}, '{_WS}') ELSE {column} END, '')")
 
 
-def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
-    """The CSV as a source; nothing is read into DuckDB until it is materialised."""
-    header = _first_record(path)
-    if facts.size == 0 or not any(h.strip() for h in header):
+def read_csv(path: Path, facts: FileFacts, table: str, is_header: Callable[[list[str]], bool] | None = None) -> Source:
+    """The CSV as a source; nothing is read into DuckDB until it is materialised. Title rows
+    above the header are skipped: the header is the first row ``is_header`` accepts."""
+    records = _first_records(path, HEADER_SEARCH_ROWS)
+    if facts.size == 0 or not records:
         raise FileProblem("empty file: no header line")
+    header_line, header = records[header_row([r for _, r in records], is_header, "")]
     if len(header) < 2:
         raise FileProblem(
             f"not a table: the first line has {len(header)} column(s); expected a comma-separated header"
@@ -180,8 +212,8 @@ def read_csv(path: Path, facts: FileFacts, table: str) -> Source:
     trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
     quoted_path = "'" + str(path).replace("'", "''") + "'"
     relation = (f"(SELECT {trimmed} FROM read_csv({quoted_path}, auto_detect=false, header=true, delim=',', "
-                f"quote='\"', escape='\"', columns={{{columns}}}, encoding='utf-8'))")
-    return Source(table, relation, header, None, path=path, facts=facts)
+                f"quote='\"', escape='\"', columns={{{columns}}}, encoding='utf-8', skip={header_line - 1}))")
+    return Source(table, relation, header, None, path=path, facts=facts, header_line=header_line)
 
 
 def _cell_text(value: object) -> str | None:
@@ -200,7 +232,10 @@ def _cell_text(value: object) -> str | None:
     return str(value).strip(_WS) or None
 
 
-def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str) -> list[Source]:
+def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str,
+              is_header: Callable[[list[str]], bool] | None = None) -> list[Source]:
+    """Every sheet holding data as a source; the header of each is the first row
+    ``is_header`` accepts (title rows above it are skipped)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -212,10 +247,13 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str) -> 
     sources = []
     for n, (name, rows) in enumerate(sheets):
         cells = [[_cell_text(v) for v in row] for row in rows]
-        first = next((i for i, row in enumerate(cells) if any(v is not None for v in row)), None)
-        if first is None:
+        filled = [i for i, row in enumerate(cells) if any(v is not None for v in row)]
+        if not filled:
             continue  # an empty sheet holds nothing to load
-        header = [v or "" for v in cells[first]]
+        candidates = [[v or "" for v in cells[i]] for i in filled[:HEADER_SEARCH_ROWS]]
+        found = header_row(candidates, is_header, f"sheet {name!r}: ")
+        first = filled[found]
+        header = candidates[found]
         while header and not header[-1]:
             header.pop()
         if len(header) < 2:

@@ -74,6 +74,18 @@ CREATE TABLE IF NOT EXISTS raw.quarantine (
 )"""
 
 
+LOAD_COLUMNS_DDL = """
+CREATE TABLE IF NOT EXISTS raw.load_columns (
+    load_id INTEGER NOT NULL,
+    sheet VARCHAR,
+    table_name VARCHAR NOT NULL,
+    column_name VARCHAR NOT NULL,
+    -- how the source's mapping gave the contract column (ingest.layouts.ColumnSpec.source), or
+    -- 'absent' when it does not give it at all: what "not available in these exports" rests on
+    source VARCHAR NOT NULL
+)"""
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create what is missing; returns what was upgraded in a store written by an older
     version, as sentences."""
@@ -85,6 +97,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(columns)})")
     con.execute(MANIFEST_DDL)
     con.execute(QUARANTINE_DDL)
+    con.execute(LOAD_COLUMNS_DDL)
     # Stores written before records were compared by value carry an MD5 of each record that
     # nothing reads any more (and that cost more to write than the record itself).
     upgraded = [name for (name,) in con.execute(

@@ -81,18 +81,67 @@ class SourceSql:
         return {
             idx
             for table, cols in self.match.columns.items()
-            for canon, idx in cols.items()
+            for canon, resolved in cols.items()
             if TABLES[table].column(canon).kind in PII_KINDS
+            for idx in resolved.indices
         }
 
     def mapped_source_columns(self) -> list[int]:
-        return sorted({idx for cols in self.match.columns.values() for idx in cols.values()})
+        return sorted({idx for cols in self.match.columns.values() for r in cols.values() for idx in r.indices})
 
     # -- column references in the work table ------------------------------------------------
     def raw(self, table: str, column: str) -> str:
-        """The trimmed source value of a contract column (NULL if the source lacks it)."""
-        idx = self.match.columns[table].get(column)
-        return f"c{idx}" if idx is not None else "NULL::VARCHAR"
+        """The source value of a contract column as its mapping makes it, before parsing: the
+        trimmed cell(s), cleaned, with the value for blank (NULL if the source lacks it)."""
+        resolved = self.match.columns[table].get(column)
+        if resolved is None:
+            return "NULL::VARCHAR"
+        spec, cells = resolved.spec, [f"c{i}" for i in resolved.indices]
+        if spec.source == "value":
+            return lit(spec.value)
+        if spec.source == "key_from":
+            # A stable key from the row's own values: the same row in a later export gets the
+            # same key (so it supersedes, and an identical row is a duplicate).
+            joined = " || chr(31) || ".join(f"coalesce({c}, '')" for c in cells)
+            return f"('k-' || left(md5({joined}), 20))"
+        if spec.source == "cases":
+            branches = " ".join(f"WHEN {' AND '.join(self._holds(c, accepted) for c, accepted in self._rule_cells(rule, resolved))} "
+                                f"THEN {lit(rule.then)}" for rule in spec.rules)
+            value = f"CASE {branches} ELSE {lit(spec.otherwise) if spec.otherwise is not None else 'NULL'} END"
+        else:
+            value = f"coalesce({', '.join(self._cleaned(c, spec.clean) for c in cells)})" if len(cells) > 1 \
+                else self._cleaned(cells[0], spec.clean)
+        blank = spec.blank if spec.blank is not None else self.layout.values.get(column, {}).get("")
+        return value if blank is None else f"coalesce({value}, {lit(blank)})"
+
+    @staticmethod
+    def _rule_cells(rule, resolved) -> list[tuple[str, object]]:
+        positions = dict(zip(resolved.spec.headers, resolved.indices))
+        return [(f"c{positions[header]}", accepted) for header, accepted in rule.when]
+
+    def _holds(self, cell: str, accepted) -> str:
+        if isinstance(accepted, bool):
+            words = self.layout.true_words if accepted else self.layout.false_words
+            return f"lower({cell}) IN {tuple_sql(words)}"
+        return f"lower({cell}) IN {tuple_sql(accepted)}"
+
+    @staticmethod
+    def _cleaned(cell: str, steps) -> str:
+        if not steps:
+            return cell
+        value = cell
+        for step in steps:
+            if step.step == "case":
+                value = f"{step.text}({value})"
+            elif step.step == "strip_prefix":
+                value = (f"CASE WHEN starts_with(lower({value}), {lit(step.text.lower())}) "
+                         f"THEN substr({value}, {len(step.text) + 1}) ELSE {value} END")
+            elif step.step == "strip_suffix":
+                value = (f"CASE WHEN ends_with(lower({value}), {lit(step.text.lower())}) "
+                         f"THEN left({value}, length({value}) - {len(step.text)}) ELSE {value} END")
+            else:
+                value = f"regexp_replace({value}, {lit(step.text)}, {lit(step.replacement)}, 'g')"
+        return f"NULLIF(trim({value}), '')"
 
     @cached_property
     def typed(self) -> dict[tuple[str, str], str]:
@@ -194,12 +243,12 @@ class SourceSql:
     def _column_errors(self, table: Table, column: Column) -> list[tuple[str, str]]:
         name, t = column.name, table.name
         raw, val = self.raw(t, name), self.val(t, name)
-        header = self.source.header[self.match.columns[t][name]]
+        header = self.match.columns[t][name].spec.describe()
         shown = f"{lit(name + ' ')} || '''' || {raw} || ''''"
         errors = []
         if column.required:
             errors.append(_err("missing_required", t, f"{raw} IS NULL",
-                               lit(f"required {name} is blank (column {header!r})")))
+                               lit(f"required {name} is blank ({header})")))
         unparsed = f"{raw} IS NOT NULL AND {val} IS NULL"
         if column.kind == "date":
             errors.append(_err("bad_date", t, unparsed,

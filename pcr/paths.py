@@ -45,7 +45,14 @@ def dbt_parse_cache() -> Path:
 
 
 def layouts_dir() -> Path:
+    """The layouts that come with the project."""
     return PROJECT_ROOT / "ingest" / "layouts"
+
+
+def program_layouts_dir() -> Path:
+    """A program's own layouts, beside its data and outside the installed package; one of the
+    same name as a bundled layout replaces it (`--layouts DIR` on the commands overrides)."""
+    return _env_path("PCR_LAYOUTS_DIR", data_dir() / "layouts")
 
 
 def vehicle_taxonomy_csv() -> Path:

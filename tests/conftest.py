@@ -160,6 +160,14 @@ def _wide_rows(dataset: dict[str, list[dict]], tables: list[str]) -> list[dict[s
     return [{t: r[t] for t in tables if t in r} for r in rows]
 
 
+def _source_headers(table_map) -> dict[str, str]:
+    """Contract column -> the one source column it is read from (the layouts these tests
+    write map every column from one column)."""
+    if table_map.columns is None:
+        return {c.name: c.name for c in TABLES[table_map.table].columns}
+    return {canon: spec.headers[0] for canon, spec in table_map.columns.items() if spec.source == "column"}
+
+
 def write_layout(dataset: dict[str, list[dict]], layout_name: str, out_dir: Path,
                  xlsx: bool = False, suffix: str = "") -> list[Path]:
     """Write the dataset as the given layout would export it, using the layout's own mapping
@@ -189,8 +197,7 @@ def write_layout(dataset: dict[str, list[dict]], layout_name: str, out_dir: Path
         maps = {m.table: m for m in kind.tables}
         header: list[str] = []
         for m in kind.tables:
-            names = m.columns or {c.name: c.name for c in TABLES[m.table].columns}
-            for source in names.values():
+            for source in _source_headers(m).values():
                 if source not in header:
                     header.append(source)
         if len(kind.tables) == 1:
@@ -201,8 +208,7 @@ def write_layout(dataset: dict[str, list[dict]], layout_name: str, out_dir: Path
         for record in records:
             row = {h: "" for h in header}
             for table, values in record.items():
-                names = maps[table].columns or {c.name: c.name for c in TABLES[table].columns}
-                for canon, source in names.items():
+                for canon, source in _source_headers(maps[table]).items():
                     row[source] = cell(canon, values.get(canon))
             rows.append([row[h] for h in header])
         sheets[kind.kind] = (header, rows)
