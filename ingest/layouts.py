@@ -1,4 +1,5 @@
-"""Export layouts (ingest/layouts/*.yml) and layout detection.
+"""Export layouts (YAML mapping files: ingest/layouts/ and a program's own folder) and layout
+detection.
 
 A layout describes one way programs export their data: a set of file kinds, each recognised
 by a header signature and mapped onto contract tables (see docs/data-contract.md)."""
@@ -151,6 +152,15 @@ class Layout:
     values: dict[str, dict[str, str]]  # canonical column -> {lower-cased source value: canonical}
     export_date: ExportDatePattern | None = None
     kinds: list[FileKind] = field(default_factory=list, compare=False, hash=False)
+
+    @property
+    def shown_path(self) -> str:
+        """The file as messages name it: relative to the project for a bundled layout, in full
+        for a program's own."""
+        try:
+            return str(self.path.resolve().relative_to(paths.PROJECT_ROOT))
+        except ValueError:
+            return str(self.path)
 
 
 def _words(raw: object, where: str) -> tuple[str, ...]:

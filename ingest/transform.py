@@ -259,12 +259,12 @@ class SourceSql:
             errors.append(_err("bad_number", t, unparsed, f"{shown} || ' is not a number'"))
         elif column.kind == "bool":
             errors.append(_err("bad_boolean", t, f"{unparsed} AND lower({raw}) NOT IN {tuple_sql(DEFAULT_UNKNOWN)}",
-                               f"{shown} || {lit(' is not yes/no (add it under booleans: in ' + self.layout.path.name + ')')}"))
+                               f"{shown} || {lit(' is not yes/no (add it under booleans: in ' + self.layout.shown_path + ')')}"))
         elif column.kind == "enum":
             allowed = ("a California county name" if len(column.allowed) > 12
                        else "allowed: " + ", ".join(column.allowed))
             errors.append(_err("bad_value", t, unparsed,
-                               f"{shown} || {lit(f' is not an allowed value ({allowed}; or map it under values: {name} in ingest/layouts/{self.layout.path.name})')}"))
+                               f"{shown} || {lit(f' is not an allowed value ({allowed}; or map it under values: {name} in {self.layout.shown_path})')}"))
         elif name == "vehicle":
             errors.append(_err("unknown_vehicle", t, unparsed,
                                f"{shown} || {lit(' is not in the vehicle taxonomy (seeds/vehicle_taxonomy.csv)')}"))

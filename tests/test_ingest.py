@@ -148,7 +148,7 @@ def test_row_rules_quarantine_with_readable_reasons(tmp_path, run_pcr):
     assert reasons == {
         2: "line 2: decision_date 2019-01-04 is before filing_date 2019-03-02",
         4: "line 4: vehicle 'PC 1473.9' is not in the vehicle taxonomy (seeds/vehicle_taxonomy.csv)",
-        5: "line 5: order_states_ground 'maybe' is not yes/no (add it under booleans: in canonical.yml); "
+        5: "line 5: order_states_ground 'maybe' is not yes/no (add it under booleans: in ingest/layouts/canonical.yml); "
            "outcome granted needs a decision_date",
         7: "line 7: motion_id M2 was already given on line 3 with different values: "
            "decision_date ('2020-06-01' then '2020-06-02') (the first is kept)",

@@ -190,7 +190,7 @@ def test_a_title_row_above_the_header_of_an_xlsx_sheet(tmp_path, run_pcr, progra
     assert ingest(run_pcr, program, book).code == 0
     assert rows(program["db"], "SELECT line, reason FROM raw.quarantine") == [
         (5, "row 5: outcome 'Maybe' is not an allowed value (allowed: granted, granted_in_part, denied, withdrawn, "
-            "pending; or map it under values: outcome in ingest/layouts/vendor_test.yml)")]
+            f"pending; or map it under values: outcome in {program['layouts'] / 'vendor_test.yml'})")]
 
 
 def test_a_sheet_whose_header_is_not_found_says_what_was_looked_for(tmp_path, run_pcr, program):
