@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ingest import store
 from ingest.engine import FileResult, Ingestor, collect_files
 from ingest.layouts import LayoutError, load_layouts
 from pcr import paths
@@ -96,12 +97,13 @@ def run(args: argparse.Namespace) -> int:
             results.append(result)
             print(f"  {path}: {_describe(result)}", file=sys.stderr if result.status == "failed" else sys.stdout,
                   flush=True)
+        left_behind = store.describe_orphans(store.orphans(ingestor.con))
     finally:
         ingestor.close()
-    return _summarise(results, time.perf_counter() - clock, args.strict)
+    return _summarise(results, time.perf_counter() - clock, args.strict, left_behind)
 
 
-def _summarise(results: list[FileResult], seconds: float, strict: bool) -> int:
+def _summarise(results: list[FileResult], seconds: float, strict: bool, left_behind: list[str]) -> int:
     loaded = [r for r in results if r.status == "loaded"]
     failed = [r for r in results if r.status == "failed"]
     skipped = [r for r in results if r.status == "skipped"]
@@ -126,6 +128,10 @@ def _summarise(results: list[FileResult], seconds: float, strict: bool) -> int:
         print("Examples:")
         for example in [e for r in loaded for e in r.quarantine_examples][:5]:
             print(f"  {example}")
+    if left_behind:
+        print("\nWARNING: records whose parent is not loaded (in the database, after this load):")
+        for sentence in left_behind:
+            print(f"  {sentence}")
     doubts = [w for r in loaded for w in r.warnings]
     if doubts:
         print(f"\nWARNING: {len(doubts)} doubt(s) about the mapping (--strict refuses such files):")

@@ -194,3 +194,29 @@ def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, load_id
         "superseded": counts.get("newer", 0),
         "stale": counts.get("older", 0),
     }
+
+
+def orphans(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
+    """(child table, parent table, current child records whose parent is not among the current
+    parent records): what a quarantined or missing parent row leaves behind, which the run
+    summaries report so that a count short of them is never silent."""
+    out = []
+    for name in TABLE_ORDER:
+        table = TABLES[name]
+        if table.parent is None:
+            continue
+        column, parent = table.parent
+        key = TABLES[parent].key
+        (count,), = con.execute(
+            f"SELECT count(*) FROM raw.{name} c WHERE c._is_current AND c.{ident(column)} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM raw.{parent} p WHERE p._is_current AND p.{ident(key)} = c.{ident(column)})").fetchall()
+        if count:
+            out.append((name, parent, count))
+    return out
+
+
+def describe_orphans(found: list[tuple[str, str, int]]) -> list[str]:
+    """One sentence per kind of orphan, for the run summaries."""
+    return [f"{count:,} record(s) of {child} refer to {parent} not loaded (their rows were quarantined "
+            f"or are not in the exports given): see raw.quarantine, and load the {parent} export"
+            for child, parent, count in found]

@@ -246,3 +246,15 @@ def test_mapping_mistakes_name_the_file_and_the_entry(tmp_path, run_pcr, program
     result = ingest(run_pcr, program, write_csv(program["in"] / "motions.csv", MOTIONS_HEADER, MOTIONS))
     assert result.code == 1
     assert "vendor_test.yml" in result.err and message in result.err, result.err
+
+
+def test_records_whose_parent_row_was_quarantined_are_counted_in_the_summary(tmp_path, run_pcr, program):
+    program["in"].mkdir()
+    broken = [r[:] for r in MOTIONS]
+    broken[2][2] = "31/31/2024"  # client C2's intake date: the wide row is quarantined whole
+    motions = write_csv(program["in"] / "motions_2024-08-01.csv", MOTIONS_HEADER, broken)
+    time = write_csv(program["in"] / "time_2024-08-01.csv", TIME_HEADER, TIME + [["T3", "K9", "Oak LLP", "03/03/2024", "1"]])
+    result = ingest(run_pcr, program, motions, time)
+    assert result.code == 0
+    assert "1 record(s) of time_entries refer to cases not loaded" in result.out
+    assert rows(program["db"], "SELECT count(*) FROM raw.quarantine") == [(1,)]
