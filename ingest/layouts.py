@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ingest.contract import TABLES
 from pcr import paths
 
@@ -285,7 +283,18 @@ def _column_spec(raw: object, where: str) -> ColumnSpec:
 
 
 def load_layout(path: Path) -> Layout:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The layout file, checked first against the JSON Schema of layout files
+    (ingest/layout_schema.py), so that a message names the file, the key and its line."""
+    from ingest.layout_schema import read_layout  # that module uses LayoutError: imported here
+
+    doc, lines = read_layout(path)
+    try:
+        return _build_layout(path, doc)
+    except LayoutError as e:
+        raise LayoutError(lines.locate(str(e))) from None
+
+
+def _build_layout(path: Path, doc: object) -> Layout:
     if not isinstance(doc, dict) or "files" not in doc:
         raise LayoutError(f"{path}: a layout needs 'layout' and 'files'")
     name = str(doc.get("layout") or path.stem)
