@@ -41,7 +41,7 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
                 "and Data Docs come from `pcr run`).")
     else:
         last = runs.iloc[0]
-        cols = st.columns(4)
+        cols = st.columns([1.5, 1, 1, 1.3])  # room for the date and time of the run, uncut
         cols[0].metric("Last run (UTC)", f"{last.finished_at:%Y-%m-%d %H:%M}")
         cols[1].metric("Rows loaded", f"{last.rows_loaded:,}")
         cols[2].metric("Rows quarantined", f"{last.rows_quarantined:,}")
@@ -88,7 +88,8 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         "SELECT client_id, merged_client_id, link_rule, client_intake_date, merged_intake_date, client_load_id, "
         "merged_load_id FROM {mart_client_links} ORDER BY client_id, merged_client_id")
     if len(links):
-        files = raw.query("SELECT load_id, file_name FROM {load_manifest}").set_index("load_id")["file_name"]
+        files = raw.query("SELECT load_id, min(file_name) AS file_name FROM {load_manifest} GROUP BY load_id"
+                          ).set_index("load_id")["file_name"]
         shown = pd.DataFrame({
             "client id (counted)": links.client_id,
             "merged client id": links.merged_client_id,
@@ -99,9 +100,10 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
             "export (merged id)": links.merged_load_id.map(files),
         })
         show_frame(shown, "merged client ids", caption=(
-            f"{len(links):,} client id(s) are the same person as an earlier client id: the same A-number, compared by its "
-            "keyed hash (neither is stored or shown). Every client count (clients served and represented, removal "
-            "avoided, the funnel, demographics) counts each person once, under the client id of the earliest intake."))
+            f"{len(links):,} client id(s) are the same person as an earlier client id: the same A-number, compared by "
+            "its keyed hash (the A-number itself is never stored; neither is shown). Every client count (clients served "
+            "and represented, removal avoided, the funnel, demographics) counts each person once, under the client id "
+            "of the earliest intake."))
     else:
         st.info("No A-number appears under two client ids: every client id is counted as a person of its own "
                 "(a client id without an A-number cannot be linked to another).")
