@@ -29,6 +29,9 @@ class Dataset:
     # False for privacy checks: results keep counts only, so a leaked A-number is never
     # copied into Data Docs, the run record or the terminal.
     show_values: bool = True
+    # A column that holds, on a failing row, the sentence saying what failed (NULL elsewhere):
+    # every failing row's sentence is kept and printed whole, not three example rows.
+    message: str | None = None
 
 
 def dates_in_order(

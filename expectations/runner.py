@@ -22,7 +22,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from expectations import marts, privacy, pushdown, staged
+from expectations import collapse, marts, privacy, pushdown, staged
 from expectations.dataset import BLOCKING, Dataset
 
 SUITE_MODULES = (staged, marts, privacy)
@@ -45,6 +45,8 @@ class CheckResult:
     unexpected_count: int | None = None
     examples: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
+    # For a dataset with a message column: the sentence of every failing row.
+    messages: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Validation:
     results: list[CheckResult]
     data_docs: Path
     rows_checked: int
+    notes: list[str] = field(default_factory=list)  # what the gate could not check, and why
 
     @property
     def blocking_failures(self) -> list[CheckResult]:
@@ -85,7 +88,7 @@ def _columns(expectation: gx.expectations.Expectation) -> list[str]:
 
 def _examples(df: pd.DataFrame, dataset: Dataset, columns: list[str], index: list) -> list[dict[str, str]]:
     wanted = [c for c in dict.fromkeys([*dataset.key, *columns]) if c in df.columns]
-    rows = df.loc[list(index)[:EXAMPLE_ROWS], wanted]
+    rows = df.loc[list(index)[:None if dataset.message else EXAMPLE_ROWS], wanted]
     return [{k: _show(v) for k, v in row.items()} for row in rows.to_dict("records")]
 
 
@@ -190,15 +193,23 @@ def _restate(result: dict, element_count: int, judged: int) -> None:
         result["unexpected_percent"] = share(unexpected, element_count)
 
 
-def validate(db: Path, docs_dir: Path, today: dt.date | None = None, push_down: bool = True) -> Validation:
+def validate(db: Path, docs_dir: Path, today: dt.date | None = None, push_down: bool = True,
+             published: Path | None = None, accept_collapse: bool = False) -> Validation:
     """Validate every suite against `db`; write Data Docs into `docs_dir` (replaced).
 
-    `push_down=False` hands GX every row of every dataset: the reference the tests hold the
-    pushed-down verdicts to (see expectations/pushdown.py)."""
+    `published`: the published database the collapse suite compares `db` with (None, or no
+    file: a first run, checked for funnel breaks only); `accept_collapse`: its failures warn
+    instead of blocking. `push_down=False` hands GX every row of every dataset: the reference
+    the tests hold the pushed-down verdicts to (see expectations/pushdown.py)."""
     today = today or dt.date.today()
+    previous = collapse.published_measures(published)
     with duckdb.connect(str(db), read_only=True) as con:
         datasets = [d for module in SUITE_MODULES for d in module.datasets(con, today)]
-    return check(db, datasets, docs_dir, push_down)
+    datasets += collapse.datasets(previous, accept_collapse)
+    validation = check(db, datasets, docs_dir, push_down)
+    if previous and previous.note:
+        validation.notes.append(previous.note)
+    return validation
 
 
 def check(db: Path, datasets: list[Dataset], docs_dir: Path, push_down: bool = True) -> Validation:
@@ -230,7 +241,7 @@ def check(db: Path, datasets: list[Dataset], docs_dir: Path, push_down: bool = T
             batch_parameters={"dataframe": df},
             result_format={
                 "result_format": "SUMMARY",
-                "partial_unexpected_count": EXAMPLE_ROWS if d.show_values else 0,
+                "partial_unexpected_count": (max(len(df), 1) if d.message else EXAMPLE_ROWS) if d.show_values else 0,
             },
         )
         position = {e.id: i for i, e in enumerate(suite.expectations)}
@@ -245,6 +256,10 @@ def check(db: Path, datasets: list[Dataset], docs_dir: Path, push_down: bool = T
                 results.append(_error_result(d, expectation, r.exception_info["exception_message"]))
                 continue
             columns = _columns(expectation)
+            examples = ([] if r.success
+                        else _examples(df, d, columns, r.result.get("partial_unexpected_index_list") or [])
+                        if d.show_values
+                        else _hidden_value_locations(df, d, expectation))
             results.append(
                 CheckResult(
                     suite=d.suite,
@@ -256,10 +271,8 @@ def check(db: Path, datasets: list[Dataset], docs_dir: Path, push_down: bool = T
                     success=bool(r.success),
                     element_count=r.result.get("element_count"),
                     unexpected_count=r.result.get("unexpected_count"),
-                    examples=[] if r.success
-                    else _examples(df, d, columns, r.result.get("partial_unexpected_index_list") or [])
-                    if d.show_values
-                    else _hidden_value_locations(df, d, expectation),
+                    examples=examples,
+                    messages=[e[d.message] for e in examples if e.get(d.message)] if d.message else [],
                     # GX reports a comparison it could not make (e.g. mismatched types) as a
                     # failure with an empty result: say so rather than show "0 unexpected".
                     error=None if r.success or r.result else "GX returned no result (type mismatch?)",

@@ -124,6 +124,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="start from an empty database instead of a copy of the published one "
                              "(the new version keeps no earlier loads, versions or run records)")
+    parser.add_argument("--accept-collapse", action="store_true",
+                        help="publish although a headline number or a column the metrics need went from values "
+                             "to none against the published data, or a funnel step is 0 while the next is not; "
+                             "the check then warns. Use it only when that change is true")
     from ingest.command import add_exported_at_argument
 
     add_exported_at_argument(parser)
@@ -191,12 +195,13 @@ def _say(text: str = "") -> None:
 
 class Pipeline:
     def __init__(self, published: Path, exports: list[Path], fresh: bool,
-                 exported_at: dt.datetime | None = None) -> None:
+                 exported_at: dt.datetime | None = None, accept_collapse: bool = False) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
         self.fresh = fresh
         self.exported_at = exported_at  # for files whose name does not say when they were exported
+        self.accept_collapse = accept_collapse
         self.started_at = _utcnow()
         self.run_id = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         self.docs_dir = published.parent / "data_docs" / self.run_id
@@ -324,10 +329,13 @@ class Pipeline:
                                   f"{result.skipped_nodes} skipped because of them")
 
     def _validate(self) -> None:
-        with self.stage("validate", "Great Expectations suites: staged, marts, privacy") as s:
+        with self.stage("validate", "Great Expectations suites: staged, marts, privacy, collapse") as s:
             from expectations.runner import validate  # imports GX: only here, it costs seconds
 
-            self.validation = v = validate(self.working, self.docs_dir)
+            # The published file is read only, through its own short-lived connection: the
+            # collapse suite compares this build's numbers with what users see now.
+            self.validation = v = validate(self.working, self.docs_dir, published=self.published,
+                                           accept_collapse=self.accept_collapse)
             failed = [r for r in v.results if not r.success]
             s.detail = (f"{len(v.results)} expectations on {v.rows_checked:,} rows: "
                         f"{len(v.blocking_failures)} blocking failure(s), {len(v.warnings)} warning(s); "
@@ -337,8 +345,12 @@ class Pipeline:
                          else r.error or "failed")
                 _say(f"      {r.severity.upper():8} {r.suite}.{r.dataset}: {r.description}"
                      + (f" [{r.columns}]" if r.columns else "") + f": {count}")
-                for example in r.examples[:EXAMPLES_PRINTED]:
+                for message in r.messages:
+                    _say(f"               {message}")
+                for example in [] if r.messages else r.examples[:EXAMPLES_PRINTED]:
                     _say("               e.g. " + ", ".join(f"{k}={v}" for k, v in example.items()))
+            for note in v.notes:
+                _say(f"      note: {note}")
             if v.blocking_failures:
                 raise StageFailed(f"{len(v.blocking_failures)} blocking expectation(s) failed")
 
@@ -413,6 +425,10 @@ class Pipeline:
             if self.working.exists():
                 _say(f"The working database is kept for inspection at {self.working} (the next run replaces it).")
         if self.validation:
+            # Said again last: these need the user's decision, not a fix of a row.
+            for r in self.validation.results:
+                if not r.success and r.messages:
+                    _say(f"{r.severity.upper()} {r.suite}.{r.dataset}:" + "".join(f"\n  - {m}" for m in r.messages))
             _say(f"Data Docs: {self.validation.data_docs}")
 
 
@@ -421,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
     published.parent.mkdir(parents=True, exist_ok=True)
     try:
         with RunLock(lock_path(published)):
-            return Pipeline(published, list(args.paths), args.fresh, args.exported_at).execute()
+            return Pipeline(published, list(args.paths), args.fresh, args.exported_at, args.accept_collapse).execute()
     except RunLocked as e:
         print(f"pcr run: refused: {e}", file=sys.stderr)
         return 1

@@ -65,7 +65,7 @@ def test_text_values_are_flagged_by_location_never_by_value(validation, descript
 def test_missing_models_fail_the_gate_instead_of_passing_silently(validation):
     errors = [r for r in validation.results if r.expectation == "query"]
     assert errors and all(r.severity == "blocking" and not r.success for r in errors)
-    assert {r.suite for r in errors} == {"staged", "marts"}
+    assert {r.suite for r in errors} == {"staged", "marts", "collapse"}
 
 
 # --- Push-down: GX judges only the rows DuckDB finds could fail; the verdicts must not change.

@@ -110,7 +110,7 @@ def test_first_run_publishes_and_records_everything(baseline):
 
     suites = dict(query(env.published, "select suite, count(*) from pipeline.validation_results "
                                        "where success group by 1"))
-    assert set(suites) == {"staged", "marts", "privacy"}
+    assert set(suites) == {"staged", "marts", "privacy", "collapse"}
     assert query(env.published, "select count(*) from pipeline.validation_results where not success") == [(0,)]
 
 
