@@ -20,6 +20,7 @@ spelled the same on each, and the CSV and XLSX renderings agree.
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import io
 import json
@@ -43,6 +44,11 @@ from pcr.paths import PROJECT_ROOT, layouts_dir, vehicle_taxonomy_csv
 DEFAULT_SEED = 2026
 DEFAULT_MESSY_RATE = 0.03
 LAYOUTS = ("canonical", "case_tracker", "cms_report")
+# Written only when asked for (--layouts), never into the bundled samples: its time export has no
+# entry id, so ingest makes each entry's key from its columns, and loaded beside the other
+# renderings the same hours would count twice under two keys. It carries only the program's
+# eligible cases (expressible()).
+ON_REQUEST_LAYOUTS = ("case_manager",)
 FORMATS = ("csv", "xlsx")
 # Calibrated so that n_motions requested ~ motions generated (see tests/test_synth.py).
 MOTIONS_PER_CLIENT = 1.44
@@ -67,10 +73,20 @@ EXPORTS = {
     ("canonical", "xlsx"): dt.date(2026, 4, 20),
     ("case_tracker", "csv"): dt.date(2026, 7, 20),
     ("canonical", "csv"): AS_OF,
+    # Made on the synthetic today, as the canonical CSV: the same records in another layout.
+    ("case_manager", "csv"): AS_OF,
+    ("case_manager", "xlsx"): AS_OF,
 }
 # How each layout's system stamps the export date into a file name (default ISO, which ingest
 # reads from any name); cms_report's is read by the export_date pattern of cms_report.yml.
 FILE_DATE_STAMPS = {"cms_report": "%m%d%Y"}
+
+# Rows a system's report puts above the header ({date}: the export date, as the system writes it).
+TITLE_ROWS = {
+    ("case_manager", "motions"): ("PCR Motions Report", "Run {date:%m/%d/%Y} - all matters that passed screening"),
+}
+# Columns a layout's system writes in capitals ("LOS ANGELES COUNTY").
+CAPITALISED = {"case_manager": ("county_of_residence", "county")}
 
 # Messy kinds. Rejecting kinds should be refused by ingest; the others load cleanly.
 REJECTING_KINDS = ("missing_required_date", "decided_without_date", "decision_before_filing",
@@ -1039,7 +1055,117 @@ def _undo_after(frame: pd.DataFrame, table: str, day: int, rows: np.ndarray) -> 
         frame.loc[unfiled, "filing_date"] = pd.NaT
 
 
+# --- What a layout can carry --------------------------------------------------------------------
+
+def expressible(ds: Dataset, layout: Layout) -> Dataset:
+    """The records of ``ds`` that an export in ``layout`` can carry (``ds`` itself when it carries
+    them all). A rendering of the layout writes these; written in the canonical layout too, they
+    are the same world, which is how a layout's published numbers are compared with the canonical
+    layout's (tests/test_layout_equivalence.py). Not carried:
+
+    - the records of a table no file of the layout produces;
+    - where a column is a constant (`value:`), the records holding another value: a referrals
+      export with `eligibility: {value: eligible}` holds the eligible cases only;
+    - on a wide file, a record whose next table on the row has no `when_present`, when it has no
+      record there (a client is on the rows of its cases: a client without a case has no row);
+    - a record whose parent is not carried;
+    - where the key is made from columns (`key_from`), every record but the first of those that
+      agree on them: the export shows them as one entry written twice.
+    """
+    produced = {t for tables in layout.files.values() for t in tables}
+    keep = {t: np.full(len(ds.tables[t]), t in produced) for t in TABLE_ORDER}
+    for tables in layout.files.values():
+        for table, entries in tables.items():
+            for column, entry in entries.items():
+                if entry.form == "value":
+                    held = ds.tables[table][column].eq(layout.canonical(column, entry.value))
+                    keep[table] &= held.fillna(False).to_numpy(dtype=bool)
+    while True:
+        before = {t: k.copy() for t, k in keep.items()}
+        for table in TABLE_ORDER:
+            if TABLES[table].parent:
+                column, parent = TABLES[table].parent
+                carried = ds.tables[parent][TABLES[parent].key][keep[parent]]
+                keep[table] &= ds.tables[table][column].isin(carried).to_numpy(dtype=bool)
+        for file_key, tables in layout.files.items():
+            order = sorted(tables, key=TABLE_ORDER.index)
+            for parent, child in zip(order, order[1:]):
+                if layout.when_present[file_key][child] is None:
+                    with_child = ds.tables[child][TABLES[child].parent[0]][keep[child]]
+                    keep[parent] &= ds.tables[parent][TABLES[parent].key].isin(with_child).to_numpy(dtype=bool)
+            columns = {c.source: (c.table, c.canonical) for c in _file_columns(layout, file_key)}
+            for table, entries in tables.items():
+                for entry in entries.values():
+                    if entry.form == "key_from":
+                        _keep_first_of_equal_keys(ds.tables[table], keep[table], [columns[h] for h in entry.headers], table)
+        if all((keep[t] == before[t]).all() for t in TABLE_ORDER):
+            break
+    if all(k.all() for k in keep.values()):
+        return ds
+    return Dataset(ds.seed, ds.n_motions_requested, ds.messy_rate,
+                   {t: ds.tables[t][keep[t]].reset_index(drop=True) for t in TABLE_ORDER},
+                   {t: ds.messy[t][keep[t]] for t in TABLE_ORDER},
+                   {t: ds.appears[t][keep[t]] for t in TABLE_ORDER}, ds.exported_on)
+
+
+def _keep_first_of_equal_keys(frame: pd.DataFrame, keep: np.ndarray, columns: list[tuple[str, str]],
+                              table: str) -> None:
+    """Clear ``keep`` on the records that agree with an earlier kept one on ``columns`` (values
+    trimmed, as ingest reads them) under another key; an exact copy of a row keeps its key and stays."""
+    if any(t != table for t, _ in columns):
+        raise ValueError(f"a {table} key made from another table's columns cannot be written")
+    rows = np.flatnonzero(keep)
+    kept = frame.iloc[rows]
+    parts = {c: (kept[c].str.strip() if kept[c].dtype == object or pd.api.types.is_string_dtype(kept[c]) else kept[c])
+             for _, c in columns}
+    key = kept[TABLES[table].key]
+    first = key.groupby([parts[c] for _, c in columns], dropna=False, sort=False).transform("first")
+    keep[rows[(key != first).to_numpy(dtype=bool)]] = False
+
+
 # --- Layouts ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    """How a layout's YAML gives one contract column (docs/data-contract.md, "A column map
+    entry"), with its words as the YAML spells them: what the export must hold for ingest to
+    read the record's value back. ingest/layouts.py reads the same entries (and checks them)."""
+    form: str  # column | first_of | value | key_from | cases | not_available
+    headers: tuple[str, ...] = ()
+    value: str | None = None  # of `value:`
+    clean: tuple[tuple[str, object], ...] = ()  # (step, argument), in the order ingest applies them
+    blank: str | None = None
+    rules: tuple[tuple[tuple[tuple[str, object], ...], str], ...] = ()  # ((header, bool or words), ...), then
+    otherwise: str | None = None  # `else:` of `cases:`
+
+
+ENTRY_FORMS = ("column", "first_of", "value", "key_from", "cases", "not_available")
+
+
+def _entry(raw, where: str) -> Entry:
+    if not isinstance(raw, dict):
+        return Entry("column", (str(raw),))
+    form = next(k for k in ENTRY_FORMS if k in raw)
+    blank = None if raw.get("blank") is None else str(raw["blank"])
+    clean = tuple(next(iter(step.items())) for step in raw.get("clean") or ())
+    for step, _ in clean:
+        if step not in ("strip_prefix", "strip_suffix", "case"):
+            # A regular expression's replacement cannot be run backwards to a value it reads.
+            raise ValueError(f"{where}: pcr samples cannot write a column cleaned with {step!r}")
+    if form == "column":
+        return Entry(form, (str(raw["column"]),), clean=clean, blank=blank)
+    if form in ("first_of", "key_from"):
+        return Entry(form, tuple(str(h) for h in raw[form]), clean=clean, blank=blank)
+    if form == "value":
+        return Entry(form, value=str(raw["value"]))
+    if form == "not_available":
+        return Entry(form)
+    rules = tuple((tuple((str(h), a if isinstance(a, bool) else tuple(str(w) for w in (a if isinstance(a, list) else [a])))
+                         for h, a in case["when"].items()), str(case["then"])) for case in raw["cases"])
+    headers = tuple(dict.fromkeys(h for when, _ in rules for h, _ in when))
+    return Entry(form, headers, rules=rules, blank=blank,
+                 otherwise=None if raw.get("else") is None else str(raw["else"]))
+
 
 @dataclass
 class Layout:
@@ -1047,7 +1173,15 @@ class Layout:
     date_formats: list[str]
     booleans: dict[bool, list[str]]
     spellings: dict[str, dict[str, list[str]]]  # column -> canonical value -> source spellings
-    files: dict[str, dict[str, dict[str, str]]]  # file -> table -> canonical col -> source col
+    files: dict[str, dict[str, dict[str, Entry]]]  # file -> table -> canonical column -> entry
+    when_present: dict[str, dict[str, str | None]]  # file -> table -> marker column (None: always a record)
+
+    def canonical(self, column: str, word: str) -> str:
+        """The canonical value a source word maps to under `values:` (the word itself if unmapped)."""
+        for canonical, words in self.spellings.get(column, {}).items():
+            if word.lower() in (w.lower() for w in words):
+                return canonical
+        return word
 
 
 def load_layout(name: str) -> Layout:
@@ -1067,14 +1201,26 @@ def load_layout(name: str) -> Layout:
         for source, canonical in mapping.items():
             inverse.setdefault(str(canonical), []).append(str(source))
         spellings[column] = inverse
-    files: dict[str, dict[str, dict[str, str]]] = {}
+    files: dict[str, dict[str, dict[str, Entry]]] = {}
+    when_present: dict[str, dict[str, str | None]] = {}
     for file_key, file_spec in spec["files"].items():
-        files[file_key] = {}
+        files[file_key], when_present[file_key] = {}, {}
         for table, mapping in file_spec["tables"].items():
             if mapping == "same_names":
                 mapping = {c.name: c.name for c in TABLES[table].columns}
-            files[file_key][table] = {k: v for k, v in mapping.items() if k != "when_present"}
-    return Layout(name, list(spec["date_formats"]), booleans, spellings, files)
+            where = f"{path}: files.{file_key}.tables.{table}"
+            files[file_key][table] = {k: _entry(v, f"{where}.{k}") for k, v in mapping.items() if k != "when_present"}
+            when_present[file_key][table] = mapping.get("when_present")
+    layout = Layout(name, list(spec["date_formats"]), booleans, spellings, files, when_present)
+    for file_key in files:  # a key made from columns needs each of them written as a column of its own
+        written = {c.source for c in _file_columns(layout, file_key)}
+        for table, entries in files[file_key].items():
+            for column, entry in entries.items():
+                unwritten = [h for h in entry.headers if entry.form == "key_from" and h not in written]
+                if unwritten:
+                    raise ValueError(f"{path}: files.{file_key}.tables.{table}.{column}: key_from names {unwritten}, "
+                                     "which no other entry of the file reads: pcr samples cannot fill them")
+    return layout
 
 
 def _key_hash(keys: np.ndarray) -> np.ndarray:
@@ -1106,16 +1252,22 @@ def _excel_number_format(fmt: str) -> str:
 
 @dataclass
 class _Column:
-    source: str
+    source: str  # the export's header
     table: str
     canonical: str
+    entry: Entry
 
 
 def _file_columns(layout: Layout, file_key: str) -> list[_Column]:
+    """The file's columns in the order its mapping names them, each written from the first entry
+    that reads it (on a wide row, the client id is the client's). A constant, a key made from
+    columns or a column not available has no column of its own."""
     seen: dict[str, _Column] = {}
     for table, mapping in layout.files[file_key].items():
-        for canonical, source in mapping.items():
-            seen.setdefault(source, _Column(source, table, canonical))
+        for canonical, entry in mapping.items():
+            if entry.form in ("column", "first_of", "cases"):
+                for header in entry.headers:
+                    seen.setdefault(header, _Column(header, table, canonical, entry))
     return list(seen.values())
 
 
@@ -1186,6 +1338,86 @@ def _render_column(ds: Dataset, layout: Layout, col: _Column, pos: np.ndarray,
     return out
 
 
+def _render_entry(ds: Dataset, layout: Layout, col: _Column, pos: np.ndarray, key_hash: np.ndarray,
+                  fmt: str) -> dict[str, np.ndarray]:
+    """The export's columns that give one contract column, by header: what the layout's entry
+    reads back as each record's value."""
+    entry, blank = col.entry, ("" if fmt == "csv" else None)
+    if entry.form == "cases":
+        out = _render_cases(ds, layout, col, pos, key_hash, fmt)
+    else:
+        values = _render_column(ds, layout, col, pos, key_hash, fmt)
+        text = np.array([isinstance(v, str) and v != "" for v in values], dtype=bool)
+        for step, argument in reversed(entry.clean):  # what the clean-up steps take back off
+            if step == "strip_suffix":
+                values[text] = values[text] + argument
+            elif step == "strip_prefix":
+                values[text] = argument + values[text]
+            # `case:` needs nothing: values are matched ignoring case
+        if col.canonical in CAPITALISED.get(layout.name, ()):
+            values[text] = np.char.upper(values[text].astype(str)).astype(object)
+        if entry.form == "column":
+            out = {col.source: values}
+        else:  # first_of: each record's value in one of the columns, those read before it blank
+            which = _weighted_pick(list(entry.headers), _uniform(key_hash, f"{layout.name}:{col.canonical}:first_of"),
+                                   lead=0.7)
+            out = {h: np.where(which == i, values, blank) for i, h in enumerate(entry.headers)}
+    if fmt == "xlsx":  # a value spelled as the empty word (`"": pending`) is an empty cell
+        for values in out.values():
+            values[values == ""] = None
+    return out
+
+
+def _render_cases(ds: Dataset, layout: Layout, col: _Column, pos: np.ndarray, key_hash: np.ndarray,
+                  fmt: str) -> dict[str, np.ndarray]:
+    """The columns of a `cases:` entry, record by record: those of the first case whose `then` is
+    the record's value (yes/no columns it does not name answered no), all blank for a blank value."""
+    entry, blank = col.entry, ("" if fmt == "csv" else None)
+    values = ds.tables[col.table][col.canonical].iloc[np.maximum(pos, 0)].to_numpy(dtype=object)
+    values[(pos < 0) | pd.isna(values)] = None
+    out = {h: np.full(pos.size, blank, dtype=object) for h in entry.headers}
+    for value in pd.unique(values):
+        rows = pd.isna(values) if value is None else values == value
+        for header, answer in _cases_answers(layout, col, value).items():
+            if isinstance(answer, bool):
+                words = layout.booleans[answer]
+                pick = _weighted_pick(words, _uniform(key_hash[rows], f"{layout.name}:{header}"))
+                out[header][rows] = np.asarray(words, dtype=object)[pick]
+            else:
+                out[header][rows] = answer
+    return out
+
+
+def _cases_answers(layout: Layout, col: _Column, value: str | None) -> dict[str, bool | str]:
+    """Header -> yes/no or word, so that the `cases:` entry of ``col`` reads ``value`` back;
+    checked against the entry's own order (an earlier case must not hold)."""
+    entry = col.entry
+    where = f"{layout.name}: {col.table}.{col.canonical} {value!r}"
+    thens = [layout.canonical(col.canonical, then) for _, then in entry.rules]
+    target = thens.index(value) if value in thens else None
+    answers: dict[str, bool | str] = {}
+    if value is not None:
+        answers = {h: False for when, _ in entry.rules for h, accepted in when if isinstance(accepted, bool)}
+        if target is not None:
+            answers.update({h: accepted if isinstance(accepted, bool) else accepted[0]
+                            for h, accepted in entry.rules[target][0]})
+        elif entry.otherwise is None or layout.canonical(col.canonical, entry.otherwise) != value:
+            raise ValueError(f"{where}: no case gives it and it is not the `else:` value: the layout cannot carry it")
+    elif entry.otherwise is not None:
+        raise ValueError(f"{where}: a blank value cannot be written when the entry has an `else:` value")
+
+    def holds(header: str, accepted) -> bool:
+        answer = answers.get(header)
+        if isinstance(accepted, bool):
+            return answer is accepted
+        return isinstance(answer, str) and answer.lower() in (w.lower() for w in accepted)
+
+    first = next((i for i, (when, _) in enumerate(entry.rules) if all(holds(h, a) for h, a in when)), None)
+    if first != target:
+        raise ValueError(f"{where}: case {first} holds before case {target} gives it: the layout cannot carry it")
+    return answers
+
+
 def _spell_pending(ds: Dataset, pos: np.ndarray, rows: np.ndarray, options: list[str],
                    u: np.ndarray, out: np.ndarray) -> None:
     """"Not yet filed" only for motions with no filing date, never for filed ones."""
@@ -1234,8 +1466,11 @@ def render_file(ds: Dataset, layout: Layout, file_key: str, fmt: str,
         chunk_pos = {t: p[start:stop] for t, p in pos.items()}
         hashes = {t: _key_hash(ds.tables[t][TABLES[t].key].iloc[np.maximum(p, 0)].to_numpy(dtype=object))
                   for t, p in chunk_pos.items()}
-        cells = [_render_column(ds, layout, c, chunk_pos[c.table], hashes[c.table], fmt)
-                 for c in columns]
+        rendered: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        for c in columns:
+            if (c.table, c.canonical) not in rendered:
+                rendered[(c.table, c.canonical)] = _render_entry(ds, layout, c, chunk_pos[c.table], hashes[c.table], fmt)
+        cells = [rendered[(c.table, c.canonical)][c.source] for c in columns]
         kinds = [np.where(p >= 0, ds.messy[t][np.maximum(p, 0)], "") for t, p in chunk_pos.items()]
         yield [c.source for c in columns], cells, kinds
 
@@ -1255,6 +1490,7 @@ def write_csv(ds: Dataset, layout: Layout, file_key: str, path: Path) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows, counts = 0, {}
     with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([row] for row in _title_rows(ds, layout, file_key))
         for i, (header, cells, kinds) in enumerate(render_file(ds, layout, file_key, "csv")):
             pd.DataFrame(dict(zip(range(len(header)), cells))).to_csv(
                 fh, header=header if i == 0 else False, index=False, lineterminator="\n")
@@ -1281,6 +1517,8 @@ def write_xlsx(ds: Dataset, layout: Layout, path: Path) -> dict[str, dict]:
         rows, counts = 0, {}
         for i, (header, cells, kinds) in enumerate(render_file(ds, layout, file_key, "xlsx")):
             if i == 0:
+                for row in _title_rows(ds, layout, file_key):
+                    ws.append([row])
                 ws.append(header)
             rows += cells[0].size
             if rows + 1 > EXCEL_MAX_ROWS:
@@ -1294,6 +1532,10 @@ def write_xlsx(ds: Dataset, layout: Layout, path: Path) -> dict[str, dict]:
     wb.save(buffer)
     path.write_bytes(_reproducible_zip(buffer.getvalue(), fixed))
     return reports
+
+
+def _title_rows(ds: Dataset, layout: Layout, file_key: str) -> list[str]:
+    return [row.format(date=ds.exported_on) for row in TITLE_ROWS.get((layout.name, file_key), ())]
 
 
 def _xlsx_cell(ws, value, date_format: str, cell_type):
@@ -1339,7 +1581,7 @@ def write_samples(ds: Dataset, out: Path, layouts=LAYOUTS, formats=FORMATS,
             if fmt not in FORMATS:
                 raise ValueError(f"unknown format {fmt!r} (expected one of {FORMATS})")
             started = time.perf_counter()
-            view = snapshot(ds, EXPORTS[(name, fmt)])
+            view = expressible(snapshot(ds, EXPORTS[(name, fmt)]), layout)
             dated = {"exported_at": view.exported_on.isoformat()}
             if fmt == "csv":
                 for file_key in layout.files:
@@ -1382,7 +1624,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: the repository's data_samples/)")
     parser.add_argument("--motions", type=int, default=2000, help="approximate number of motions")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--layouts", default=",".join(LAYOUTS), help="comma-separated layouts")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS),
+                        help=f"comma-separated layouts (default: {','.join(LAYOUTS)}; on request: "
+                             f"{','.join(ON_REQUEST_LAYOUTS)})")
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: csv,xlsx")
     parser.add_argument("--clean", action="store_true", help="inject no messy rows")
     parser.add_argument("--messy-rate", type=float, default=DEFAULT_MESSY_RATE,
@@ -1392,7 +1636,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     layouts = [x.strip() for x in args.layouts.split(",") if x.strip()]
     formats = [x.strip() for x in args.formats.split(",") if x.strip()]
-    for value, allowed, what in ((layouts, LAYOUTS, "layout"), (formats, FORMATS, "format")):
+    for value, allowed, what in ((layouts, LAYOUTS + ON_REQUEST_LAYOUTS, "layout"), (formats, FORMATS, "format")):
         unknown = sorted(set(value) - set(allowed))
         if unknown:
             print(f"pcr samples: unknown {what} {unknown}; choose from {list(allowed)}", file=sys.stderr)
