@@ -9,6 +9,7 @@ import sys
 
 SUBCOMMANDS = {
     "ingest": ("ingest.command", "Load case-outcome exports (CSV/XLSX) into the DuckDB raw schema."),
+    "layout": ("ingest.layout_command", "Export layouts: list those in use, draft one from export files, check one on them."),
     "samples": ("pcr.synth", "Generate synthetic exports in every shipped layout."),
     "build": ("pcr.dbt", "Build the dbt models (staging, intermediate, marts) and run their tests."),
     "run": ("pcr.pipeline", "Run the pipeline: ingest, dbt build, Great Expectations, atomic publish."),
