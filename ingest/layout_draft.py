@@ -668,7 +668,7 @@ class Draft:
         notes = []
         if column.kind == "pii_hash" and column.name == "a_number":
             spellings, bad = a_number_spellings(values)
-            notes.append("PII: stored only as a keyed hash; " + ", ".join(f"{k} {n:,}" for k, n in spellings.most_common())
+            notes.append("PII: stored only as a keyed hash; rows by spelling: " + ", ".join(f"{k} {n:,}" for k, n in spellings.most_common())
                          + (f"; TODO: {bad:,} do not look like A-numbers (8-9 digits) and would be quarantined" if bad else ""))
         elif column.kind == "pii_hash":
             notes.append("PII: stored only as a keyed hash")
