@@ -3,9 +3,14 @@
 publish), built once per test session, and a roles file with one identity per role."""
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +24,9 @@ APP = PROJECT / "dashboards" / "app.py"
 PAGES = ["overview", "vacaturs", "removal", "time_to_resolution", "partner_firms", "data_quality"]
 MANAGER, FUNDER, NOBODY = "pm@example.org", "grants@foundation.example", "stranger@example.org"
 PARTNER = "probono@firm.example"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def pcr(*argv: str | Path, env: dict[str, str]) -> None:
@@ -70,3 +78,51 @@ def open_page(at: AppTest, page: str, **state) -> AppTest:
     at.switch_page(f"views/{page}.py").run()
     assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
     return at
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serving(url: str) -> bool:
+    """Streamlit's health endpoint answers "ok" (never through a proxy)."""
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"{url}/_stcore/health", timeout=2) as r:
+            return r.read() == b"ok"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def dashboard_server(db: Path, log: Path, env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """`pcr dashboard` on a free 127.0.0.1 port, as a user starts it; its URL once it serves.
+    Stopped at the end with SIGTERM to the command, as a service manager stops it."""
+    port = port or free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "pcr.cli", "dashboard", "--port", str(port), "--db", str(db)],
+                                   cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while not serving(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the dashboard did not start:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

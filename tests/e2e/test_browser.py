@@ -6,33 +6,19 @@ under tests/artifacts/."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from e2e.support import PROJECT, build_published_db
+from e2e.support import CHROMIUM, PROJECT, build_published_db, chromium, dashboard_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,39 +28,17 @@ def published(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(published, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, PCR_DB=str(published))
+    env = dict(os.environ, PCR_DB=str(published), PCR_DATA_DIR=str(tmp_path_factory.mktemp("browser_var")))
     env.pop("PCR_ROLES_FILE", None)
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "pcr.cli", "dashboard", "--port", str(port), "--db", str(published)],
-                                   cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the dashboard did not start:\n{log.read_text()}")
-            time.sleep(0.3)
+    env.pop("PCR_SECRETS_FILE", None)
+    with dashboard_server(published, tmp_path_factory.mktemp("streamlit") / "server.log", env) as url:
         yield url
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def key_numbers(db: Path) -> dict[str, list[str]]:

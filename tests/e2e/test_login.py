@@ -1,0 +1,213 @@
+"""Real sign-in in a real browser: `pcr dashboard` with st.login configured against a local
+OpenID Connect provider (oidc-provider-mock, started here), driven by Playwright on Debian's
+Chromium. Each identity signs in through the provider's own pages, as a person would, and
+must see exactly its role's scope: a program manager everything (and a preview of a partner
+firm), a partner firm its own cases, a funder suppressed aggregates and its grant, and an
+identity with no role, an address the provider did not verify, and a partner whose firm
+matches no case a clear page. No page may show a traceback.
+
+One provider and one dashboard server for the module; each identity gets a fresh browser
+context (its own cookies)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dashboards import access_log
+from dashboards.disclosure import legend
+from e2e.support import (CHROMIUM, FUNDER, MANAGER, NOBODY, PARTNER, PROJECT, build_published_db, busiest_firm, chromium,
+                         dashboard_server, free_port)
+
+ARTIFACTS = PROJECT / "tests" / "artifacts"
+UNKNOWN_FIRM, UNKNOWN_FIRM_PARTNER = "Firm A LLP", "coordinator@firm-a.example"
+# Claims the provider returns per subject: an impostor account claims the program manager's
+# address without the provider having verified it.
+IMPOSTOR = "impostor"
+IDENTITIES = {
+    MANAGER: {"email": MANAGER, "email_verified": True},
+    PARTNER: {"email": PARTNER, "email_verified": True},
+    FUNDER: {"email": FUNDER, "email_verified": True},
+    NOBODY: {"email": NOBODY, "email_verified": True},
+    UNKNOWN_FIRM_PARTNER: {"email": UNKNOWN_FIRM_PARTNER, "email_verified": True},
+    IMPOSTOR: {"email": MANAGER, "email_verified": False},
+}
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    return build_published_db(tmp_path_factory.getbasetemp() / "dashboard_db", motions=1500)
+
+
+@pytest.fixture(scope="module")
+def provider():
+    from oidc_provider_mock import User, run_server_in_thread
+
+    users = [User(sub=sub, claims=claims) for sub, claims in IDENTITIES.items()]
+    with run_server_in_thread(user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def site(published, provider, tmp_path_factory):
+    """The dashboards with sign-in, as docs/deployment.md configures them (secrets file, roles file)."""
+    root = tmp_path_factory.mktemp("login")
+    firm = busiest_firm(published)
+    port = free_port()
+    (root / "secrets.toml").write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
+        'client_id = "pcr-dashboards"\n'
+        'client_secret = "test-client-secret"\n'
+        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n',
+        encoding="utf-8",
+    )
+    (root / "roles.yml").write_text(
+        "suppression_threshold: 11\nusers:\n"
+        f"  {MANAGER}: {{role: program_manager}}\n"
+        f"  {PARTNER}: {{role: partner, firm: \"{firm}\"}}\n"
+        f"  {UNKNOWN_FIRM_PARTNER}: {{role: partner, firm: \"{UNKNOWN_FIRM}\"}}\n"
+        f"  {FUNDER}: {{role: funder, grants: [CBF-2025-PCR]}}\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, PCR_DB=str(published), PCR_DATA_DIR=str(root / "var"),
+               PCR_SECRETS_FILE=str(root / "secrets.toml"), PCR_ROLES_FILE=str(root / "roles.yml"),
+               PCR_GRANTS_FILE=str(PROJECT / "config" / "grants.example.yml"))
+    with dashboard_server(published, root / "server.log", env, port=port) as url:
+        yield {"url": url, "firm": firm, "db": published, "access_log": root / "var" / "access_log.jsonl"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+def motions_filed(db: Path, firm: str | None = None) -> str:
+    with duckdb.connect(str(db), read_only=True) as con:
+        n = con.execute("SELECT motions_filed FROM marts.mart_motion_activity WHERE period = 'all' AND dimension = ? "
+                        "AND dimension_value = ?", ["partner_firm", firm] if firm else ["all", "all"]).fetchone()[0]
+    return f"{n:,}"
+
+
+def sign_in(browser, site: dict, subject: str, path: str = ""):
+    """A new browser session signs in as ``subject`` on the provider's page; the app's page after it."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    page.goto(f"{site['url']}/{path}")
+    page.get_by_role("button", name="Log in").click(timeout=60_000)
+    page.locator(f'button[name="sub"][value="{subject}"]').click(timeout=30_000)  # the provider's sign-in page
+    page.wait_for_url(f"{site['url']}/**", timeout=30_000)
+    return page
+
+
+def main_text(page, *expected: str) -> str:
+    main = page.locator('[data-testid="stMain"]')
+    try:
+        for text in expected:
+            main.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=60_000)
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "login_failure.png"), full_page=True)  # what the page showed instead
+        raise
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0, "an exception is shown"
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body
+    return main.inner_text()
+
+
+def metric(page, label: str) -> str:
+    tile = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return tile.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def sidebar(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def choose(page, label: str, option: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_a_program_manager_signs_in_sees_everything_and_previews_a_partner(browser, site):
+    page = sign_in(browser, site, MANAGER)
+    main_text(page, "Overview", "Motions filed")
+    assert metric(page, "Motions filed") == motions_filed(site["db"])
+    assert f"Signed in as {MANAGER} — program manager" in sidebar(page)
+    assert "Access log" in sidebar(page) and "Authentication is not configured" not in page.locator("body").inner_text()
+
+    choose(page, "Preview as", f"Partner firm: {site['firm']}")
+    shown = main_text(page, "Preview: you", f"partner firm {site['firm']}")
+    page.get_by_text(motions_filed(site["db"], site["firm"]), exact=True).first.wait_for(timeout=60_000)
+    assert metric(page, "Motions filed") == motions_filed(site["db"], site["firm"])
+    assert "Access log" not in sidebar(page), "a preview shows the partner's pages only"
+    assert "Preview:" in shown
+    page.screenshot(path=str(ARTIFACTS / "login_manager_preview_partner.png"), full_page=True)
+
+    page.goto(f"{site['url']}/access_log")
+    main_text(page, "Access log", "By person and event")
+    page.context.close()
+    entries = access_log.read(site["access_log"])
+    mine = entries[entries.who == MANAGER]
+    assert {"page"} <= set(mine.event) and (mine.role == "program_manager").all()
+    assert (mine.viewing_as == f"partner: partner firm {site['firm']} (its own cases only)").any()
+
+
+def test_a_partner_signs_in_and_sees_its_own_firm_only(browser, site):
+    page = sign_in(browser, site, PARTNER)
+    main_text(page, "Overview", "Motions filed")
+    assert metric(page, "Motions filed") == motions_filed(site["db"], site["firm"])
+    assert f"Partner firm: {site['firm']} (your firm only)" in sidebar(page)
+    assert "Access log" not in sidebar(page) and "Preview as" not in sidebar(page)
+    page.goto(f"{site['url']}/partner_firms")
+    main_text(page, "Partner firms", "Pro bono time")
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=60_000)
+    shown = page.evaluate("document.body.textContent")  # table cells and chart labels too
+    assert site["firm"] in shown
+    with duckdb.connect(str(site["db"]), read_only=True) as con:
+        others = [f for (f,) in con.execute("SELECT DISTINCT partner_firm FROM marts.fct_cases WHERE partner_firm <> ?",
+                                            [site["firm"]]).fetchall()]
+    assert others and not [f for f in others if f in shown], "another firm's name is on the partner's page"
+    page.context.close()
+
+
+def test_a_funder_signs_in_and_sees_suppressed_aggregates_and_its_grant(browser, site):
+    page = sign_in(browser, site, FUNDER)
+    shown = main_text(page, "Overview", "Motions filed")
+    assert metric(page, "Motions filed") == motions_filed(site["db"])  # a large total is shown as is
+    assert legend(11)[0] in shown
+    page.goto(f"{site['url']}/grant_report")
+    main_text(page, "Grant reports", "Deliverables", "Download CSV")
+    assert page.get_by_role("combobox", name="Grant", exact=True).input_value().startswith("CBF-2025-PCR")
+    page.context.close()
+
+
+@pytest.mark.parametrize("subject, message", [
+    (NOBODY, f"No role is assigned to {NOBODY}"),
+    (IMPOSTOR, f"Your identity provider has not verified the e-mail address {MANAGER}"),
+])
+def test_identities_without_a_role_or_a_verified_address_get_a_clear_page_and_no_data(browser, site, subject, message):
+    page = sign_in(browser, site, subject)
+    main_text(page, message)
+    assert page.locator('[data-testid="stMetric"]').count() == 0 and page.locator('[data-testid="stDataFrame"]').count() == 0
+    assert page.locator('[data-testid="stSidebar"]').count() == 0 or "Motions" not in sidebar(page)
+    page.get_by_role("button", name="Log out").wait_for(timeout=30_000)
+    page.context.close()
+
+
+def test_a_partner_whose_firm_matches_no_case_is_told_so(browser, site):
+    page = sign_in(browser, site, UNKNOWN_FIRM_PARTNER)
+    main_text(page, f"No case of {UNKNOWN_FIRM} is in the published data", f"of {UNKNOWN_FIRM} are in the published data")
+    assert f"Partner firm: {UNKNOWN_FIRM} (your firm only)" in sidebar(page)
+    page.context.close()
