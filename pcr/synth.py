@@ -4,9 +4,14 @@
 columns included, as an export would carry them) as they stand on the synthetic today,
 AS_OF. Messiness is decided on those records, so every layout renders the same problems on
 the same records. `snapshot()` gives the same program's records as an export made on an
-earlier day would carry them. `write_samples()` renders each layout (ingest/layouts/*.yml) as
-CSV and/or XLSX, each rendering being the program's export of one day (EXPORTS), and writes a
-manifest with counts (no names, A-numbers or dates of birth).
+earlier day would carry them. `expressible()` keeps the records a layout's export can carry
+(case_manager's holds eligible cases only). `write_samples()` renders each layout
+(ingest/layouts/*.yml) as CSV and/or XLSX from its YAML, each rendering being the program's
+export of one day (EXPORTS) of the records it can carry, and writes a manifest with counts (no
+names, A-numbers or dates of birth). Every column map entry form is written so that ingest reads
+the record's value back: a blank for a value mapped from the empty word, the checkbox and
+dropdown columns of a `cases:` entry, one of the columns of `first_of`, the text that `clean:`
+strips; a constant, a key made from columns or a column not available gets no column.
 
 Files carry their export date in their name: <out>/<layout>/csv/<file>_<date>.csv, one per
 file of the layout's mapping, and <out>/<layout>/xlsx/<layout>_<date>.xlsx, one workbook per

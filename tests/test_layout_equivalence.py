@@ -13,6 +13,7 @@ carry (synth.expressible: its eligible cases), written in both layouts."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from pcr import synth
+from pcr.cli import main as pcr_main
 
 PROJECT = Path(__file__).resolve().parents[1]
 MOTIONS, SEED = 300, 7
@@ -145,3 +147,34 @@ def test_the_published_marts_equal_the_canonical_layouts_row_for_row(published, 
             expected, got = _rows(canonical, table, compared), _rows(db, table, compared)
             assert sum(expected.values()) == sum(got.values()), (run, table)
             assert got == expected, (run, table, list((expected - got).items())[:3], list((got - expected).items())[:3])
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda rules: tuple(r for r in rules if r[1] != "other"),
+     r"case_manager: motions\.grant_ground 'other': no case gives it and it is not the `else:` value"),
+    (lambda rules: (rules[-1],) + rules[:-1],  # "both boxes N: unknown" first shadows the dropdown's cases
+     r"case_manager: motions\.grant_ground '(rehabilitation|immigration_hardship|other)': case 0 holds before case [3-5] gives it"),
+])
+def test_samples_refuse_a_record_the_layout_cannot_carry(change, message):
+    layout = synth.load_layout("case_manager")
+    motions = layout.files["motions"]["motions"]
+    motions["grant_ground"] = dataclasses.replace(motions["grant_ground"], rules=change(motions["grant_ground"].rules))
+    ds = synth.generate(MOTIONS, SEED, messy=False)
+    with pytest.raises(ValueError, match=message):
+        list(synth.render_file(ds, layout, "motions", "csv"))
+
+
+def test_pcr_samples_writes_the_layout_when_asked_and_only_then(tmp_path):
+    assert pcr_main(["samples", "--out", str(tmp_path / "asked"), "--motions", "120", "--seed", "3",
+                     "--layouts", "canonical,case_manager", "--formats", "csv"]) == 0
+    written = sorted(str(p.relative_to(tmp_path / "asked")) for p in (tmp_path / "asked").rglob("*.csv"))
+    date = synth.EXPORTS[("case_manager", "csv")].isoformat()
+    assert [f for f in written if f.startswith("case_manager/")] == [
+        f"case_manager/csv/{name}_{date}.csv" for name in ("immigration", "motions", "time")]
+    manifest = synth.json.loads((tmp_path / "asked" / "generator_manifest.json").read_text(encoding="utf-8"))
+    carried = synth.expressible(synth.generate(120, 3), synth.load_layout("case_manager"))
+    rows = {e["layout"]: e["rows"] for e in manifest["exports"]}
+    assert rows["case_manager"] == {t: len(carried.tables[t]) for t in synth.TABLE_ORDER}
+    assert rows["case_manager"]["cases"] < rows["canonical"]["cases"]
+    assert pcr_main(["samples", "--out", str(tmp_path / "default"), "--motions", "120", "--formats", "csv"]) == 0
+    assert not (tmp_path / "default" / "case_manager").exists()
