@@ -209,7 +209,8 @@ TABLES: dict[str, Table] = {
                 C("refiled_from_motion_id", "text", doc="The earlier motion this one re-files (e.g. after a denial)."),
                 C("disposition_after_vacatur", "enum", allowed=DISPOSITIONS_AFTER_VACATUR),
             ),
-            checks=("decision_date>=filing_date", "hearing_date>=filing_date", "decided_has_date"),
+            checks=("decision_date>=filing_date", "hearing_date>=filing_date", "decision_date>=hearing_date",
+                    "decided_has_date"),
         ),
         Table(
             "immigration_events",

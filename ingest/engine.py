@@ -183,11 +183,13 @@ class Ingestor:
                        else [read_csv(path, facts, "_pcr_src_0", is_header)])
             # Read into work tables before the transaction: they are temporary, and a CSV's rows
             # are numbered by rowid, which counts from 0 only in a table committed before it.
-            prepared = [self._prepare_source(source) for source in sources]
-            result.warnings = [f"{sql.source.where(path.name)}: {doubt}" for sql in prepared for doubt in sql.match.near_misses]
+            matches = [self._detect(source) for source in sources]
+            result.warnings = [f"{source.where(path.name)}: {doubt}" for source, match in zip(sources, matches)
+                               for doubt in match.near_misses]
             if self.strict and result.warnings:
                 raise FileProblem("--strict: " + "; ".join(result.warnings))
-            exported = export_date_for(path, [sql.match.kind.layout for sql in prepared], self.exported_at, started)
+            exported = export_date_for(path, [match.kind.layout for match in matches], self.exported_at, started)
+            prepared = [self._prepare_source(source, match, exported.at) for source, match in zip(sources, matches)]
             self.con.execute("BEGIN TRANSACTION")
             try:
                 load_id = store.next_load_id(self.con)
@@ -221,13 +223,16 @@ class Ingestor:
             result.seconds = time.perf_counter() - clock
         return result
 
-    def _prepare_source(self, source: Source) -> SourceSql:
-        """Recognise the source's layout and read it into its work table."""
+    def _detect(self, source: Source) -> Match:
+        """The source's layout and file kind."""
         try:
-            match = detect(source.header, self.layouts)
+            return detect(source.header, self.layouts)
         except DetectionError as e:
             raise FileProblem(f"{f'sheet {source.sheet!r}: ' if source.sheet else ''}{e}") from None
-        sql = SourceSql(source, match, self.vehicles)
+
+    def _prepare_source(self, source: Source, match: Match, exported_at: dt.datetime) -> SourceSql:
+        """Read the source into its work table, checked against its export date."""
+        sql = SourceSql(source, match, self.vehicles, exported_at.date())
         source.materialise(self.con, sql.work_select())
         return sql
 
@@ -257,6 +262,12 @@ class Ingestor:
             f"FROM {src}_bad ORDER BY _row",
             [load_id, path.name, source.sheet, source.line_word, kind.layout.name, kind.kind, source.line_word],
         )
+        set_aside = [[load_id, path.name, source.sheet, line, source.line_word, kind.layout.name, kind.kind,
+                      sql.tables, [rule], f"{source.line_word} {line}: {reason}", "{}"]
+                     for line, rule, reason in source.damaged]
+        if set_aside:
+            self.con.executemany(f"INSERT INTO raw.quarantine VALUES ({', '.join('?' * 11)})", set_aside)
+            result.quarantine_rules.update(rule for _, rule, _ in source.damaged)
         records = {table: store.merge(self.con, table, sql.build_records(self.con, table), load_id, path.name,
                                       exported_at)
                    for table in sql.tables}
@@ -272,9 +283,11 @@ class Ingestor:
             f"SELECT ? || ' ' || _line || ': ' || array_to_string(list_transform(errs, lambda e: e.msg), '; ') "
             f"FROM {src}_bad ORDER BY _row LIMIT 5", [source.line_word]
         ).fetchall()
-        result.quarantine_examples += [f"{where}: {text}" for (text,) in examples]
+        first = sorted([(line, f"{source.line_word} {line}: {reason}") for line, _, reason in source.damaged[:5]]
+                       + [(int(text.split(":")[0].split()[-1]), text) for (text,) in examples])[:5]
+        result.quarantine_examples += [f"{where}: {text}" for _, text in first]
         return SourceResult(
-            sheet=source.sheet, layout=kind.layout.name, file_kind=kind.kind, rows_read=source.rows,
-            rows_loaded=source.rows - duplicates - quarantined, rows_quarantined=quarantined,
+            sheet=source.sheet, layout=kind.layout.name, file_kind=kind.kind, rows_read=source.rows + len(source.damaged),
+            rows_loaded=source.rows - duplicates - quarantined, rows_quarantined=quarantined + len(source.damaged),
             rows_duplicate=duplicates, records=records,
         )

@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +32,7 @@ class FileFacts:
     size: int
     newlines: int
     ends_with_newline: bool
+    nul_bytes: int = 0  # NUL bytes in UTF-8 text: damaged cells, quarantined with their rows
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Source:
     facts: FileFacts | None = None
     rows: int = 0
     line_word: str = "line"  # how _line is described in messages: "line", "row" (XLSX) or "data row"
+    # Records the reader set aside, never read as values (a row with more or fewer cells than
+    # the header, an unclosed quote): (line, rule, reason); they are quarantined as they are.
+    damaged: list[tuple[int, str, str]] = field(default_factory=list)
     header_line: int = 1  # CSV: the physical line of the header (title rows above it are skipped)
 
     def where(self, file_name: str) -> str:
@@ -69,6 +73,14 @@ class Source:
                 raise
             raise _duckdb_csv_problem(e) from None
         self.rows = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
+        if self.path is not None:
+            self.damaged = _set_aside(con, f"{self.table}_rj", len(self.header))
+        if len(self.damaged) > self.rows:  # most records: not this table's shape at all
+            total = self.rows + len(self.damaged)
+            raise FileProblem(
+                f"not a consistent table: {len(self.damaged):,} of {total:,} records ({100 * len(self.damaged) / total:.0f}%) "
+                f"do not fit the header's {len(self.header)} columns (first at line {self.damaged[0][0]}): a wrong "
+                "delimiter (semicolons?) or a damaged export; fix the export and load it again")
         if self.path is None:  # XLSX: the sheet row came with the values
             con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM {work}")
             return
@@ -77,12 +89,12 @@ class Source:
         # line = data row + 1. Otherwise (quoted newlines, blank lines) count them with Python's
         # csv module; if it disagrees with DuckDB, say "data row" rather than guess a line.
         physical_lines = self.facts.newlines + (0 if self.facts.ends_with_newline else 1)
-        if physical_lines == self.rows + self.header_line:
+        if not self.damaged and physical_lines == self.rows + self.header_line:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT *, _row + {self.header_line} AS _line "
                         f"FROM ({numbered})")
             return
-        starts = _record_start_lines(self.path, self.header_line)
-        if len(starts) != self.rows:
+        starts = _record_start_lines(self.path, self.header_line, {line for line, _, _ in self.damaged})
+        if starts is None or len(starts) != self.rows:
             starts, self.line_word = list(range(1, self.rows + 1)), "data row"
         con.register(f"{self.table}_lines", pa.table({"_row": pa.array(range(1, self.rows + 1), pa.int64()),
                                                       "_line": pa.array(starts, pa.int64())}))
@@ -95,17 +107,18 @@ def scan_file(path: Path, check_utf8: bool) -> FileFacts:
     """sha256 plus, for CSV, proof that the bytes are UTF-8 text (one pass over the file)."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    size = newlines = 0
+    size = newlines = nul_bytes = 0
     last = b""
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
+            if check_utf8 and size == 0:
+                _refuse_other_encodings(chunk)
             size += len(chunk)
             last = chunk[-1:]
             if check_utf8:
                 newlines += chunk.count(b"\n")
-                if b"\0" in chunk:
-                    raise FileProblem("not a table: the file is binary (it contains NUL bytes), not CSV text")
+                nul_bytes += chunk.count(b"\0")
                 try:
                     # ASCII is UTF-8 as it stands (unless a character began in the last chunk).
                     if not chunk.isascii() or decoder.getstate()[0]:
@@ -121,7 +134,7 @@ def scan_file(path: Path, check_utf8: bool) -> FileFacts:
             except UnicodeDecodeError:
                 raise FileProblem("not UTF-8 text (the file ends inside a multi-byte character); "
                                   "re-export it as UTF-8 CSV") from None
-    return FileFacts(digest.hexdigest(), size, newlines, last == b"\n")
+    return FileFacts(digest.hexdigest(), size, newlines, last == b"\n", nul_bytes)
 
 
 def header_row(rows: list[list[str]], is_header: Callable[[list[str]], bool] | None, where: str) -> int:
@@ -142,32 +155,95 @@ def header_row(rows: list[list[str]], is_header: Callable[[list[str]], bool] | N
         "header (`pcr layout check LAYOUT FILE`)")
 
 
+def _refuse_other_encodings(start: bytes) -> None:
+    """A file that is not UTF-8 text at all, told by its first bytes: UTF-16 (Excel's "Unicode
+    text", with or without its byte-order mark) and binary files. A stray NUL byte in a cell of
+    UTF-8 text is a damaged row, not a damaged file (the row is quarantined)."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(start[:4096]):
+        raise FileProblem("UTF-16 text (Excel's 'Unicode text'), not UTF-8: save it as 'CSV UTF-8 (Comma delimited)' "
+                          "(Excel: File > Save As) and load that")
+    head = start[:4096]
+    if b"\0" in head:
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head)
+        except UnicodeDecodeError:
+            raise FileProblem("not a table: the file is binary (it contains NUL bytes), not CSV text") from None
+
+
+def _utf16_without_bom(head: bytes) -> bool:
+    # ASCII text in UTF-16 has a NUL beside every character: in every other byte.
+    pairs = len(head) // 2
+    return pairs >= 4 and (head[1::2].count(0) > 0.9 * pairs or head[0::2].count(0) > 0.9 * pairs)
+
+
 def _first_records(path: Path, limit: int) -> list[tuple[int, list[str]]]:
     """(physical start line, record) of the first non-blank records."""
     found: list[tuple[int, list[str]]] = []
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         line = 1
-        for record in reader:
-            if any(v.strip() for v in record):
-                found.append((line, record))
-                if len(found) >= limit:
-                    break
-            line = reader.line_num + 1
+        try:
+            for record in reader:
+                if any(v.strip() for v in record):
+                    found.append((line, record))
+                    if len(found) >= limit:
+                        break
+                line = reader.line_num + 1
+        except csv.Error:
+            pass  # a record Python's reader refuses (a huge cell): DuckDB reads the file, these are only the first rows
     return found
 
 
-def _record_start_lines(path: Path, header_line: int) -> list[int]:
-    """Physical line on which each non-blank data record after the header starts."""
+def _record_start_lines(path: Path, header_line: int, skipped: set[int]) -> list[int] | None:
+    """Physical line on which each non-blank data record after the header starts, leaving out
+    the records DuckDB set aside (``skipped``, by line); None when Python's reader cannot follow
+    the file (a cell beyond its size limit)."""
     starts: list[int] = []
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         line = 1
-        for record in reader:
-            if record and line > header_line:
-                starts.append(line)
-            line = reader.line_num + 1
+        try:
+            for record in reader:
+                if record and line > header_line and line not in skipped:
+                    starts.append(line)
+                line = reader.line_num + 1
+        except csv.Error:
+            return None
     return starts
+
+
+# DuckDB's reject kinds, as quarantine rules; messages from the counts only, never the line.
+_REJECTS = {
+    "MISSING COLUMNS": "ragged_row",
+    "TOO MANY COLUMNS": "ragged_row",
+    "UNQUOTED VALUE": "unclosed_quote",
+    "INVALID UNICODE": "invalid_text",
+    "LINE SIZE OVER MAXIMUM": "oversized_row",
+}
+# No export holds a record near this; beyond it the row is set aside (a cell over
+# transform.MAX_CELL_CHARS loads, to be quarantined with its column named).
+MAX_RECORD_BYTES = 1 << 28
+
+
+def _set_aside(con: duckdb.DuckDBPyConnection, rejects: str, width: int) -> list[tuple[int, str, str]]:
+    """The records DuckDB's reader rejected, one per line, with a rule and a reason."""
+    found = con.execute(f"SELECT line, list(error_type ORDER BY column_idx), list(error_message ORDER BY column_idx) "
+                        f"FROM {rejects} GROUP BY line ORDER BY line").fetchall()
+    out = []
+    for line, kinds, messages in found:
+        kind = kinds[0]
+        counted = re.search(r"Found: (\d+)", messages[0] or "")
+        if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS") and counted:
+            reason = (f"{counted.group(1)} cell(s) where the header has {width} (a missing or extra cell, an unquoted "
+                      "comma, or a row cut off)")
+        elif kind == "UNQUOTED VALUE":
+            reason = "a quote opened in a cell is not closed (the row may be cut off)"
+        elif kind == "INVALID UNICODE":
+            reason = "the row is not UTF-8 text"
+        else:
+            reason = f"the row cannot be read as {width} cells ({kind.lower()})"
+        out.append((line, _REJECTS.get(kind, "unreadable_row"), reason))
+    return out
 
 
 def _duckdb_csv_problem(e: duckdb.Error) -> FileProblem:
@@ -212,7 +288,9 @@ def read_csv(path: Path, facts: FileFacts, table: str, is_header: Callable[[list
     trimmed = ", ".join(f"{trimmed_sql(f'c{i}')} AS c{i}" for i in range(len(header)))
     quoted_path = "'" + str(path).replace("'", "''") + "'"
     relation = (f"(SELECT {trimmed} FROM read_csv({quoted_path}, auto_detect=false, header=true, delim=',', "
-                f"quote='\"', escape='\"', columns={{{columns}}}, encoding='utf-8', skip={header_line - 1}))")
+                f"quote='\"', escape='\"', columns={{{columns}}}, encoding='utf-8', skip={header_line - 1}, "
+                f"store_rejects=true, rejects_table='{table}_rj', rejects_scan='{table}_rs', "
+                f"max_line_size={MAX_RECORD_BYTES}))")
     return Source(table, relation, header, None, path=path, facts=facts, header_line=header_line)
 
 
@@ -258,7 +336,14 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str,
             header.pop()
         if len(header) < 2:
             raise FileProblem(f"sheet {name!r} is not a table: its first row has {len(header)} column(s)")
-        data = [(i + 1, row) for i, row in enumerate(cells) if i > first and any(v is not None for v in row)]
+        rows_below = [(i + 1, row) for i, row in enumerate(cells) if i > first and any(v is not None for v in row)]
+        # A value beyond the header's last column has no column to go to: the row is set aside,
+        # as the same row in a CSV is.
+        width = len(header)
+        damaged = [(sheet_row, "ragged_row", f"{max(j for j, v in enumerate(row) if v is not None) + 1} cell(s) where "
+                    f"the header has {width} (a value right of the last header column)")
+                   for sheet_row, row in rows_below if any(v is not None for v in row[width:])]
+        data = [(sheet_row, row) for sheet_row, row in rows_below if not any(v is not None for v in row[width:])]
         arrays = {f"c{j}": pa.array([row[j] if j < len(row) else None for _, row in data], pa.string())
                   for j in range(len(header))}
         arrays["_row"] = pa.array(range(1, len(data) + 1), pa.int64())
@@ -267,7 +352,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table_prefix: str,
         con.register("_pcr_sheet", pa.table(arrays))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_x AS SELECT * FROM _pcr_sheet")
         con.unregister("_pcr_sheet")
-        sources.append(Source(table, f"{table}_x", header, name, line_word="row"))
+        sources.append(Source(table, f"{table}_x", header, name, line_word="row", damaged=damaged))
     if not sources:
         raise FileProblem("empty workbook: no sheet holds any data")
     return sources

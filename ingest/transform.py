@@ -17,6 +17,7 @@ Nothing here writes to the raw schema; ingest.store does that.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -28,6 +29,15 @@ from ingest.privacy import normalise_a_number_sql
 from ingest.sources import Source
 
 DECIDED = ("granted", "granted_in_part", "denied")
+# Excel holds at most 32,767 characters in a cell: no export holds a longer one.
+MAX_CELL_CHARS = 32_767
+MAX_KEY_CHARS = 64  # ids: client_id, case_id, ... (a program's ids are short)
+MAX_CODE_CHARS = 200  # offense codes, firm names
+# An export is dated by the day it was made; a date a day or two later is a time-zone or
+# clock slip, anything later is not yet known and cannot be true.
+FUTURE_TOLERANCE_DAYS = 2
+# Dates that may lie after the export date: a hearing is scheduled ahead.
+SCHEDULED_DATES = ("hearing_date",)
 PII_KINDS = ("pii_drop", "pii_hash", "pii_dob")
 MAX_AGE = 110
 
@@ -68,6 +78,7 @@ class SourceSql:
     source: Source
     match: Match
     vehicles: tuple[str, ...]
+    exported_on: dt.date | None = None  # no date in the rows may be later (FUTURE_TOLERANCE_DAYS)
 
     @property
     def layout(self) -> Layout:
@@ -101,9 +112,11 @@ class SourceSql:
             return lit(spec.value)
         if spec.source == "key_from":
             # A stable key from the row's own values: the same row in a later export gets the
-            # same key (so it supersedes, and an identical row is a duplicate).
-            joined = " || chr(31) || ".join(f"coalesce({c}, '')" for c in cells)
-            return f"('k-' || left(md5({joined}), 20))"
+            # same key (so it supersedes, and an identical row is a duplicate). Dates and
+            # numbers count as read, not as written: 03/18/2016 in a CSV and a date cell of
+            # an XLSX, or 3.0 and 3, are the same entry.
+            parts = [f"coalesce(CAST({self._as_read(table, i)} AS VARCHAR), '')" for i in resolved.indices]
+            return f"('k-' || left(md5({' || chr(31) || '.join(parts)}), 20))"
         if spec.source == "cases":
             branches = " ".join(f"WHEN {' AND '.join(self._holds(c, accepted) for c, accepted in self._rule_cells(rule, resolved))} "
                                 f"THEN {lit(rule.then)}" for rule in spec.rules)
@@ -113,6 +126,15 @@ class SourceSql:
                 else self._cleaned(cells[0], spec.clean)
         blank = spec.blank if spec.blank is not None else self.layout.values.get(column, {}).get("")
         return value if blank is None else f"coalesce({value}, {lit(blank)})"
+
+    def _as_read(self, table: str, index: int) -> str:
+        """Source column ``index`` as the table's date or number column read from it alone
+        parses it; the trimmed text otherwise."""
+        for name, other in self.match.columns[table].items():
+            column = TABLES[table].column(name)
+            if other.indices == (index,) and other.spec.source == "column" and column.kind in ("date", "number"):
+                return self._parsed(column, self._cleaned(f"c{index}", other.spec.clean))
+        return f"c{index}"
 
     @staticmethod
     def _rule_cells(rule, resolved) -> list[tuple[str, object]]:
@@ -299,13 +321,46 @@ class SourceSql:
                                lit(f"age at intake from date_of_birth is over {MAX_AGE} (value withheld)")))
         return errors
 
+    def _cell_errors(self, table: str) -> list[tuple[str, str]]:
+        """Damage in any cell of the row, mapped or not: a NUL byte, a cell longer than any
+        export holds. The row is quarantined whole, so these go with its first table."""
+        errors = []
+        nul_possible = self.source.facts is None or self.source.facts.nul_bytes > 0
+        for i, header in enumerate(self.source.header):
+            named = lit(f"column {header.strip()!r}")
+            if nul_possible:
+                errors.append(_err("damaged_cell", table, f"contains(c{i}, chr(0))",
+                                   f"'a cell of ' || {named} || ' holds a NUL byte (a damaged export)'"))
+            errors.append(_err("oversized_cell", table, f"strlen(c{i}) > {MAX_CELL_CHARS}",
+                               f"'a cell of ' || {named} || ' holds ' || format('{{:,}}', length(c{i})) || "
+                               f"{lit(f' characters, more than any export holds ({MAX_CELL_CHARS:,})')}"))
+        return errors
+
+    def _limit_errors(self, table: Table, column: Column) -> list[tuple[str, str]]:
+        """Keys and codes within sane limits; dates no later than the export."""
+        t, name, val = table.name, column.name, self.val(table.name, column.name)
+        if column.kind == "text" and (name.endswith("_id") or name in ("offense_code", "partner_firm")):
+            limit = MAX_KEY_CHARS if name.endswith("_id") else MAX_CODE_CHARS
+            return [
+                _err("bad_key", t, f"strlen({val}) > {limit}",
+                     f"{lit(name + ' is ')} || format('{{:,}}', length({val})) || "
+                     f"{lit(f' characters long, more than {limit} (value withheld)')}"),
+                _err("bad_key", t, f"regexp_matches({val}, '[\x00-\x1f\x7f]')",
+                     lit(f"{name} holds a control character such as a tab or a line break (value withheld)")),
+            ]
+        if column.kind == "date" and name not in SCHEDULED_DATES and self.exported_on is not None:
+            latest = self.exported_on + dt.timedelta(days=FUTURE_TOLERANCE_DAYS)
+            return [_err("future_date", t, f"{val} > DATE '{latest.isoformat()}'",
+                         f"{lit(name + ' ')} || {val} || {lit(f' is after the export date {self.exported_on.isoformat()}')}")]
+        return []
+
     def errors(self, table: str) -> list[tuple[str, str]]:
         """(condition, error struct) for every rule of the table's record in a row."""
         t = TABLES[table]
-        errors = []
+        errors = self._cell_errors(table) if table == self.tables[0] else []
         for column in t.columns:
             if column.name in self.match.columns[table]:
-                errors += self._column_errors(t, column)
+                errors += self._column_errors(t, column) + self._limit_errors(t, column)
         return errors + self._check_errors(t)
 
     # -- step 1: the work table -------------------------------------------------------------

@@ -345,8 +345,8 @@ def _bad_files(d: Path) -> dict[str, tuple[Path, str]]:
     single = d / "single.csv"
     single.write_text("just one column\nvalue\n", encoding="utf-8")
     ragged = d / "ragged.csv"
-    ragged.write_text("motion_id,conviction_id,vehicle,outcome\nM1,V1,PC 1018,pending\nM2,V1,PC 1018,pend,ing\n",
-                      encoding="utf-8")
+    ragged.write_text("motion_id,conviction_id,vehicle,outcome\nM1,V1,PC 1018,pending\nM2,V1,PC 1018,pend,ing\n"
+                      "M3;V1;PC 1018;pending\n", encoding="utf-8")
     broken = d / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04 this is not really a workbook")
     unknown = d / "unknown.csv"
@@ -356,7 +356,7 @@ def _bad_files(d: Path) -> dict[str, tuple[Path, str]]:
         "empty": (empty, "empty file"),
         "binary": (binary, "not a table: the file is binary"),
         "single": (single, "not a table: its first row has 1 column(s), like a title row above a header"),
-        "ragged": (ragged, "not a consistent table: record 3 has 5 fields but the header has 4"),
+        "ragged": (ragged, "not a consistent table: 2 of 3 records (67%) do not fit the header's 4 columns (first at line 3)"),
         "broken": (broken, "cannot open the XLSX workbook"),
         "unknown": (unknown, "unknown layout"),
     }

@@ -258,3 +258,18 @@ def test_records_whose_parent_row_was_quarantined_are_counted_in_the_summary(tmp
     assert result.code == 0
     assert "1 record(s) of time_entries refer to cases not loaded" in result.out
     assert rows(program["db"], "SELECT count(*) FROM raw.quarantine") == [(1,)]
+
+
+def test_a_key_made_from_columns_reads_dates_and_numbers_as_values_not_as_written(tmp_path, run_pcr, program):
+    program["in"].mkdir()
+    first = write_csv(program["in"] / "time_2024-08-01.csv", TIME_HEADER, TIME)
+    # The same entries from the system's XLSX report: date cells, numbers written 2.50.
+    book = write_xlsx(program["in"] / "time_2024-09-01.xlsx", TIME_HEADER, [r[:4] + [f"{float(r[4]):.2f}"] for r in TIME])
+    sheet = openpyxl.load_workbook(book)
+    import datetime as dt
+    for row in sheet.active.iter_rows(min_row=2):
+        row[3].value = dt.datetime.strptime(row[3].value, "%m/%d/%Y")
+    sheet.save(book)
+    assert ingest(run_pcr, program, first).code == 0
+    assert ingest(run_pcr, program, book).code == 0
+    assert rows(program["db"], "SELECT count(*), sum(hours) FROM raw.time_entries WHERE _is_current") == [(3, 7.5)]
