@@ -13,11 +13,10 @@ import pandas as pd
 import pytest
 import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from e2e.support import (APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, build_published_db, busiest_firm, open_page,
-                          write_roles)
+from e2e.support import (APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, Recording, build_published_db, busiest_firm,
+                          open_page, write_roles)
 
 THRESHOLD = 11
 # Columns that hold measures other than counts of people or cases (days, rates, hours, money).
@@ -42,17 +41,6 @@ def env(pcr_env, published, firm, monkeypatch, tmp_path):
     Recording.files.clear()
     monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
     return published
-
-
-class Recording(MemoryMediaFileStorage):
-    """Keeps what each download button offers (AppTest drops its media store after a run)."""
-
-    files: dict[str, bytes] = {}
-
-    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
-        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
-        Recording.files[self.get_url(file_id)] = bytes(path_or_data)
-        return file_id
 
 
 def mart(db, sql: str, params=None):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
@@ -69,6 +70,19 @@ def write_roles(path: Path, firm: str, threshold: int = 11, funder_grants: tuple
         encoding="utf-8",
     )
     return path
+
+
+class Recording(MemoryMediaFileStorage):
+    """Keeps what each download button offers (AppTest drops its media store after a run):
+    patch it over streamlit.testing.v1.app_test.MemoryMediaFileStorage, then read
+    ``Recording.files[button.proto.url]``."""
+
+    files: dict[str, bytes] = {}
+
+    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
+        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
+        Recording.files[self.get_url(file_id)] = bytes(path_or_data)
+        return file_id
 
 
 def open_page(at: AppTest, page: str, **state) -> AppTest:
