@@ -221,3 +221,63 @@ def test_list_shows_a_program_layout_replacing_a_bundled_one(tmp_path, run_pcr, 
     assert result.code == 1
     assert f"{other / 'broken.yml'}:6: files.people.tables: unknown table client" in result.out
     assert "(from --layouts)" in result.out and "timesheets" not in result.out
+
+
+WALKTHROUGH = paths.PROJECT_ROOT / "docs" / "your-export.md"
+SCHEMA_IN_THE_DOC = "/path/to/pcr/ingest/layout.schema.json"
+
+
+def _shown_lines_are_printed(block: str, output: str) -> None:
+    """Every line the page shows of a command's output is a line of the real output ('...'
+    stands for lines left out)."""
+    printed = {line.rstrip() for line in output.splitlines()}
+    for line in block.splitlines():
+        if line.strip() != "...":
+            assert line.rstrip() in printed, f"{line!r} not in:\n{output}"
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(info string, body) of every fenced code block, in order."""
+    return re.findall(r"(?ms)^```(\w*)\n(.*?)^```$", text)
+
+
+def test_the_walkthrough_shows_what_the_commands_do(run_pcr, monkeypatch):
+    blocks = fenced_blocks(WALKTHROUGH.read_text(encoding="utf-8"))
+    exports = [body for lang, body in blocks if lang == "csv"]
+    layouts = [body for lang, body in blocks if lang == "yaml"]
+    plain = [body for lang, body in blocks if not lang]
+    data = paths.data_dir()  # the page works inside the data directory, its layouts in layouts/
+    (data / "exports").mkdir(parents=True)
+    monkeypatch.chdir(data)
+    for name, body in zip(["motions_export_2026-04-20.csv", "time_export_2026-04-20.csv"], exports):
+        (data / "exports" / name).write_text(body, encoding="utf-8")
+    # 1. The draft is the one on the page, to the byte (but for where the schema is installed).
+    result = run_pcr("layout", "draft", "exports/motions_export_2026-04-20.csv", "exports/time_export_2026-04-20.csv",
+                     "--out", "layouts/our_cms.yml")
+    assert result.code == 0, result.err
+    draft = (data / "layouts" / "our_cms.yml").read_text(encoding="utf-8")
+    assert draft.replace(str(paths.PROJECT_ROOT / "ingest" / "layout.schema.json"), SCHEMA_IN_THE_DOC) == layouts[0]
+    # 3. Its check, as the page shows it.
+    result = run_pcr("layout", "check", "layouts/our_cms.yml", "exports/")
+    assert result.code == 1
+    _shown_lines_are_printed(next(b for b in plain if "NOT READY" in b), result.out)
+    # 2. The finished layout: a typo is refused with its line, as shown; as written it passes.
+    final = layouts[1]
+    typo = final.replace('outcome: "Outcome"  # blank until the court rules: see values, outcome ""',
+                         'outcome: {column: "Outcome", blank: pendng}')
+    assert typo != final
+    (data / "layouts" / "our_cms.yml").write_text(typo, encoding="utf-8")
+    result = run_pcr("layout", "check", "layouts/our_cms.yml", "exports/")
+    assert result.code == 1
+    _shown_lines_are_printed(next(b for b in plain if b.startswith("ERROR: bad layout mapping")), result.err)
+    (data / "layouts" / "our_cms.yml").write_text(final, encoding="utf-8")
+    result = run_pcr("layout", "check", "layouts/our_cms.yml", "exports/")
+    assert result.code == 0, result.out
+    _shown_lines_are_printed(next(b for b in plain if "nothing would be quarantined" in b), result.out)
+    # 4. Found in the data directory's layouts folder, it loads every row.
+    db = data / "scratch.duckdb"
+    result = run_pcr("ingest", "exports/", "--db", db)
+    assert result.code == 0, result.err
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT layout, sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate) "
+                           "FROM raw.load_manifest GROUP BY layout").fetchall() == [("our_cms", 14, 0, 1)]
