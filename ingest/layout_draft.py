@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.contract import CALIFORNIA_COUNTIES, TABLE_ORDER, TABLES, Column
+from ingest.contract import TABLE_ORDER, TABLES, Column
 from ingest.engine import SUFFIXES, load_vehicles
 from ingest.layout_schema import SCHEMA_FILE
 from ingest.layouts import (DEFAULT_FALSE, DEFAULT_TRUE, DEFAULT_UNKNOWN, HEADER_SEARCH_ROWS, Layout,

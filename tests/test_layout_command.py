@@ -195,6 +195,12 @@ def test_check_of_a_clean_export_passes_and_names_a_file_another_layout_reads(tm
     assert result.code == 1
     assert "NOT READ BY our_cms: the signature of canonical/clients fits this header better" in result.out
     assert run_pcr("layout", "check", "canonical", canonical).code == 0  # a layout in use, by its name
+    renamed = write_csv(tmp_path / "renamed" / "motions_export_2026-05-20.csv",
+                        [h if h != "Outcome" else "Ruling" for h in MOTIONS_HEADER], MOTIONS, above=TITLE)
+    result = run_pcr("layout", "check", draft, renamed)
+    assert result.code == 1
+    assert ("  REFUSED: looks like our_cms/motions_export (our_cms.yml) but the header lacks column(s) the mapping "
+            "reads: motions.outcome (column 'Outcome')") in result.out
 
 
 def test_list_shows_a_program_layout_replacing_a_bundled_one(tmp_path, run_pcr, export):

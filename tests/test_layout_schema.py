@@ -4,7 +4,6 @@ file, the key path and the line it is written on."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
