@@ -33,7 +33,8 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The frame as a UTF-8 CSV download, neutralised."""
+    """The frame as a UTF-8 CSV download, neutralised. Lines end in CRLF (RFC 4180), which also
+    makes the writer quote a cell holding a lone carriage return instead of breaking the row."""
     out = io.StringIO()
-    neutralise_frame(frame).to_csv(out, index=False)
+    neutralise_frame(frame).to_csv(out, index=False, lineterminator="\r\n")
     return out.getvalue().encode("utf-8")
