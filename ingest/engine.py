@@ -218,6 +218,13 @@ class Ingestor:
             result.quarantine_rules.clear()
             result.quarantine_examples.clear()
             result.message = str(e)
+        except Exception as e:  # noqa: BLE001 - one file's failure must not end the run without its record
+            result.sources = []
+            result.quarantine_rules.clear()
+            result.quarantine_examples.clear()
+            # The error's own text may quote a cell (a name, an A-number): only its kind is said.
+            result.message = (f"not loaded: an unexpected error ({type(e).__name__}) while reading it; nothing of it "
+                              "was written. Report it with the file's layout, not its contents")
         finally:
             self._drop_work_tables()
             result.seconds = time.perf_counter() - clock

@@ -128,9 +128,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="publish although a headline number or a column the metrics need went from values "
                              "to none against the published data, or a funnel step is 0 while the next is not; "
                              "the check then warns. Use it only when that change is true")
-    from ingest.command import add_exported_at_argument
+    from ingest.command import add_exported_at_argument, add_layouts_argument
 
     add_exported_at_argument(parser)
+    add_layouts_argument(parser)
 
 
 def _utcnow() -> dt.datetime:
@@ -195,13 +196,15 @@ def _say(text: str = "") -> None:
 
 class Pipeline:
     def __init__(self, published: Path, exports: list[Path], fresh: bool,
-                 exported_at: dt.datetime | None = None, accept_collapse: bool = False) -> None:
+                 exported_at: dt.datetime | None = None, accept_collapse: bool = False,
+                 layouts_dir: Path | None = None) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
         self.fresh = fresh
         self.exported_at = exported_at  # for files whose name does not say when they were exported
         self.accept_collapse = accept_collapse
+        self.layouts_dir = layouts_dir  # the program's own layouts (None: the default folder)
         self.started_at = _utcnow()
         self.run_id = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         self.docs_dir = published.parent / "data_docs" / self.run_id
@@ -262,8 +265,10 @@ class Pipeline:
                         else "starting from an empty database")
 
     def _ingest(self) -> None:
+        from ingest import store
         from ingest.command import undated_warning
         from ingest.engine import Ingestor, collect_files
+        from ingest.layouts import LayoutError, load_layouts
 
         with self.stage("ingest", f"{len(self.exports)} path(s)" if self.exports else "nothing to ingest") as s:
             if not self.exports:
@@ -273,7 +278,13 @@ class Pipeline:
             if not files and not results:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
             self.groundwork = _Groundwork(self.working, self.dbt_work_dir)
-            ingestor = Ingestor(self.working, exported_at=self.exported_at)
+            if self.layouts_dir is not None and not self.layouts_dir.is_dir():
+                raise StageFailed(f"--layouts {self.layouts_dir}: no such folder")
+            try:
+                layouts = load_layouts(self.layouts_dir)
+            except LayoutError as e:
+                raise StageFailed(f"bad layout mapping: {e}") from None
+            ingestor = Ingestor(self.working, exported_at=self.exported_at, layouts=layouts)
             if ingestor.upgrade_note:
                 _say(f"      {ingestor.upgrade_note}")
             try:
@@ -286,6 +297,7 @@ class Pipeline:
                             f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
                             else f" ({result.message})"))
                 sha = dict(ingestor.con.execute("SELECT load_id, any_value(sha256) FROM raw.load_manifest GROUP BY 1").fetchall())
+                left_behind = store.describe_orphans(store.orphans(ingestor.con))
             finally:
                 ingestor.close()
             self.inputs = [{"source_path": str(r.path), "sha256": sha.get(r.load_id), "load_id": r.load_id,
@@ -302,9 +314,17 @@ class Pipeline:
             s.detail = (f"{t['files_loaded']} file(s) loaded ({t['rows_loaded']:,} rows, "
                         f"{t['rows_quarantined']:,} quarantined), {t['files_already_loaded']} already loaded")
             if rules:
-                # Rule names and counts only: quarantined raw values stay in raw.quarantine.
-                _say("      quarantined rows by rule (details in raw.quarantine): "
-                     + ", ".join(f"{rule} {n:,}" for rule, n in rules.most_common()))
+                # Rule names, lines and reasons only: quarantined raw values stay in raw.quarantine.
+                _say("      quarantined rows by rule: " + ", ".join(f"{rule} {n:,}" for rule, n in rules.most_common()))
+                for r in loaded:
+                    for example in r.quarantine_examples[:3]:
+                        _say(f"        {example}")
+                _say("      every quarantined row: the Data quality page, or the table raw.quarantine")
+            for sentence in left_behind:
+                _say(f"      {sentence}")
+            for r in loaded:
+                for doubt in r.warnings:
+                    _say(f"      mapping doubt: {doubt}")
             warning = undated_warning(loaded)
             if warning:
                 _say(f"      {warning}")
@@ -437,7 +457,8 @@ def run(args: argparse.Namespace) -> int:
     published.parent.mkdir(parents=True, exist_ok=True)
     try:
         with RunLock(lock_path(published)):
-            return Pipeline(published, list(args.paths), args.fresh, args.exported_at, args.accept_collapse).execute()
+            return Pipeline(published, list(args.paths), args.fresh, args.exported_at, args.accept_collapse,
+                            args.layouts).execute()
     except RunLocked as e:
         print(f"pcr run: refused: {e}", file=sys.stderr)
         return 1

@@ -155,3 +155,20 @@ def test_a_refused_file_names_the_problem_and_leaves_the_database_byte_identical
     assert result.code == 1
     assert f"{path}: {message}" in result.err.replace("\n", " ") or (path.name in result.err and message in result.err), result.err
     assert digest(loaded) == before
+
+
+def test_pcr_run_shows_the_first_quarantined_rows_and_where_to_see_them_all(tmp_path, run_pcr):
+    from conftest import DATASET, write_layout
+
+    exports = tmp_path / "exports"
+    write_layout(DATASET, "canonical", exports, suffix="_2024-08-01")
+    motions = next(exports.glob("motions_*.csv"))
+    width = len(motions.read_text(encoding="utf-8").splitlines()[0].split(","))
+    with motions.open("a", encoding="utf-8", newline="") as f:  # the file's own line ends (csv writes \r\n)
+        f.write(",".join(["M98"] + [""] * (width - 1) + ["surplus"]) + "\r\n")  # a value right of the last column
+    result = run_pcr("run", exports, "--db", tmp_path / "var" / "pcr.duckdb")
+    assert result.code == 0, result.out + result.err
+    assert "quarantined rows by rule: ragged_row 1" in result.out
+    assert (f"{motions.name}: line {len(DATASET['motions']) + 2}: {width + 1} cell(s) where the header has {width}"
+            in result.out)
+    assert "every quarantined row: the Data quality page, or the table raw.quarantine" in result.out

@@ -78,7 +78,7 @@ def test_exported_at_must_be_a_past_date(tmp_path, run_pcr, capsys):
 
 
 @pytest.mark.parametrize("spec,problem", [
-    ("export_date: '%Y%m%d'", "export_date: expected 'file_name'"),
+    ("export_date: '%Y%m%d'", "export_date: expected a mapping"),
     ("export_date: {file_name: '_\\d{8}', format: '%Y%m%d'}", "export_date.file_name: needs a group"),
     ("export_date: {file_name: '_(\\d{8}', format: '%Y%m%d'}", "export_date.file_name: not a regular expression"),
     ("export_date: {file_name: '_(\\d{8})', format: 'YYYYMMDD'}", "export_date.format: expected strftime codes"),
@@ -87,7 +87,8 @@ def test_a_bad_export_date_pattern_is_a_layout_error(tmp_path, spec, problem):
     text = (paths.layouts_dir() / "canonical.yml").read_text(encoding="utf-8")
     path = tmp_path / "canonical.yml"
     path.write_text(text.replace("files:", f"{spec}\nfiles:", 1), encoding="utf-8")
-    with pytest.raises(LayoutError, match=f"{path}: {problem}".replace("(", r"\(").replace(".", r"\.")):
+    # The line of the entry in the YAML is named too (the spec sits on line 6).
+    with pytest.raises(LayoutError, match=f"{path}:6: {problem}".replace("(", r"\(").replace(".", r"\.")):
         load_layout(path)
 
 
