@@ -8,6 +8,34 @@ import plotly.graph_objects as go
 
 from dashboards.disclosure import TOTAL_LABEL
 
+# Words a chart shows for the marts' codes (outcomes, recognition classes, relief kinds,
+# removal-avoided statuses, case status); any other label is shown as it is.
+LABELS = {
+    "granted": "granted", "granted_in_part": "granted in part", "denied": "denied", "withdrawn": "withdrawn",
+    "pending": "pending",
+    "vacatur": "vacatur", "vacatur_recognized": "vacatur: recognized", "uncertain": "vacatur: uncertain",
+    "not_recognized": "vacatur: not recognized", "offense_reduction": "offense reduction",
+    "sentence_modification": "sentence modification", "rehabilitative": "rehabilitative",
+    "confirmed": "confirmed", "projected": "projected", "administrative_closure": "administrative closure",
+    "partial_relief": "partial relief", "none_yet": "no effective relief yet (work open)",
+    "no_effective_relief": "no effective relief (nothing open)", "not_avoided": "not avoided",
+    "open": "open", "closed": "closed",
+}
+# One colour per series on every page, so "denied" looks the same wherever it is drawn.
+COLOURS = {
+    "granted": "#1f77b4", "granted in part": "#aec7e8", "denied": "#d62728", "withdrawn": "#c7c7c7", "pending": "#ff7f0e",
+    "vacatur": "#2ca02c", "vacatur: recognized": "#2ca02c", "vacatur: uncertain": "#98df8a",
+    "vacatur: not recognized": "#bcbd22", "offense reduction": "#9467bd", "sentence modification": "#8c564b",
+    "rehabilitative": "#e377c2",
+    "confirmed": "#2ca02c", "projected": "#98df8a", "administrative closure": "#17becf", "partial relief": "#ffbb78",
+    "no effective relief yet (work open)": "#c7c7c7", "no effective relief (nothing open)": "#7f7f7f",
+    "not avoided": "#d62728", "hours": "#1f77b4",
+}
+
+
+def label(code) -> str:
+    return LABELS.get(str(code), str(code))
+
 
 def interior(numeric: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """The table without its Total row / column."""
@@ -21,18 +49,20 @@ def stacked_bars(numeric: pd.DataFrame, *, x_title: str, y_title: str, title: st
     """One bar per row label, stacked by column label."""
     data = interior(numeric)
     long = data.rename_axis(index="label", columns="series").stack(future_stack=True).rename("value").reset_index()
-    long["label"] = long["label"].astype(str)
-    long["series"] = long["series"].astype(str)
+    long["label"] = long["label"].map(label)
+    long["series"] = long["series"].map(label)
     long = long.dropna(subset=["value"])
+    # A row with no bar (every number hidden or 0) would only be an empty line on the axis.
+    long = long[long.groupby("label")["value"].transform("sum") > 0]
     figure = px.bar(
         long, y="label" if horizontal else "value", x="value" if horizontal else "label", color="series",
         orientation="h" if horizontal else "v", title=title,
-        labels={"label": x_title, "value": y_title, "series": ""},
+        labels={"label": x_title, "value": y_title, "series": ""}, color_discrete_map=COLOURS,
     )
     figure = _tidy(figure)
     if horizontal:  # one readable row per label
         figure.update_yaxes(categoryorder="total ascending", dtick=1)
-        figure.update_layout(height=max(420, 120 + 22 * long["label"].nunique()))
+        figure.update_layout(height=max(240, 120 + 26 * long["label"].nunique()))
     return figure
 
 
@@ -41,7 +71,9 @@ def lines(numeric: pd.DataFrame, *, x_title: str, y_title: str, title: str) -> g
     data = interior(numeric)
     figure = go.Figure()
     for column in data.columns:
-        figure.add_trace(go.Scatter(x=[str(x) for x in data.index], y=data[column], mode="lines+markers", name=str(column), connectgaps=False))
+        name = label(column)
+        figure.add_trace(go.Scatter(x=[str(x) for x in data.index], y=data[column], mode="lines+markers", name=name,
+                                    connectgaps=False, line_color=COLOURS.get(name)))
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     return _tidy(figure)
 

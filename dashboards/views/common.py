@@ -183,7 +183,7 @@ def frame_for(table: SuppressedTable, scope: Scope, rows: str | list[str] | None
     numbers otherwise. The row labels become the first column, named ``rows`` (the access
     layer's Total row leaves the index unnamed); a 1-D table's numbers go in ``value``."""
     if scope.suppresses:
-        shown = table.display
+        shown = _formatted(table) if isinstance(table.display, pd.DataFrame) else table.display
     else:
         shown = table.numeric.apply(_as_integers) if isinstance(table.numeric, pd.DataFrame) else _as_integers(table.numeric)
     frame = shown.to_frame(value) if isinstance(shown, pd.Series) else shown.copy()
@@ -211,6 +211,30 @@ def cells(numbers: pd.Series, table: SuppressedTable, scope: Scope, decimals: in
     return out
 
 
+def _formatted(table: SuppressedTable) -> pd.DataFrame:
+    """A funder's table with the shown numbers in one format (whole numbers with thousands
+    separators, others to one decimal) and a missing statistic empty, as the manager's is; a
+    hidden entry keeps its marker."""
+    display = table.display.copy()
+    for column in display.columns:
+        if column not in table.numeric.columns:
+            continue
+        numbers = table.numeric[column]
+        if not pd.api.types.is_numeric_dtype(numbers) or pd.api.types.is_bool_dtype(numbers):
+            continue
+        shown = ~np.asarray(table.suppressed_mask[column], dtype=bool)
+        display[column] = display[column].astype(object)
+        j = display.columns.get_loc(column)
+        for i in np.flatnonzero(shown):
+            number = numbers.iloc[i]
+            if pd.isna(number):
+                if str(display.iat[i, j]) in ("nan", "NaN", "<NA>", "None"):
+                    display.iat[i, j] = ""
+            else:
+                display.iat[i, j] = f"{int(number):,}" if float(number).is_integer() else f"{float(number):,.1f}"
+    return display
+
+
 def _as_integers(column: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(column, errors="coerce")
     if numbers.notna().all() and (numbers == numbers.round()).all():
@@ -218,10 +242,40 @@ def _as_integers(column: pd.Series) -> pd.Series:
     return column
 
 
+# Column headers on screen for the marts' column names and codes (the CSV download keeps the
+# names, which other tools read).
+HEADERS = {
+    **charts.LABELS,
+    "partner_firm": "partner firm", "decision_quarter": "quarter of decision", "status_quarter": "quarter the status was reached",
+    "cases_with_time": "cases with time", "value_usd": "value of donated time", "attorneys_participating": "attorneys participating",
+    "hours_per_attorney": "hours per attorney", "hours_per_case": "hours per case",
+    "km_median_days": "median days (Kaplan–Meier)", "km_p75_days": "75th percentile days (Kaplan–Meier)",
+    "closed_only_median_days": "median days of closed work only", "events": "resolved", "censored": "still open",
+    "motion_id": "motion", "case_id": "case", "attorney_id": "attorney", "filing_date": "filing date",
+    "hearing_date": "hearing date", "days_open": "days open",
+}
+
+
+def _column_config(frame: pd.DataFrame) -> dict:
+    """Readable headers, thousands separators, and dollars for the value of donated time
+    (numbers a funder sees are already text in that format)."""
+    config = {}
+    for column in frame.columns:
+        header = HEADERS.get(str(column), str(column))
+        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+            config[column] = st.column_config.NumberColumn(header, format="dollar" if column == "value_usd" else "localized")
+        elif pd.api.types.is_datetime64_any_dtype(frame[column]):
+            dates_only = (frame[column].dropna() == frame[column].dropna().dt.normalize()).all()
+            config[column] = (st.column_config.DateColumn if dates_only else st.column_config.DatetimeColumn)(header)
+        elif header != str(column):
+            config[column] = st.column_config.Column(header)
+    return config
+
+
 def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
     """A table on screen and the same table as a CSV download (cells that would start a
     spreadsheet formula neutralised; the download is recorded in the access log)."""
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=_column_config(frame))
     file_name = f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv"
     st.download_button(
         f"Download {name} (CSV)",
@@ -243,6 +297,10 @@ def show_chart(figure, drawn_from: pd.DataFrame | pd.Series, what: str) -> None:
     hidden = int(np.isnan(values).sum())
     if values.size and hidden == values.size:
         st.info(f"The chart of {what} is not drawn: every number in it is hidden to protect small counts.")
+        return
+    if hidden and not (values[~np.isnan(values)] > 0).any():  # only zeros left: a flat line would read as "none"
+        st.info(f"The chart of {what} is not drawn: every number in it is 0 or hidden to protect small counts "
+                f"({hidden} of {values.size} hidden).")
         return
     st.plotly_chart(figure)
     if hidden:

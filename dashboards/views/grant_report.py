@@ -66,7 +66,7 @@ def _report_files(grant_id: str, period_text: str, threshold: int, db_identity: 
     period = parse_period(period_text, grants.grants[grant_id])
     version = asof.prepare(period, grants.grants[grant_id].close_after_days, ctx.data.db_path)
     report = build_report(grants.grants[grant_id], period, version, threshold)
-    return report, {fmt: write(report) for fmt, write in render.WRITERS.items()}, render.charts(report)
+    return report, {fmt: write(report) for fmt, write in render.WRITERS.items()}, render.report_charts(report)
 
 
 try:
@@ -78,10 +78,14 @@ except (ValueError, asof.ReportDataError, DataUnavailable) as problem:
     st.stop()
 
 st.caption(" · ".join(grant.scope_lines()))
+st.caption("The sidebar's period and filters do not apply here: a grant report covers its grant's scope and the "
+           "period chosen above.")
 st.info(report.version.basis)
 columns = st.columns(3)
 for i, (label, value, unit) in enumerate(report.headline):
-    columns[i % 3].metric(f"{label} ({unit})", value)
+    # What the number counts goes under it: in the label it would be cut off at the tile's width.
+    columns[i % 3].metric(label, value)
+    columns[i % 3].caption(unit)
 
 downloads = st.columns(3)
 mime = {"pdf": "application/pdf", "csv": "text/csv",
@@ -92,8 +96,11 @@ for column, (fmt, data) in zip(downloads, files.items()):
 
 st.subheader("Deliverables")
 st.dataframe(report.deliverables, hide_index=True, width="stretch")
-for name, png in charts:
-    st.image(png, caption=name)
+for chart in charts:
+    if chart.png is None:
+        st.caption(chart.sentence)
+    else:
+        st.image(chart.png, caption=chart.title)
 for table in report.tables:
     st.subheader(table.title)
     st.caption(table.note)
@@ -106,5 +113,4 @@ with st.expander("Methods: what each number means"):
         st.markdown(f"**{term}.** {text}")
 with st.expander("Data version"):
     st.dataframe(render.version_frame(report), hide_index=True, width="stretch")
-st.caption(f"Counts below {report.threshold} are shown as <{report.threshold}; a sum or rate built on one is "
-           "shown as 'suppressed'.")
+st.caption(render.suppression_note(report))

@@ -120,10 +120,14 @@ for columns, row in zip(rows, layout):
             border=True,
         )
 median, median_missing, group = km_median(ctx)
-rows[-1][3].metric(
-    "Median days, referral to decision (Kaplan–Meier)", fmt(median, marker=median_missing), border=True,
-    help=f"All referrals, open ones counted as censored at the as-of date ({group}); not limited to the period.",
-)
+dimension, _, group_value = group.partition(": ")
+described = group if not group_value else "every referral" if dimension == "all" else f"{dimension.replace('_', ' ')} {group_value}"
+km_label = "Median days, referral to decision (Kaplan–Meier)"
+with rows[-1][3].container(border=True):
+    # The label is wider than a tile: written above the number, wrapping, instead of cut off.
+    st.caption(km_label, help=f"All referrals, open ones counted as censored at the as-of date ({described}); "
+                              "not limited to the period.")
+    st.metric(km_label, fmt(median, marker=median_missing), label_visibility="collapsed")
 st.caption(
     "Grant rate = granted (incl. in part) ÷ decided; withdrawn and pending motions are not in the denominator. "
     "Offense reductions and sentence modifications are reported beside vacaturs, never added into them. "

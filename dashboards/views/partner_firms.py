@@ -35,8 +35,8 @@ if len(numeric):
             hours[column] = cells(numeric[column], time, ctx.scope, decimals=0 if column == "value_usd" else 1,
                                   hidden_as=time.display[column], prefix="$" if column == "value_usd" else "")
     show_frame(hours, "pro bono time by firm", caption=(
-        "Value of donated time = hours × the configured hourly rate (dbt var pro_bono_hourly_rate). "
-        "Hours per attorney = hours ÷ attorneys who logged time."))
+        "Value of donated time = hours × the hourly rate the program sets for donated time."
+        + (" Hours per attorney = hours ÷ attorneys who logged time." if "hours_per_attorney" in numeric else "")))
     by_firm = numeric.set_index("partner_firm")[["hours"]]
     show_chart(charts.stacked_bars(by_firm, x_title="firm", y_title="hours", title="Pro bono hours by firm", horizontal=True),
                by_firm, "pro bono hours by firm")

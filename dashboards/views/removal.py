@@ -38,11 +38,12 @@ quarters = by_quarter.numeric.drop(index="none", errors="ignore")
 drawn = [s for s in STATUSES[:3] if s in quarters.columns]
 if drawn and len(charts.interior(quarters)):
     show_chart(charts.lines(quarters.reindex(columns=drawn), x_title="quarter the status was reached", y_title="clients",
-                            title="Confirmed and projected by quarter"), quarters.reindex(columns=drawn), "removal avoided by quarter")
+                            title="Confirmed, projected and administrative closure by quarter"), quarters.reindex(columns=drawn),
+               "removal avoided by quarter")
 else:
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided by quarter",
-           caption="'none': no relief and no outcome yet, so no date the status was reached.")
+           caption="Quarter 'none': no relief and no outcome yet, so no date the status was reached.")
 
 st.subheader("By county")
 by_county = ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params)
@@ -50,6 +51,6 @@ county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in
 show_chart(charts.stacked_bars(county_statuses, x_title="county", y_title="clients", title="Status by county", horizontal=True),
            county_statuses, "status by county")
 show_frame(frame_for(by_county, ctx.scope, "county"), "removal avoided by county",
-           caption="County of the conviction of the motion the status rests on.")
+           caption="County of the conviction of the motion the status rests on; '(none)': no motion places the client in a county.")
 ignored_note(ctx, RELATION)
 suppression_note(ctx)

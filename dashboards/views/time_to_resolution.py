@@ -51,10 +51,12 @@ medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, 
                            unit=unit)
 st.subheader("Medians and 75th percentiles (days)")
 if len(medians.numeric):
-    frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": GROUPS[dimension].lower(), "n": "units"})
+    group_header = "group" if dimension == "all" else GROUPS[dimension].lower()
+    frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": group_header, "n": "units"})
     show_frame(frame, "time to resolution medians", caption=(
-        "km_median_days / km_p75_days: first day the Kaplan–Meier curve reaches 50% / 25% still unresolved (empty: "
-        "not reached yet). closed_only_median_days ignores open work and is biased low; shown for comparison."))
+        "Median / 75th percentile days (Kaplan–Meier): first day the curve reaches 50% / 25% still unresolved "
+        "(empty: not reached yet). The median of closed work only ignores open work and is biased low; shown for "
+        "comparison."))
 else:
     group = f"{GROUPS[dimension].lower()} {chosen or ctx.scope.firm}" if (chosen or ctx.scope.firm) else None
     st.info(f"No times to resolution match these filters for “{MEASURES[measure]}” ({group})." if group
@@ -69,11 +71,12 @@ if largest:
     curves = ctx.data.summary("mart_time_to_resolution_km", ["dimension_value", "t_days"], {"survival": "max(survival)"},
                               weight="at_risk", where=curve_where, params=curve_params)
     points = curves.numeric.dropna(subset=["survival"]).rename(columns={"dimension_value": "group"})
-    title = f"{MEASURES[measure]} — by {GROUPS[dimension].lower()}" + (f" (largest {TOP_GROUPS} groups)" if len(medians.numeric) > TOP_GROUPS else "")
+    title = MEASURES[measure] + ("" if dimension == "all" else f" — by {GROUPS[dimension].lower()}") + (
+        f" (largest {TOP_GROUPS} groups)" if len(medians.numeric) > TOP_GROUPS else "")
     st.plotly_chart(charts.survival_curves(points, title=title))
     if ctx.scope.suppresses:
         st.caption(f"Each curve stops where fewer than {ctx.scope.threshold} units remain at risk.")
-else:
+elif len(medians.numeric):  # with no times at all, the sentence above already says so
     st.info("No group large enough to draw a curve.")
 
 if ctx.scope.role is Role.PROGRAM_MANAGER:

@@ -53,6 +53,10 @@ if has_rows(relief):
     vacaturs = classes[VACATUR_CLASSES].sum(axis=1, min_count=len(VACATUR_CLASSES), skipna=False)
     relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.reindex(relief.numeric.index), relief, ctx.scope))
     relief_table = relief_table.rename(columns={TOTAL_LABEL: "all granted relief"})
+    # Vacatur classes beside their sum, then the relief that is not a vacatur, then the total.
+    order = ["vehicle", "vacaturs (all classes)", *VACATUR_CLASSES, *BESIDE]
+    relief_table = relief_table[[c for c in order if c in relief_table.columns]
+                                + sorted(set(relief_table.columns) - set(order) - {"all granted relief"}) + ["all granted relief"]]
     show_frame(relief_table, "granted relief by vehicle and class", caption=(
         "Vacaturs: recognized (defect-based), uncertain (unsettled law), not recognized (Pickering: rehabilitation "
         "or hardship). Offense reductions, sentence modifications and rehabilitative relief are counted beside "
