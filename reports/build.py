@@ -507,8 +507,9 @@ def _suppression_text(threshold: int, now: _Published, more_reasons: list[pd.Dat
             "that no total, sum or rate can reveal them by subtraction; zeros are shown. "
             + " ".join(legend(threshold, present))
             + f" In this report's period tables, {small + other:,} of {total:,} numbers "
-            f"({100 * (small + other) / total if total else 0:.1f}%) are hidden: {small:,} describe fewer than "
-            f"{threshold} people or cases, {other:,} are withheld to protect them.")
+            f"({100 * (small + other) / total if total else 0:.1f}%) are hidden: {small:,} "
+            f"{'describes' if small == 1 else 'describe'} fewer than {threshold} people or cases, {other:,} "
+            f"{'is' if other == 1 else 'are'} withheld to protect them.")
 
 
 def _pro_bono_table(now: _Published, grant: Grant, cumulative: _Published, hourly_rate: float | None,

@@ -322,7 +322,9 @@ def _bars(title: str, labels: list[str], values: list[float], texts: list[str], 
     if all(np.isnan(v) for v in values):
         return Chart(title, None, f"{title}: not charted, every value is hidden to protect small groups ({where_hidden}).")
     if all(np.isnan(v) or v == 0 for v in values):
-        return Chart(title, None, f"{title}: not charted, every value shown is 0.")
+        if any(np.isnan(v) for v in values):
+            return Chart(title, None, f"{title}: not charted, every value is 0 or hidden to protect small groups ({where_hidden}).")
+        return Chart(title, None, f"{title}: not charted, every value is 0.")
     figure, axis = plt.subplots(figsize=(6.4, 0.45 * len(labels) + 1.1))
     y = np.arange(len(labels))[::-1]
     shown = [0 if np.isnan(v) else v for v in values]
@@ -370,11 +372,6 @@ def report_charts(report: GrantReport) -> list[Chart]:
                          list(numeric.values), [d if np.isnan(v) else f"{v:,.0f}" for v, d in zip(numeric.values, display.values)],
                          "clients", "#8a5a9e", "see Removal avoided"))
     return out
-
-
-def charts(report: GrantReport) -> list[tuple[str, bytes]]:
-    """The charts that have bars to draw, as (title, PNG)."""
-    return [(c.title, c.png) for c in report_charts(report) if c.png is not None]
 
 
 # --- PDF -------------------------------------------------------------------------------------
