@@ -256,8 +256,26 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------------
 
+    def _sweep_leftovers(self) -> None:
+        """Data Docs of runs that never published (killed, or failed before this run) go: the
+        working file they describe is replaced by this run."""
+        docs_root = self.docs_dir.parent
+        if not docs_root.is_dir():
+            return
+        published_runs: set[str] = set()
+        if self.published.exists():
+            try:
+                with duckdb.connect(str(self.published), read_only=True) as con:
+                    published_runs = {r for (r,) in con.execute("SELECT run_id FROM pipeline.runs").fetchall()}
+            except duckdb.Error:
+                return  # no run records to tell leftovers by: keep everything
+        for old in docs_root.iterdir():
+            if old.is_dir() and old.name not in published_runs:
+                shutil.rmtree(old, ignore_errors=True)
+
     def _prepare(self) -> None:
         with self.stage("prepare", f"working copy {self.working}") as s:
+            self._sweep_leftovers()
             if not self.exports and (self.fresh or not self.published.exists()):
                 raise StageFailed("no export files given and no published database to rebuild")
             copied = start_working_copy(self.published, self.working, self.fresh)

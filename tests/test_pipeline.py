@@ -207,6 +207,20 @@ def test_killed_run_leaves_the_previous_version_intact(env, point):
     assert query(env.published, "select count(*) from marts.fct_motions") == [(3,)]
 
 
+def test_the_next_run_sweeps_what_a_killed_run_left(env):
+    docs = env.root / "var" / "data_docs"
+    result = env.run(exports(env.root, "exports_v2", _event_before_intake), **{KILL_ENV: "after_validate"})
+    assert result.returncode == -9
+    killed = [d.name for d in docs.iterdir()]
+    assert len(killed) == 1 and (env.root / "var" / "pcr.work.duckdb").exists()
+    result = env.run()  # the next run of any kind: here a rebuild with nothing new
+    assert result.returncode == 0, result.stdout
+    assert not (docs / killed[0]).exists()
+    assert not (env.root / "var" / "pcr.work.duckdb").exists()
+    (published_docs,) = [d.name for d in docs.iterdir()]
+    assert query(env.published, "select run_id from pipeline.runs order by finished_at desc limit 1") == [(published_docs,)]
+
+
 def test_a_second_concurrent_run_is_refused(env):
     before = sha256(env.published)
     with RunLock(lock_path(env.published)):
