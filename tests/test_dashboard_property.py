@@ -6,24 +6,43 @@ A real published database (synthetic exports through `pcr run`, the one tests/te
 uses) is read by the real app under AppTest. Hypothesis draws a role (program manager, a partner
 firm with cases, a partner firm with no rows at all, a funder), a page and a value for each
 sidebar filter from the options the app offers that role; county, firm, vehicle and period drawn
-independently make many combinations that match no motion."""
+independently make many combinations that match no motion.
+
+A funder's numbers are true, and no hidden one can be worked out: Hypothesis draws a page and
+filters from what the funder is offered (and the page's own choices, e.g. time to resolution's
+measure and grouping); the funder's page and the program manager's are opened with the same
+filters. The manager's download of a table is the truth of the funder's download of the same
+name, cell by cell, and the manager's Overview tiles the truth of the funder's: a "<11" stands on
+1 to 10, "withheld" on no zero, and on a small count only where the table shows no positive
+number; "fewer than 11 <unit>" over a group of 1 to 10; every number shown is the true one. From
+each table's Total row and column, and the sums a reader knows across a page's tables, no hidden
+count is pinned (the rules and the integer program are tests/disclosure_check.py's)."""
 from __future__ import annotations
 
+import io
 import re
+from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
+import streamlit.testing.v1.app_test as app_test_module
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as some
 from streamlit.testing.v1 import AppTest
 
+from dashboards.disclosure import TOTAL_LABEL, WITHHELD
+from disclosure_check import assert_markers_true, layout_equations, value_range
 from e2e.support import APP, FUNDER, MANAGER, PARTNER, build_published_db, busiest_firm
+from test_dashboard import Recording
 
 # A partner firm spelled in the roles file that has no case in the exports (as the example
 # roles file's "Firm A LLP").
 EMPTY_FIRM = "Firm A LLP"
 EMPTY_PARTNER = "coordinator@firm-a.example"
+THRESHOLD = 11
 USERS = {"manager": MANAGER, "partner": PARTNER, "partner_without_rows": EMPTY_PARTNER, "funder": FUNDER}
 PAGES = ["overview", "vacaturs", "removal", "time_to_resolution", "partner_firms", "data_quality"]
 # Pages whose every section counts motions, so a filter that matches no motion leaves them
@@ -47,7 +66,7 @@ def app_env(published, tmp_path_factory):
     firm = busiest_firm(published)
     roles = tmp_path_factory.mktemp("property_roles") / "roles.yml"
     roles.write_text(
-        "suppression_threshold: 11\nusers:\n"
+        f"suppression_threshold: {THRESHOLD}\nusers:\n"
         f"  {MANAGER}: {{role: program_manager}}\n"
         f"  {PARTNER}: {{role: partner, firm: \"{firm}\"}}\n"
         f"  {EMPTY_PARTNER}: {{role: partner, firm: \"{EMPTY_FIRM}\"}}\n"
@@ -169,3 +188,342 @@ def test_a_partner_firm_with_no_rows_reads_sentences_on_every_page(env):
             assert sentences == ["Data quality covers every firm's exports, so it is shown to program managers only."]
         else:
             assert any(NOTHING_MATCHES.match(s) and EMPTY_FIRM in s for s in sentences), (page, sentences)
+
+
+# --- what a funder is shown, against the program manager's same page ----------------------------
+#
+# The funder's page and the program manager's, opened with the same filters, are the same code
+# with and without suppression (dashboards/views/common.py), so the manager's download of a
+# table is the truth of the funder's download of the same name, cell by cell. Checked with the
+# independent rules of tests/disclosure_check.py: every marker true for the number it stands on,
+# every shown number the true one, and no hidden count worked out from a table's margins or
+# from the sums a reader knows across the tables of a page (which are published together).
+
+FUNDER_PAGES = ["overview", "vacaturs", "removal", "time_to_resolution", "partner_firms"]
+# Choices a page offers besides the sidebar (label of its selectbox: session key), drawn too.
+PAGE_CHOICES = {"time_to_resolution": {"Measure": "ttr_measure", "Group by": "ttr_dimension"}}
+# Columns of a program manager's download that the funder's leaves out by design.
+MANAGER_ONLY = {
+    # Event and censoring counts are small counts over time; funders get the estimates only.
+    "time to resolution medians": {"events", "censored"},
+    # Attorney head counts are small counts of people, and hours ÷ hours per attorney gives them back.
+    "pro bono time by firm": {"attorneys_participating", "hours_per_attorney"},
+}
+# Leading columns that label the rows (1 unless listed).
+ROW_LABEL_COLUMNS = {"motions by vehicle and outcome": 2}
+# The column of row totals: "Total", which the granted relief table names for what it holds.
+MARGIN_COLUMNS = {TOTAL_LABEL, "all granted relief"}
+# Numbers that are not counts of a table's margins: rates, hours, dollars, days, and the sum of
+# vacatur classes beside the relief table. Their "withheld" says a number would reveal a hidden
+# count, a statement about the other cells, so it bounds nothing of its own.
+NOT_COUNTS = re.compile(r"rate|hours|usd|days|per_|\(all classes\)", re.IGNORECASE)
+# Overview tiles read off one table each: whether that table shows a positive number decides
+# what "withheld" may stand on (tests/disclosure_check.py).
+TILES_OF_ONE_TABLE = [{"Motions decided", "Motions granted"},
+                      {"Vacaturs granted", "Offense reductions", "Sentence modifications"},
+                      {"Removal avoided (confirmed)", "Removal avoided (projected)"}]
+KM_TILE = "Median days, referral to decision (Kaplan–Meier)"
+
+
+@pytest.fixture
+def recorded(env, monkeypatch):
+    """The app's settings, with every download button's bytes kept (tests/test_dashboard.py)."""
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    return env
+
+
+@pytest.fixture(scope="module")
+def page_choices(app_env) -> dict[str, dict[str, list[str]]]:
+    """The values of each page's own selectboxes as the funder is offered them. The boxes show
+    labels, so the values are the marts' measures and dimensions the boxes format into a label."""
+    with duckdb.connect(str(app_env["db"]), read_only=True) as con:
+        candidates = {key: [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM marts.mart_time_to_resolution ORDER BY 1").fetchall()]
+                      for key, column in (("ttr_measure", "measure"), ("ttr_dimension", "dimension"))}
+    choices = {}
+    for page, boxes in PAGE_CHOICES.items():
+        at = run_page("funder", page, {})
+        choices[page] = {}
+        for label, key in boxes.items():
+            box = at.selectbox(key=key)
+            values = [c for c in candidates[key] if box.format_func(c) in box.options]
+            assert len(values) == len(box.options), f"{page}: {label}: not every option is a value of the mart"
+            choices[page][key] = values
+    return choices
+
+
+def downloads(at: AppTest) -> dict[str, pd.DataFrame]:
+    """Each CSV download of the page by table name, every cell as the text in the file."""
+    found = {}
+    for button in at.download_button:
+        name = re.fullmatch(r"Download (.+) \(CSV\)", button.label).group(1)
+        found[name] = pd.read_csv(io.BytesIO(Recording.files[button.proto.url]), dtype=str, keep_default_na=False)
+    return found
+
+
+def as_number(text: str) -> float | None:
+    """A number as pages write it (1,439 / $825,250 / 66.7% / 271.0); None for anything else."""
+    try:
+        return float(text.replace(",", "").replace("$", "").removesuffix("%"))
+    except ValueError:
+        return None
+
+
+def is_marker(text: str, threshold: int) -> bool:
+    return text in (f"<{threshold}", WITHHELD) or text.startswith(f"fewer than {threshold} ")
+
+
+def check_count(where: str, shown: str, true: float, witness: tuple[str, float] | None, threshold: int) -> None:
+    """One count against its true value, by tests/disclosure_check.py's rule. ``witness``: a
+    positive count the same table shows (shown text, true value), if any, since "withheld" may
+    stand on a small count only where a table shows no positive number."""
+    def published(text: str) -> tuple[str, float]:
+        """The count as the rule reads it; pages write some with thousands separators, some without."""
+        if is_marker(text, threshold):
+            return text, np.nan
+        number = as_number(text)
+        assert number is not None and number == round(number), f"{where}: {text!r} is neither a count nor a marker"
+        return f"{int(number):,}", number
+
+    display, values = map(list, zip(published(shown), *([published(witness[0])] if witness else [])))
+    truth = [true, *([witness[1]] if witness else [])]
+    try:
+        assert_markers_true(np.array(display, dtype=object), np.array(values, dtype=float), np.array(truth, dtype=float), threshold)
+    except AssertionError:
+        raise AssertionError(f"{where}: shows {shown!r}, the true count is {true:g}"
+                             + ("" if witness else " (no positive count shown beside it)")) from None
+
+
+def check_measure(where: str, shown: str, true: str, group_counts: list[float], threshold: int) -> None:
+    """A rate, hours, dollars or days: shown as the true number, or hidden by a marker that
+    bounds nothing of the number itself; "fewer than 11 <unit>" says its group is 1 to 10."""
+    if shown == WITHHELD:
+        return
+    assert shown != f"<{threshold}", f"{where}: '<{threshold}' on a number that is not a count (true {true!r})"
+    if shown.startswith(f"fewer than {threshold} "):
+        assert group_counts and all(1 <= n < threshold for n in group_counts), (
+            f"{where}: {shown!r}, but the group counts {group_counts}")
+        return
+    if as_number(shown) is None:  # "–" (no denominator), "" (not reached), "not available": as for the manager
+        assert shown == true, f"{where}: shows {shown!r}, the manager sees {true!r}"
+    else:
+        assert as_number(shown) == as_number(true), f"{where}: shows {shown!r}, the true number is {true!r}"
+
+
+def layout_of(name: str, frame: pd.DataFrame) -> tuple[list[str], list[str], list[str], str | None]:
+    """Row label columns, count columns, other numbers' columns, and the margin column."""
+    n_labels = ROW_LABEL_COLUMNS.get(name, 1)
+    labels, rest = list(frame.columns[:n_labels]), list(frame.columns[n_labels:])
+    margins = [c for c in rest if c in MARGIN_COLUMNS]
+    assert len(margins) <= 1, f"{name}: more than one column of row totals: {margins}"
+    counts = [c for c in rest if not NOT_COUNTS.search(c) and c not in margins]
+    return labels, counts, [c for c in rest if NOT_COUNTS.search(c)], (margins[0] if margins else None)
+
+
+@dataclass
+class Counts:
+    """The counts and margins of one download, row-major, as the funder sees them and as they are."""
+
+    name: str
+    rows: list[tuple[str, ...]]  # each row's labels
+    columns: list[str]
+    display: np.ndarray  # text shown, (rows, columns)
+    truth: np.ndarray  # the manager's numbers
+    equations: list[tuple[list[int], int]]  # the table's own sums, in flat entries
+
+    def entry(self, row: tuple[str, ...], column: str) -> int | None:
+        """The flat entry of a cell; None when the table has no such row or column."""
+        if row not in self.rows or column not in self.columns:
+            return None
+        return self.rows.index(row) * len(self.columns) + self.columns.index(column)
+
+    def where(self, entry: int) -> str:
+        return f"download {self.name!r}, row {' / '.join(self.rows[entry // len(self.columns)])!r}, column {self.columns[entry % len(self.columns)]!r}"
+
+
+def check_download(name: str, shown: pd.DataFrame, truth: pd.DataFrame, threshold: int, where: str) -> Counts | None:
+    """A funder's download against the program manager's of the same name: columns and rows,
+    every cell; returns its counts and their sums."""
+    where = f"{where}, download {name!r}"
+    kept = [c for c in truth.columns if c not in MANAGER_ONLY.get(name, set())]
+    assert list(shown.columns) == kept, f"{where}: columns {list(shown.columns)}, the manager's without theirs {kept}"
+    truth = truth[kept]
+    labels, counts, measures, margin = layout_of(name, shown)
+    assert shown[labels].equals(truth[labels]), f"{where}: the funder's rows differ from the manager's"
+    rows = list(shown[labels].itertuples(index=False, name=None))
+    count_columns = counts + ([margin] if margin else [])
+    true_counts = truth[count_columns].map(as_number)
+    assert true_counts.notna().all().all(), f"{where}: the manager's counts are not all numbers"
+    positive = [(shown.at[i, c], true_counts.at[i, c]) for c in count_columns for i in shown.index
+                if not is_marker(shown.at[i, c], threshold) and (as_number(shown.at[i, c]) or 0) > 0]
+    witness = positive[0] if positive else None
+    for i, row in zip(shown.index, rows):
+        at = f"{where}, row {' / '.join(row)!r}"
+        for column in count_columns:
+            check_count(f"{at}, column {column!r}", shown.at[i, column], true_counts.at[i, column], witness, threshold)
+        for column in measures:
+            check_measure(f"{at}, column {column!r}", shown.at[i, column], truth.at[i, column],
+                          [true_counts.at[i, c] for c in counts], threshold)
+    if not count_columns:
+        return None
+    table = Counts(name, rows, count_columns, shown[count_columns].to_numpy(dtype=object), true_counts.to_numpy(dtype=float),
+                   margin_equations(shown[labels[0]], counts, margin, where))
+    assert_none_pinned({name: table}, [], threshold, where.rsplit(", download", 1)[0])
+    return table
+
+
+def margin_equations(first_labels: pd.Series, counts: list[str], margin: str | None, where: str) -> list[tuple[list[int], int]]:
+    """The sums a reader writes from a Total row and / or a column of row totals (tests/disclosure_check.py)."""
+    total_rows = [k for k, label in enumerate(first_labels) if label == TOTAL_LABEL]
+    if not total_rows and not margin:
+        return []
+    assert total_rows == [len(first_labels) - 1], f"{where}: row totals without one Total row, last"
+    if not margin:
+        assert len(counts) == 1, f"{where}: a Total row under {len(counts)} columns without row totals: describe its sums here"
+        return layout_equations(pd.Series(np.zeros(len(first_labels))))
+    return layout_equations(pd.DataFrame(np.zeros((len(first_labels), len(counts) + 1))))
+
+
+Cell = tuple[str, int]  # (download name, flat entry)
+
+
+def assert_none_pinned(tables: dict[str, Counts], links: list[tuple[list[Cell], Cell]], threshold: int, where: str) -> None:
+    """No hidden count of ``tables`` is pinned by their own sums and the sums ``links`` across
+    them, with what each marker says (tests/disclosure_check.py)."""
+    names = list(tables)
+    offsets = dict(zip(names, np.cumsum([0] + [tables[n].display.size for n in names]).tolist()))
+    equations = [([offsets[n] + p for p in parts], offsets[n] + total) for n in names for parts, total in tables[n].equations]
+    equations += [([offsets[n] + p for n, p in parts], offsets[total[0]] + total[1]) for parts, total in links]
+    if not equations:
+        return
+    display = np.concatenate([tables[n].display.ravel() for n in names])
+    truth = np.concatenate([tables[n].truth.ravel() for n in names])
+
+    def cell(entry: int) -> str:
+        name = next(n for n in reversed(names) if offsets[n] <= entry)
+        return tables[name].where(entry - offsets[name])
+
+    for parts, total in equations:
+        assert truth[parts].sum() == truth[total], (
+            f"{where}: {[cell(e) for e in parts]} do not add up to {cell(total)} for the manager: "
+            "a sum this test says a reader knows is wrong")
+    published = np.array([np.nan if is_marker(s, threshold) else as_number(s) for s in display], dtype=float)
+    for entry in np.flatnonzero(np.isnan(published)):
+        low, high = value_range(display, published, equations, threshold, int(entry))
+        assert high - low >= 1, (f"{where}, {cell(int(entry))}: {display[entry]!r} is worked out as {low:g} (true {truth[entry]:g}) "
+                                 f"from the sums of {', '.join(map(repr, names))}")
+
+
+OUTCOMES, RELIEF, QUARTERS = "motions by vehicle and outcome", "granted relief by vehicle and class", "granted relief by quarter"
+VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
+STATUS, STATUS_BY_QUARTER, STATUS_BY_COUNTY = "clients by removal-avoided status", "removal avoided by quarter", "removal avoided by county"
+
+
+def vacaturs_links(tables: dict[str, Counts]) -> list:
+    """Sums a reader of the Vacaturs page knows across its tables (same motions, same filters,
+    decisions in the period): a vehicle's granted relief is its granted and granted-in-part
+    motions over the recognition classes it is listed under; the quarters' Total row is the
+    relief table's Total row, vacaturs being its three vacatur classes."""
+    outcomes, relief, quarters = (tables.get(n) for n in (OUTCOMES, RELIEF, QUARTERS))
+    links = []
+    if outcomes and relief:
+        for row in relief.rows:
+            same_vehicle = [r for r in outcomes.rows if r[1] == row[0] or r[0] == row[0] == TOTAL_LABEL]
+            parts = [(OUTCOMES, e) for r in same_vehicle for c in ("granted", "granted_in_part") if (e := outcomes.entry(r, c)) is not None]
+            links.append((parts, (RELIEF, relief.entry(row, "all granted relief"))))
+    if relief and quarters:
+        total = (TOTAL_LABEL,)
+        for kind, classes in [("vacatur", VACATUR_CLASSES), ("offense_reduction", ["offense_reduction"]),
+                              ("rehabilitative", ["rehabilitative"]), ("sentence_modification", ["sentence_modification"]),
+                              (TOTAL_LABEL, ["all granted relief"])]:
+            parts = [(RELIEF, e) for c in classes if (e := relief.entry(total, c)) is not None]
+            if (e := quarters.entry(total, kind)) is not None:
+                links.append((parts, (QUARTERS, e)))
+    return links
+
+
+def removal_links(tables: dict[str, Counts]) -> list:
+    """The Removal page counts one set of clients three times: by status, and the Total rows of
+    the tables by quarter and by county."""
+    status, links = tables.get(STATUS), []
+    for row in status.rows if status else []:
+        column = TOTAL_LABEL if row == (TOTAL_LABEL,) else row[0]
+        for name in (STATUS_BY_QUARTER, STATUS_BY_COUNTY):
+            if name in tables and (e := tables[name].entry((TOTAL_LABEL,), column)) is not None:
+                links.append(([(STATUS, status.entry(row, "clients"))], (name, e)))
+    return links
+
+
+# Pages whose tables count the same things, and the sums across them.
+PAGE_LINKS = {"vacaturs": vacaturs_links, "removal": removal_links}
+
+
+def check_tiles(at_funder: AppTest, at_manager: AppTest, db, state: dict[str, str], threshold: int, where: str) -> None:
+    """Overview tiles: each shows the manager's value or a marker true for it, and a change
+    against the previous period only as the manager's."""
+    funder = {m.label: m for m in at_funder.metric}
+    manager = {m.label: m for m in at_manager.metric}
+    assert list(funder) == list(manager), f"{where}: the funder's tiles {list(funder)}, the manager's {list(manager)}"
+    for label, tile in funder.items():
+        shown, true, at = tile.value, manager[label].value, f"{where}, tile {label!r}"
+        if NOT_COUNTS.search(label):
+            check_measure(at, shown, true, tile_group_counts(label, db, state) if shown.startswith("fewer than") else [], threshold)
+        else:
+            one_table = next((g for g in TILES_OF_ONE_TABLE if label in g), {label})
+            witness = next(((funder[o].value, as_number(manager[o].value)) for o in one_table
+                            if not is_marker(funder[o].value, threshold) and (as_number(funder[o].value) or 0) > 0), None)
+            check_count(at, shown, as_number(true), witness, threshold)
+        if tile.delta:
+            assert tile.delta == manager[label].delta, f"{at}: change {tile.delta!r}, the manager's {manager[label].delta!r}"
+
+
+def tile_group_counts(label: str, db, state: dict[str, str]) -> list[float]:
+    """The true size of the group a tile's number is computed over, read from the marts: cases
+    with pro bono time in the period (the hours honour the firm filter only), or referrals
+    of the Kaplan-Meier median's group (the one filter chosen, or everyone)."""
+    firm = state.get("filter_firm", "All")
+    with duckdb.connect(str(db), read_only=True) as con:
+        if label == "Pro bono hours":
+            period = state.get("filter_period", "All time")
+            return [con.execute("SELECT count(DISTINCT case_id) FROM marts.fct_time_entries WHERE (? = 'All time' OR starts_with(entry_quarter, ?)) "
+                                "AND (? = 'All' OR partner_firm = ?)", [period, period, firm, firm]).fetchone()[0]]
+        assert label == KM_TILE, f"tile {label!r}: which group does its marker speak of?"
+        chosen = {column: state.get(key, "All") for column, key in (("county", "filter_county"), ("partner_firm", "filter_firm"),
+                                                                      ("vehicle", "filter_vehicle")) if state.get(key, "All") != "All"}
+        assert len(chosen) <= 1, f"tile {label!r}: hidden, though two filters leave it not available"
+        dimension, group = next(iter(chosen.items())) if chosen else ("all", "all")
+        return [con.execute("SELECT coalesce(sum(units), 0) FROM marts.mart_time_to_resolution WHERE measure = 'referral_to_decision' "
+                            "AND dimension = ? AND dimension_value = ?", [dimension, group]).fetchone()[0]]
+
+
+def check_page_against_manager(db, page: str, state: dict[str, str], threshold: int) -> None:
+    where = f"{page} with {state}"
+    Recording.files.clear()
+    funder, manager = run_page("funder", page, state), run_page("manager", page, state)
+    for at in (funder, manager):
+        assert not at.exception, f"{where}: {[e.message for e in at.exception]}"
+    shown, truth = downloads(funder), downloads(manager)
+    assert set(shown) <= set(truth), f"{where}: the manager has no download of {sorted(set(shown) - set(truth))}"
+    checked = {name: check_download(name, frame, truth[name], threshold, where) for name, frame in shown.items()}
+    tables = {name: counts for name, counts in checked.items() if counts is not None}
+    if page in PAGE_LINKS:
+        assert_none_pinned(tables, PAGE_LINKS[page](tables), threshold, f"{where}, the page's tables together")
+    check_tiles(funder, manager, db, state, threshold, where)
+
+
+# No shrinking, as above; the failing draws are printed as drawn.
+@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=some.data())
+def test_every_funder_marker_is_true_and_no_hidden_count_is_recoverable(recorded, offered, page_choices, data):
+    page = data.draw(some.sampled_from(FUNDER_PAGES), label="page")
+    state = {}
+    for label, options in offered["funder"].items():
+        state[FILTERS[label]] = data.draw(some.one_of(some.just(options[0]), some.sampled_from(options)), label=label)
+    for key, options in page_choices.get(page, {}).items():
+        state[key] = data.draw(some.sampled_from(options), label=key)
+    check_page_against_manager(recorded["db"], page, state, THRESHOLD)
+
+
+@pytest.mark.parametrize("page", FUNDER_PAGES)
+def test_every_funder_marker_is_true_with_the_default_filters(recorded, page):
+    check_page_against_manager(recorded["db"], page, {}, THRESHOLD)
