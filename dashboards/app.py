@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboards import access_log  # noqa: E402
 from dashboards.access import (  # noqa: E402
-    FIRM_COLUMN, PREVIEW_KEY, AccessDenied, DataAccess, DataUnavailable, LoginRequired, Role, configured_roles,
+    FIRM_COLUMN, PREVIEW_KEY, AccessDenied, DataAccess, DataUnavailable, LoginRequired, Role, Scope, configured_roles,
     current_scope, describe_choice, preview_choices, signed_in_scope,
 )
 from dashboards.views.common import ALL, ALL_TIME, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY  # noqa: E402
@@ -103,7 +103,7 @@ def _preview_picker() -> None:
                       "than you can see. See docs/deployment.md.")
 
 
-def _filters_text(scope) -> str:
+def _filters_text(scope: Scope) -> str:
     """The sidebar's choices in words, for the access log."""
     chosen = [f"period {st.session_state.get(PERIOD_KEY, ALL_TIME)}"]
     for column, key in FILTER_KEYS.items():

@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards import access_log
-from dashboards.access import (PREVIEW_KEY, AccessDenied, Role, Scope, UnverifiedEmail, load_roles, preview_choices,
+from dashboards.access import (PREVIEW_KEY, AccessDenied, Role, UnverifiedEmail, load_roles, preview_choices,
                                preview_scope, scope_for)
 from e2e.support import APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, build_published_db, busiest_firm, write_roles
 
