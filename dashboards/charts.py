@@ -27,7 +27,7 @@ COLOURS = {
     "vacatur": "#2ca02c", "vacatur: recognized": "#2ca02c", "vacatur: uncertain": "#98df8a",
     "vacatur: not recognized": "#bcbd22", "offense reduction": "#9467bd", "sentence modification": "#8c564b",
     "rehabilitative": "#e377c2",
-    "confirmed": "#2ca02c", "projected": "#98df8a", "administrative closure": "#17becf", "partial relief": "#ffbb78",
+    "confirmed": "#2ca02c", "projected": "#1f77b4", "administrative closure": "#9467bd", "partial relief": "#ffbb78",
     "no effective relief yet (work open)": "#c7c7c7", "no effective relief (nothing open)": "#7f7f7f",
     "not avoided": "#d62728", "hours": "#1f77b4",
 }
