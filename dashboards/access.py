@@ -62,7 +62,7 @@ import pandas as pd
 import yaml
 
 from dashboards.disclosure import (
-    DEFAULT_THRESHOLD, REVEALS, SMALL, SMALL_GROUP, SuppressedTable, marker, suppress, unsuppressed,
+    DEFAULT_THRESHOLD, REVEALS, SMALL, SMALL_GROUP, Address, LinkedTables, SuppressedTable, marker, suppress, unsuppressed,
 )
 from pcr import paths
 
@@ -511,7 +511,9 @@ class DataAccess:
         where: str | None = None,
         params: Mapping[str, object] | None = None,
         with_margins: bool = True,
-    ) -> SuppressedTable:
+        into: "LinkedAggregates | None" = None,
+        into_key: str = "",
+    ) -> SuppressedTable | None:
         """Counts of ``relation``'s rows (or of distinct ``distinct`` values, e.g. client_id for
         clients) by ``rows`` and optionally ``columns``, with totals computed in SQL (correct
         for distinct counts too). Funders get it suppressed; others get the same shape.
@@ -541,7 +543,17 @@ class DataAccess:
             f"FROM {{{relation}}} AS source WHERE ({where or 'true'}) GROUP BY GROUPING SETS ({', '.join(sets)})"
         )
         counts = self._run(sql, params, row_level=False)
-        return self._publish(_pivot(counts, row_dims, columns), with_margins)
+        pivoted = _pivot(counts, row_dims, columns)
+        if into is not None:
+            into.tables[into_key] = (pivoted, with_margins)
+            return None
+        return self._publish(pivoted, with_margins)
+
+    def linked(self) -> "LinkedAggregates":
+        """Tables of one page whose numbers add up across tables (a status table and the same
+        statuses by quarter), to be published as one system: ``aggregate(..., into=page,
+        into_key=...)`` each, ``link`` the sums, then ``publish``."""
+        return LinkedAggregates(self)
 
     def summary(
         self,
@@ -645,12 +657,7 @@ class DataAccess:
         return f"(SELECT * FROM {source} WHERE {' AND '.join(conditions)})"
 
     def _publish(self, pivoted: tuple, with_margins: bool) -> SuppressedTable:
-        interior, row_totals, column_totals, grand_total = pivoted
-        margins = dict(grand_total=grand_total) if isinstance(interior, pd.Series) else dict(
-            row_totals=row_totals, column_totals=column_totals, grand_total=grand_total
-        )
-        if not with_margins:
-            margins = {}
+        interior, margins = _margins(pivoted, with_margins)
         if self.scope.suppresses:
             return suppress(interior, self.scope.threshold, with_margins, **margins)
         return unsuppressed(interior, with_margins, **margins)
@@ -705,6 +712,45 @@ def _direct_sources(sql: str) -> list[str]:
 
     walk(tree["statements"][0]["node"])
     return sorted({q for q, name in sources if not (q == name and (name.startswith("__relation_") or name.lower() in ctes))})
+
+
+def _margins(pivoted: tuple, with_margins: bool) -> tuple[pd.Series | pd.DataFrame, dict]:
+    interior, row_totals, column_totals, grand_total = pivoted
+    if not with_margins:
+        return interior, {}
+    if isinstance(interior, pd.Series):
+        return interior, dict(grand_total=grand_total)
+    return interior, dict(row_totals=row_totals, column_totals=column_totals, grand_total=grand_total)
+
+
+class LinkedAggregates:
+    """A page's tables published as one system (dashboards.disclosure.LinkedTables): for
+    funders no hidden count can be worked out by combining one table with another."""
+
+    def __init__(self, access: "DataAccess"):
+        self.access = access
+        self.tables: dict[str, tuple[tuple, bool]] = {}
+        self._links: list[tuple[list[Address], Address]] = []
+
+    def link(self, parts: Sequence[Address], total: Address) -> None:
+        """``total`` (an entry of one table) is the sum of ``parts`` (entries of others)."""
+        self._links.append((list(parts), total))
+
+    def same(self, first: Address, second: Address) -> None:
+        """Two entries of different tables that are one number."""
+        self.link([first], second)
+
+    def publish(self) -> dict[str, SuppressedTable]:
+        if not self.access.scope.suppresses:
+            return {key: unsuppressed(*_margins(pivoted, with_margins)[:1], with_margins, **_margins(pivoted, with_margins)[1])
+                    for key, (pivoted, with_margins) in self.tables.items()}
+        linked = LinkedTables(self.access.scope.threshold)
+        for key, (pivoted, with_margins) in self.tables.items():
+            interior, margins = _margins(pivoted, with_margins)
+            linked.add(key, interior, with_margins, **margins)
+        for parts, total in self._links:
+            linked.link(parts, total)
+        return linked.publish()
 
 
 def _pivot(counts: pd.DataFrame, row_dims: list[str], column: str | None):

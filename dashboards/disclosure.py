@@ -448,10 +448,15 @@ class LinkedTables:
 
     def same(self, first: Address, second: Address) -> None:
         """Two published entries that are the same number."""
-        a, b = self._index(first), self._index(second)
-        if self._value(a) != self._value(b):
-            raise ValueError(f"{first} = {self._value(a)} and {second} = {self._value(b)} are said to be one number but differ")
-        self._links.append(([a], b))
+        self.link([first], second)
+
+    def link(self, parts: Sequence[Address], total: Address) -> None:
+        """An entry that is the sum of entries of other tables (the statuses of one table are
+        the Total row of another)."""
+        indices, index = [self._index(a) for a in parts], self._index(total)
+        if sum(self._value(i) for i in indices) != self._value(index):
+            raise ValueError(f"{total} = {self._value(index)} is said to be the sum of {list(parts)} but is not")
+        self._links.append((indices, index))
 
     def prefer_shown(self, address: Address) -> None:
         """An entry the audience asked for (a headline inside a table): hidden as a complement
@@ -486,6 +491,8 @@ class LinkedTables:
             local = grid.labels.index.get_loc(label[0])
         else:
             row, column = label
+            if grid.labels.index.nlevels > 1 and not isinstance(row, tuple):  # the Total row of a multi-level table
+                row = (row,) + ("",) * (grid.labels.index.nlevels - 1)
             local = grid.labels.index.get_loc(row) * grid.labels.shape[1] + grid.labels.columns.get_loc(column)
         return offset + int(local)
 

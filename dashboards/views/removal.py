@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts
+from dashboards.disclosure import TOTAL_LABEL
 from dashboards.views.common import show_chart, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
@@ -21,7 +22,19 @@ st.caption(
 on_status, p_status = ctx.filters.period.condition("status_quarter")
 where, params = ctx.filters.where(RELATION, on_status, p_status)
 
-status = ctx.data.aggregate(RELATION, "removal_avoided_status", where=where, params=params)
+# One client, one status, one quarter, one county: the three tables count the same clients,
+# published as one system so that no table's numbers narrow another's hidden ones.
+page = ctx.data.linked()
+ctx.data.aggregate(RELATION, "removal_avoided_status", where=where, params=params, into=page, into_key="status")
+ctx.data.aggregate(RELATION, "status_quarter", "removal_avoided_status", where=where, params=params, into=page, into_key="quarter")
+ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params, into=page, into_key="county")
+(by_status, *_), _ = page.tables["status"]
+for breakdown in ("quarter", "county") if len(by_status) else ():
+    for label in by_status.index:
+        page.same((breakdown, TOTAL_LABEL, label), ("status", label))
+    page.same((breakdown, TOTAL_LABEL, TOTAL_LABEL), ("status", TOTAL_LABEL))
+published = page.publish()
+status, by_quarter, by_county = published["status"], published["quarter"], published["county"]
 st.subheader(f"Clients by status — {ctx.filters.period.label}")
 if not has_rows(status):  # the tables below read the same clients
     nothing_matches(ctx, "clients with removal exposure", RELATION)
@@ -32,7 +45,6 @@ order = {s: i for i, s in enumerate([*STATUSES, "Total"])}
 status_frame = status_frame.sort_values("status", key=lambda c: c.map(order))
 show_frame(status_frame, "clients by removal-avoided status")
 
-by_quarter = ctx.data.aggregate(RELATION, "status_quarter", "removal_avoided_status", where=where, params=params)
 st.subheader("Over time")
 quarters = by_quarter.numeric.drop(index="none", errors="ignore")
 drawn = [s for s in STATUSES[:3] if s in quarters.columns]
@@ -46,7 +58,6 @@ show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided 
            caption="Quarter 'none': no relief and no outcome yet, so no date the status was reached.")
 
 st.subheader("By county")
-by_county = ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params)
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
 show_chart(charts.stacked_bars(county_statuses, x_title="county", y_title="clients", title="Status by county", horizontal=True),
            county_statuses, "status by county")

@@ -22,9 +22,43 @@ st.title("Vacaturs by vehicle")
 period = ctx.filters.period
 on_decision, p_decision = period.condition("decision_quarter")
 
+
+def link_granted_motions(page) -> None:
+    """The page's three tables count the same granted motions: a vehicle's granted and granted
+    in part outcomes are its granted relief, and the trend's totals are the relief table's."""
+    (outcomes_by, *_), _ = page.tables["outcomes"]
+    (relief_by, *_), _ = page.tables["relief"]
+    (trend_by, *_), _ = page.tables["trend"]
+    granted_columns = [c for c in ("granted", "granted_in_part") if c in outcomes_by.columns]
+    if relief_by.empty or not granted_columns:
+        return
+    for vehicle in relief_by.index:
+        rows = [row for row in outcomes_by.index if row[1] == vehicle]
+        page.link([("outcomes", row, c) for row in rows for c in granted_columns], ("relief", vehicle, TOTAL_LABEL))
+    page.link([("outcomes", TOTAL_LABEL, c) for c in granted_columns], ("relief", TOTAL_LABEL, TOTAL_LABEL))
+    if trend_by.empty:
+        return
+    page.link([("relief", TOTAL_LABEL, TOTAL_LABEL)], ("trend", TOTAL_LABEL, TOTAL_LABEL))
+    for kind in trend_by.columns:
+        classes = [c for c in (VACATUR_CLASSES if kind == "vacatur" else [kind]) if c in relief_by.columns]
+        page.link([("relief", TOTAL_LABEL, c) for c in classes], ("trend", TOTAL_LABEL, kind))
+
+
 # Outcomes in the quarter of the decision; motions still pending in the quarter of filing.
+page = ctx.data.linked()
 where, params = ctx.filters.where(MOTION_OUTCOMES, *period.condition("outcome_quarter"))
-outcomes = ctx.data.aggregate(MOTION_OUTCOMES, ["vehicle_recognition_class", "vehicle"], "outcome", weight="motions", where=where, params=params)
+ctx.data.aggregate(MOTION_OUTCOMES, ["vehicle_recognition_class", "vehicle"], "outcome", weight="motions", where=where,
+                   params=params, into=page, into_key="outcomes")
+where, params = ctx.filters.where(RELIEF, on_decision, p_decision)
+ctx.data.aggregate(RELIEF, "vehicle", "effective_recognition_class", weight="motions", where=where, params=params,
+                   into=page, into_key="relief")
+where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on_decision}", p_decision)
+ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params,
+                   into=page, into_key="trend")
+link_granted_motions(page)
+published = page.publish()
+outcomes, relief, trend = published["outcomes"], published["relief"], published["trend"]
+
 st.subheader(f"Motions by vehicle and outcome — {period.label}")
 if has_rows(outcomes):
     numeric = outcomes.numeric.reindex(columns=[c for c in OUTCOMES if c in outcomes.numeric.columns] + [TOTAL_LABEL])
@@ -44,8 +78,6 @@ else:
     nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
 st.subheader("Granted relief by vehicle and recognition class")
-where, params = ctx.filters.where(RELIEF, on_decision, p_decision)
-relief = ctx.data.aggregate(RELIEF, "vehicle", "effective_recognition_class", weight="motions", where=where, params=params)
 if has_rows(relief):
     classes = relief.numeric.reindex(columns=[*VACATUR_CLASSES, *BESIDE], fill_value=0)
     relief_table = frame_for(relief, ctx.scope, "vehicle")
@@ -65,8 +97,6 @@ else:
     nothing_matches(ctx, "granted motions", RELIEF)
 
 st.subheader("Trend by quarter of decision")
-where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on_decision}", p_decision)
-trend = ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params)
 if has_rows(trend):
     show_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"),
                trend.numeric, "granted relief by quarter")
