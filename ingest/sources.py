@@ -125,7 +125,8 @@ def scan_file(path: Path, check_utf8: bool) -> FileFacts:
                         decoder.decode(chunk)
                 except UnicodeDecodeError as e:
                     raise FileProblem(
-                        f"not UTF-8 text (invalid byte at offset {size - len(chunk) + e.start}); "
+                        f"not UTF-8 text (invalid byte at offset {size - len(chunk) + e.start}; "
+                        f"{_likely_encoding(chunk)}); "
                         "re-export it as 'CSV UTF-8 (Comma delimited)' (Excel: File > Save As)"
                     ) from None
         if check_utf8:
@@ -168,6 +169,15 @@ def _refuse_other_encodings(start: bytes) -> None:
             codecs.getincrementaldecoder("utf-8")().decode(head)
         except UnicodeDecodeError:
             raise FileProblem("not a table: the file is binary (it contains NUL bytes), not CSV text") from None
+
+
+def _likely_encoding(chunk: bytes) -> str:
+    """A guess at the encoding of text that is not UTF-8, for the person re-exporting it."""
+    try:
+        chunk.decode("cp1252")
+    except UnicodeDecodeError:
+        return "the encoding is not one this can name"
+    return "likely Windows-1252 / Latin-1, Excel's 'CSV (Comma delimited)'"
 
 
 def _utf16_without_bom(head: bytes) -> bool:

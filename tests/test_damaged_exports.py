@@ -140,7 +140,7 @@ REFUSED = {
     "UTF-16 with a byte-order mark": (lambda p: utf16(p, bom=True), "UTF-16 text (Excel's 'Unicode text'), not UTF-8: save it as 'CSV UTF-8"),
     "UTF-16 without one": (lambda p: utf16(p, bom=False), "UTF-16 text"),
     "Latin-1": (lambda p: (p.write_bytes("\n".join(",".join(r) for r in [HEADER, *GOOD, ["M9", "V9", "PC 1018", "", "", "", "pendiénte"]]).encode("latin-1")), p)[1],
-                "not UTF-8 text (invalid byte at offset"),
+                "likely Windows-1252 / Latin-1, Excel's 'CSV (Comma delimited)'"),
     "semicolons": (lambda p: (p.write_text(",".join(HEADER) + "\n" + "\n".join(";".join(r) for r in GOOD) + "\n", encoding="utf-8"), p)[1],
                    "not a consistent table: 4 of 4 records (100%) do not fit the header's 7 columns (first at line 2)"),
 }
