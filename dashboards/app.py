@@ -36,7 +36,9 @@ PAGES = [
 # Program managers only (not while previewing another role).
 MANAGER_PAGES = [("access_log.py", "Access log", ":material/history:")]
 
-st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide")
+# A sidebar wide enough for a firm name or a funder's address in "Preview as" and "Signed in as"
+# (the default width cuts them off).
+st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide", initial_sidebar_state=360)
 
 
 def _refuse(message: str) -> None:
