@@ -139,8 +139,10 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             SUITE,
             "removal_avoided_breakdowns",
             _breakdown_sums("mart_removal_avoided_rollup", ("clients_with_exposure",), ())
-            + " union all select 'detail rows', (select clients_with_exposure from marts.mart_removal_avoided_rollup"
-              " where dimension = 'all'), (select count(*) from marts.mart_removal_avoided)",
+            # No client with removal exposure (none exported, or the exports carry no exposure
+            # column) leaves the rollup without its 'all' row: that total is 0, not NULL.
+            + " union all select 'detail rows', coalesce((select clients_with_exposure from marts.mart_removal_avoided_rollup"
+              " where dimension = 'all'), 0), (select count(*) from marts.mart_removal_avoided)",
             key=("breakdown",),
             expectations=[
                 _equal("total_clients_with_exposure", "breakdown_clients_with_exposure",

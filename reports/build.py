@@ -27,7 +27,9 @@ from dashboards.disclosure import (
     COMPLEMENT, REVEALS, SMALL, SMALL_GROUP, TOTAL_LABEL, WITHHELD, LinkedTables, SuppressedTable, format_count,
     format_measure, legend, marker, ratio, suppress, suppress_like,
 )
+from reports import availability
 from reports.asof import DataVersion
+from reports.availability import NOT_AVAILABLE, Availability
 from reports.grants import Grant, Period
 
 # The cases of the clients a program represents in a range: referred by its end, not closed before its start.
@@ -59,6 +61,30 @@ TTR_MEASURES = {
     "referral_to_decision": ("Referral to state-court decision", "re-filing chains"),
     "filing_to_decision": ("Filing to decision", "motions"),
     "decision_to_immigration_outcome": ("Relief to immigration outcome", "clients"),
+}
+
+
+# The metric (reports/availability.py NEEDS) of each headline number, linked table of _publish
+# and report table: shown as "not available in these exports" when the exports lack its columns.
+HEADLINE_NEEDS = {
+    "Clients represented": "clients_represented", "Clients screened": "clients_screened",
+    "Motions filed": "motions_filed", "Motions decided": "motions_decided", "Grant rate": "grant_rate",
+    "Vacaturs granted": "vacaturs_granted", "Removal avoided": "clients_removal_avoided",
+    "Pro bono hours": "pro_bono_hours", "Value of donated time": "pro_bono_hours",
+}
+LINKED_NEEDS = {
+    "vacaturs": "relief_by_recognition_class", "beside": "relief_by_recognition_class",
+    "not_granted": "motions_decided", "filed": "motions_filed", "removal": "clients_removal_avoided",
+    "removal_avoided": "clients_removal_avoided", "motions_granted": "motions_granted",
+    "motions_decided": "motions_decided", "sentence_modifications_granted": "sentence_modifications_granted",
+    "clients_screened": "clients_screened", "clients_represented": "clients_represented",
+    "cases_referred": "cases_referred", "pro_bono_cases": "pro_bono_hours", "attorneys": "pro_bono_hours",
+    "pro_bono": "pro_bono_hours",
+}
+TABLE_NEEDS = {
+    "vacaturs": "relief_by_recognition_class", "beside_vacaturs": "relief_by_recognition_class",
+    "not_granted": "motions_decided", "motions_filed": "motions_filed", "removal_avoided": "clients_removal_avoided",
+    "removal_avoided_split": "clients_removal_avoided", "pro_bono": "pro_bono_hours",
 }
 
 
@@ -149,6 +175,8 @@ class GrantReport:
     methods: list[tuple[str, str]] = field(default_factory=list)
     report_date: dt.date = field(default_factory=dt.date.today)
     rate_rules: list[str] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
+    # What the report shows as "not available in these exports" and why, one sentence each.
+    not_available: list[str] = field(default_factory=list)
 
 
 # --- exact aggregates -------------------------------------------------------------------------
@@ -289,14 +317,21 @@ class _Published:
         except KeyError:
             raise AttributeError(key) from None
 
+    # Tables of the system that the report does not show (not available in these exports).
+    not_shown: frozenset[str] = frozenset()
+
+    def _shown(self) -> list[SuppressedTable]:
+        return [*(t for key, t in self.tables.items() if key not in self.not_shown),
+                *([] if "pro_bono" in self.not_shown else [self.pro_bono_hours, self.pro_bono_value])]
+
     def reasons_present(self) -> set[str]:
-        return set().union(*(t.reasons_present() for t in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]))
+        return set().union(*(t.reasons_present() for t in self._shown()))
 
     def hidden_counts(self, *more_reasons: pd.DataFrame) -> tuple[int, int, int]:
-        """(counts under the threshold, other hidden numbers, all numbers) over every table and
-        ``more_reasons`` (the reasons of tables published beside this system)."""
+        """(counts under the threshold, other hidden numbers, all numbers) over every table the
+        report shows and ``more_reasons`` (the reasons of tables published beside this system)."""
         small = other = total = 0
-        for reasons in [*(t.reasons for t in [*self.tables.values(), self.pro_bono_hours, self.pro_bono_value]), *more_reasons]:
+        for reasons in [*(t.reasons for t in self._shown()), *more_reasons]:
             reasons = np.asarray(reasons).ravel()
             small += int(np.isin(reasons, [SMALL, SMALL_GROUP]).sum())
             other += int(np.isin(reasons, [COMPLEMENT, REVEALS]).sum())
@@ -371,7 +406,14 @@ def _table(key: str, title: str, note: str, table: SuppressedTable, labels: dict
     return ReportTable(key, title, note, display.astype(str), numeric)
 
 
-def _time_to_resolution(scoped: _Scoped, threshold: int) -> ReportTable:
+def _not_available_table(table: ReportTable, sentence: str) -> ReportTable:
+    """The table as the report shows it when the exports lack a column it needs: one line
+    saying so, and the sentence naming the columns, instead of a table of zeros."""
+    display = pd.DataFrame({table.display.columns[0] or "": ["All"], "Count": [NOT_AVAILABLE]})
+    return ReportTable(table.key, table.title, sentence, display)
+
+
+def _time_to_resolution(scoped: _Scoped, threshold: int, available: Availability = Availability()) -> ReportTable:
     units = scoped.time_to_resolution()
     rows, stats, unit_names = [], [], []
     for measure, (label, unit) in TTR_MEASURES.items():
@@ -405,11 +447,16 @@ def _time_to_resolution(scoped: _Scoped, threshold: int) -> ReportTable:
         "KM 75th percentile, days": days(exact.km_p75, exact.units, "not reached"),
         "Median of closed only (biased low), days": days(exact.closed_median, exact.resolved, "not available"),
     })
+    # A clock whose dates the exports do not carry measures nothing: said so, not "no unit".
+    lacking = [(row, measure) for row, measure in zip(rows, TTR_MEASURES) if not available.has(measure)]
+    for row, _ in lacking:
+        display.loc[display["Measure (unit)"] == row, display.columns[1:]] = NOT_AVAILABLE
     return ReportTable("time_to_resolution", "Time to resolution",
                        "Kaplan-Meier estimates: open work is censored at the as-of date, not left out. "
                        f"Units whose clock started from {scoped.grant.start} to the period's end. "
                        "'Not reached': fewer than half (a quarter) of the units are resolved yet. "
-                       "'Not available': no unit to measure.", display)
+                       "'Not available': no unit to measure." + "".join(f" {s}" for s in available.sentences(lacking)),
+                       display)
 
 
 def _rate(label: str, numerator: tuple[float, str], denominator: tuple[float, str], threshold: int,
@@ -432,12 +479,17 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
     to_date = _Scoped(access, intermediate, grant, grant.start, period.end)
     now = _publish(in_period, threshold)
     cumulative = _publish(to_date, threshold)
+    available = availability.read(version.db)
+    now.not_shown = frozenset(key for key, metric in LINKED_NEEDS.items() if not available.has(metric))
+    shown_not_available: list[tuple[str, str]] = []  # (what, metric) the report says it cannot give
     rate = access.query("SELECT any_value(hourly_rate_usd) FROM {mart_pro_bono}").iloc[0, 0]
     hourly_rate = float(rate) if rate is not None and not pd.isna(rate) else None
 
     grant_rate, _, grant_rate_rule = _rate(
         "Grant rate", (now.values["motions_granted"], "motions granted"), (now.values["motions_decided"], "motions decided"),
         threshold, empty="no decisions")
+    if not available.has("grant_rate"):
+        grant_rate, grant_rate_rule = NOT_AVAILABLE, f"Grant rate: {NOT_AVAILABLE}."
     rate_rules = [grant_rate_rule]
     headline = [
         ("Clients represented", now.displays["clients_represented"], "distinct clients"),
@@ -451,10 +503,21 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
         ("Value of donated time", str(now.pro_bono_value.display.loc[TOTAL_LABEL]),
          f"at ${hourly_rate:,.0f} an hour" if hourly_rate else "US dollars"),
     ]
+    shown_not_available += [(label, HEADLINE_NEEDS[label]) for label, _, _ in headline
+                            if not available.has(HEADLINE_NEEDS[label])]
+    headline = [(label, value if available.has(HEADLINE_NEEDS[label]) else NOT_AVAILABLE, unit)
+                for label, value, unit in headline]
 
     progress, rows = {}, []
     for d in grant.deliverables:
         metric = METRICS[d.metric]
+        if not available.has(d.metric):
+            shown_not_available.append((f"deliverable {d.name}", d.metric))
+            rate_rules.append(f"% of target, {d.name}: {NOT_AVAILABLE}.")
+            progress[d.name] = float("nan")
+            rows.append({"Deliverable": d.name, "Counts": metric.unit, "This period": NOT_AVAILABLE,
+                         "Grant to date": NOT_AVAILABLE, "Target": format_count(d.target), "% of target": NOT_AVAILABLE})
+            continue
         shown, value, rule = _rate(f"% of target, {d.name}", (cumulative.values[d.metric], f"{d.name} to date"),
                                    (d.target, "the target"), threshold)
         rate_rules.append(rule)
@@ -480,20 +543,34 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
                REMOVAL_STATUSES, "Status"),
         _table("removal_avoided_split", "Removal avoided: confirmed and projected (clients)",
                "The first row of the table above, split.", now.removal_avoided, REMOVAL_AVOIDED, "Status"),
-        _time_to_resolution(in_period, threshold),
+        _time_to_resolution(in_period, threshold, available),
         _pro_bono_table(now, grant, cumulative, hourly_rate, threshold, rate_rules),
     ]
+    for i, table in enumerate(tables):
+        if (metric := TABLE_NEEDS.get(table.key)) and not available.has(metric):
+            tables[i] = _not_available_table(table, available.sentence(table.title, metric))
+            shown_not_available.append((table.title, metric))
+    shown_not_available += [(f"time to resolution, {label[0].lower()}{label[1:]}", measure)
+                            for measure, (label, _) in TTR_MEASURES.items() if not available.has(measure)]
     from reports import demographics  # it reads this module's definitions
 
-    breakdowns = demographics.report_tables(in_period, grant.demographics, threshold, now.values)
+    removal_lacking = available.sentence(demographics.REMOVAL_AVOIDED, "clients_removal_avoided")
+    breakdowns = demographics.report_tables(in_period, grant.demographics, threshold, now.values, removal_lacking)
     tables += breakdowns
+    if breakdowns and removal_lacking:
+        shown_not_available.append(("removal avoided in the demographic tables", "clients_removal_avoided"))
     methods = [(m.label, f"{m.definition} Counts {m.unit}.") for m in METRICS.values()] + GLOSSARY
+    not_available = available.sentences(shown_not_available)
+    if not_available:
+        methods.append((NOT_AVAILABLE[0].upper() + NOT_AVAILABLE[1:],
+                        "A number that needs a column no export carries is not counted as 0. " + " ".join(not_available)))
     methods.append(("Small-cell suppression",
                     _suppression_text(threshold, now, [t.reasons for t in breakdowns if t.reasons is not None])))
     methods.append(("Rates", "A rate is shown exactly when the two numbers it divides are shown: with one of them "
                              "it would give the other away. " + " ".join(rate_rules)))
     return GrantReport(grant, period, version, threshold, hourly_rate, headline, deliverables,
-                       pd.Series(progress, dtype=float), tables, methods, rate_rules=rate_rules)
+                       pd.Series(progress, dtype=float), tables, methods, rate_rules=rate_rules,
+                       not_available=not_available)
 
 
 def _suppression_text(threshold: int, now: _Published, more_reasons: list[pd.DataFrame]) -> str:

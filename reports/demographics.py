@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from dashboards.disclosure import COMPLEMENT, TOTAL_LABEL, SuppressedTable, marker, suppress
+from reports.availability import NOT_AVAILABLE
 from reports.build import CLIENTS_REPRESENTED_CASES, REMOVAL_AVOIDED as AVOIDED_STATUSES, ReportTable, _Scoped
 
 NOT_RECORDED = "Not recorded"
-NOT_AVAILABLE = "not available in these exports"
 REPRESENTED = "Clients represented"
 REMOVAL_AVOIDED = "Removal avoided"
 
@@ -137,10 +137,27 @@ def report_table(result: Breakdown, threshold: int, withheld_totals: frozenset[s
     return ReportTable(key, title, f"{dimension.note} {note}".strip(), display.reset_index().astype(str), numeric, reasons)
 
 
-def report_tables(scoped: _Scoped, keys: tuple[str, ...], threshold: int, headline_values: dict[str, float]) -> list[ReportTable]:
+def report_tables(scoped: _Scoped, keys: tuple[str, ...], threshold: int, headline_values: dict[str, float],
+                  removal_not_available: str = "") -> list[ReportTable]:
     """The grant's breakdowns for the period of ``scoped``. ``headline_values``: the report's
-    published numbers by metric (NaN where withheld), whose totals these tables repeat."""
+    published numbers by metric (NaN where withheld), whose totals these tables repeat.
+    ``removal_not_available``: the sentence saying why the exports cannot give removal avoided
+    ("" when they can); its column then says so on every row."""
     withheld = frozenset(column for column, metric in ((REPRESENTED, "clients_represented"),
                                                         (REMOVAL_AVOIDED, "clients_removal_avoided"))
                          if math.isnan(headline_values[metric]))
-    return [report_table(breakdown(scoped, key), threshold, withheld) for key in keys]
+    tables = [report_table(breakdown(scoped, key), threshold, withheld) for key in keys]
+    return [_removal_not_available(t, removal_not_available) for t in tables] if removal_not_available else tables
+
+
+def _removal_not_available(table: ReportTable, sentence: str) -> ReportTable:
+    """The removal-avoided column of a breakdown as "not available in these exports" (it would
+    count no client: the exposure is not in the exports), with the sentence in the note."""
+    display = table.display.copy()
+    display[REMOVAL_AVOIDED] = NOT_AVAILABLE
+    numeric, reasons = table.numeric, table.reasons
+    if numeric is not None:
+        numeric = numeric.assign(**{REMOVAL_AVOIDED: float("nan")})
+    if reasons is not None:
+        reasons = reasons.drop(columns=[REMOVAL_AVOIDED])  # nothing of it is published
+    return ReportTable(table.key, table.title, f"{table.note} {sentence}".strip(), display, numeric, reasons)

@@ -22,7 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards.access import DataAccess, Role, Scope
+from reports import availability
 from reports.asof import DataVersion
+from reports.availability import NOT_AVAILABLE
 from reports.build import CLIENTS_REPRESENTED_CASES
 from reports.grants import DEFAULT_CLOSE_AFTER_DAYS, Period
 
@@ -40,6 +42,14 @@ class Figure:
     counts: str  # what the number counts, in a reader's words
 
 
+# The metric (reports/availability.py NEEDS) of each figure and of each column of the motions table.
+FIGURE_NEEDS = {"Cases": "clients_represented", "Motions filed": "motions_filed", "Motions won": "motions_granted",
+                "Clients whose removal was avoided": "clients_removal_avoided", "Pro bono hours": "pro_bono_hours",
+                "Attorneys participating": "pro_bono_hours", "Hours per attorney": "pro_bono_hours",
+                "Value of donated time": "pro_bono_hours"}
+COLUMN_NEEDS = {"Filed": "motions_filed", "Decided": "motions_decided", "Won": "motions_granted"}
+
+
 @dataclass
 class PartnerReport:
     firm: str
@@ -50,6 +60,7 @@ class PartnerReport:
     hourly_rate: float | None
     grantee: str = ""
     report_date: dt.date = field(default_factory=dt.date.today)
+    not_available: list[str] = field(default_factory=list)  # what the exports cannot give, and why
 
 
 def firms(db: Path | str) -> list[str]:
@@ -120,7 +131,18 @@ def build_partner_report(firm: str, period: Period, version: DataVersion, grante
     motions = pd.concat([motions, totals.to_frame("Total").T])
     table = pd.DataFrame({"Vehicle": motions.index.astype(str), "Filed": motions["filed"].map("{:,}".format),
                           "Decided": motions["decided"].map("{:,}".format), "Won": motions["won"].map("{:,}".format)})
-    return PartnerReport(firm, period, version, figures, table, hourly_rate, grantee)
+    # A figure or column that needs a column no export carries says so instead of a 0.
+    available = availability.read(version.db)
+    lacking = [(f.label, FIGURE_NEEDS[f.label]) for f in figures if not available.has(FIGURE_NEEDS[f.label])]
+    lacking += [(f"{column} (motions by vehicle)", metric) for column, metric in COLUMN_NEEDS.items()
+                if not available.has(metric)]
+    figures = [f if available.has(FIGURE_NEEDS[f.label]) else Figure(f.label, NOT_AVAILABLE, available.why(
+        available.lacking(FIGURE_NEEDS[f.label]))) for f in figures]
+    for column, metric in COLUMN_NEEDS.items():
+        if not available.has(metric):
+            table[column] = NOT_AVAILABLE
+    return PartnerReport(firm, period, version, figures, table, hourly_rate, grantee,
+                         not_available=available.sentences(lacking))
 
 
 # --- the one-page PDF ------------------------------------------------------------------------
@@ -159,7 +181,11 @@ def to_pdf(report: PartnerReport) -> bytes:
         pdf.set_fill_color(241, 245, 249)
         pdf.rect(x, y, tile_w, tile_h, style="F")
         pdf.set_xy(x + 3, y + 1.5)
-        pdf.set_font("DejaVu", "B", 15)
+        size = 15
+        pdf.set_font("DejaVu", "B", size)
+        while pdf.get_string_width(figure.value) > tile_w - 6 and size > 8:  # "not available in these exports"
+            size -= 1
+            pdf.set_font("DejaVu", "B", size)
         pdf.cell(tile_w - 6, 7, figure.value)
         pdf.set_xy(x + 3, y + 8.5)
         pdf.set_font("DejaVu", "B", 8)
@@ -190,6 +216,7 @@ def to_pdf(report: PartnerReport) -> bytes:
     pdf.set_font("DejaVu", "", 7)
     notes = [
         f"Counts are of this firm's work only. {report.version.basis}",
+        *report.not_available,
         "Removal avoided counts clients with removal exposure at intake (removal proceedings, a final order, detention or a "
         "conviction that is a removal ground). Confirmed: a favourable immigration outcome after immigration-effective relief; "
         "projected: every removal-ground conviction cleared, no outcome yet.",

@@ -90,6 +90,7 @@ def _about(report: GrantReport) -> list[tuple[str, str]]:
     if report.grant.amount_usd:
         about.append(("Grant amount", f"${report.grant.amount_usd:,.0f}"))
     about += [("Basis", report.version.basis)]
+    about += [("Not available", sentence) for sentence in report.not_available]
     if note := suppression_note(report):
         about.append((SUPPRESSION_TERM, note))
     return about
@@ -454,6 +455,8 @@ def to_pdf(report: GrantReport) -> bytes:
     table(pd.DataFrame(front_matter(report), columns=["", ""]), (1, 5), 8, headings=False, text=True)
     paragraph(" · ".join(report.grant.scope_lines()), 8)
     paragraph(version.basis, 8)
+    for sentence in report.not_available:
+        paragraph(sentence, 8)
     if note := suppression_note(report):
         paragraph(note, 7)
     # Headline tiles: value over label, three per row.

@@ -17,7 +17,7 @@ import streamlit as st
 from dashboards import access_log, charts
 from dashboards.access import DataAccess, Role, Scope, current_scope
 from dashboards.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
-from reports import spreadsheet
+from reports import availability, spreadsheet
 
 ALL = "All"
 ALL_TIME = "All time"
@@ -114,6 +114,21 @@ class Context:
 
     def access(self, schema: str) -> DataAccess:
         return DataAccess(self.scope, self.data.db_path, schema=schema)
+
+    @property
+    def available(self) -> availability.Availability:
+        """The contract columns the published exports carry (the same for every role: it says
+        how the exports were laid out, nothing about anyone in them)."""
+        return availability.read(self.data.db_path)
+
+
+def not_available(ctx: Context, what: str, *metrics: str) -> bool:
+    """Say, in place of a table or chart, that the exports cannot give it and which columns
+    they lack (reports/availability.py); False when they can."""
+    sentence = ctx.available.sentence(what, *metrics)
+    if sentence:
+        st.info(sentence)
+    return bool(sentence)
 
 
 def pro_bono_count(entity: str, period: Period, *, one_firm: bool) -> str:

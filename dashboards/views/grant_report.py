@@ -81,6 +81,8 @@ st.caption(" · ".join(grant.scope_lines()))
 st.caption("The sidebar's period and filters do not apply here: a grant report covers its grant's scope and the "
            "period chosen above.")
 st.info(report.version.basis)
+for sentence in report.not_available:
+    st.info(sentence)
 columns = st.columns(3)
 for i, (label, value, unit) in enumerate(report.headline):
     # What the number counts goes under it: in the label it would be cut off at the tile's width.

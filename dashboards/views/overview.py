@@ -10,12 +10,21 @@ import streamlit as st
 from dashboards.views.common import (Context, Period, delta, fmt, ignored_note, marker_of, nothing_matches, page_context, pro_bono_count,
                                      suppression_note, value)
 from dashboards.disclosure import TOTAL_LABEL, ratio
+from reports.availability import NOT_AVAILABLE
 
 MEASURE = "referral_to_decision"
 # Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
 # the facts took 0.2-0.6 s per query at 1M motions. Granted motions by relief kind as well.
 CLIENTS, PRO_BONO, RELIEF = "mart_dashboard_clients", "mart_dashboard_pro_bono", "mart_dashboard_relief_granted"
 MOTION_TILES = ["Motions filed", "Motions decided", "Motions granted", "Vacaturs granted", "Offense reductions", "Sentence modifications"]
+# The metric (reports/availability.py NEEDS) of each tile.
+TILE_NEEDS = {
+    "Clients served": "clients_served", "Motions filed": "motions_filed", "Motions decided": "motions_decided",
+    "Motions granted": "motions_granted", "Grant rate": "grant_rate", "Vacaturs granted": "vacaturs_granted",
+    "Offense reductions": "offense_reductions_granted", "Sentence modifications": "sentence_modifications_granted",
+    "Removal avoided (confirmed)": "clients_removal_avoided_confirmed", "Removal avoided (projected)": "clients_removal_avoided",
+    "Pro bono hours": "pro_bono_hours",
+}
 
 
 def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, str]]:
@@ -96,6 +105,10 @@ st.title("Overview")
 period, previous = ctx.filters.period, ctx.filters.period.previous()
 st.caption(f"Period: **{period.label}**" + (f" — change against {previous.label}" if previous else ""))
 current, hidden_as = headline(ctx, period)
+# A tile whose columns the exports do not carry would count them as blank: it says so instead.
+lacking = [label for label, metric in TILE_NEEDS.items() if not ctx.available.has(metric)]
+for label in lacking:
+    current[label], hidden_as[label] = float("nan"), NOT_AVAILABLE
 if all(number == 0 for label, number in current.items() if label != "Grant rate"):
     # Every count a true zero (a hidden one is NaN): nothing to compare or chart.
     nothing_matches(ctx, "clients, motions, relief or pro bono time", "fct_motions", CLIENTS, PRO_BONO, "mart_removal_avoided")
@@ -120,6 +133,9 @@ for columns, row in zip(rows, layout):
             border=True,
         )
 median, median_missing, group = km_median(ctx)
+if not ctx.available.has(MEASURE):
+    median, median_missing = float("nan"), NOT_AVAILABLE
+    lacking.append("Median days, referral to decision")
 dimension, _, group_value = group.partition(": ")
 described = group if not group_value else "every referral" if dimension == "all" else f"{dimension.replace('_', ' ')} {group_value}"
 km_label = "Median days, referral to decision (Kaplan–Meier)"
@@ -133,5 +149,7 @@ st.caption(
     "Offense reductions and sentence modifications are reported beside vacaturs, never added into them. "
     "Clients served: clients with a case open at some time in the period."
 )
+for sentence in ctx.available.sentences([(label, TILE_NEEDS.get(label, MEASURE)) for label in lacking]):
+    st.info(sentence)
 ignored_note(ctx, CLIENTS, PRO_BONO, "mart_removal_avoided")
 suppression_note(ctx)

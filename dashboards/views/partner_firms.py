@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts
-from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, pro_bono_count,
-                                     show_frame, suppression_note)
+from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
+                                     pro_bono_count, show_frame, suppression_note)
 
 PRO_BONO = "mart_dashboard_pro_bono"
 
@@ -27,7 +27,9 @@ if not ctx.scope.suppresses:
     stats |= {"attorneys_participating": attorneys, "hours_per_attorney": f"sum(hours) / {attorneys}"}
 time = ctx.data.summary(PRO_BONO, "partner_firm", stats, weight=pro_bono_count("cases", period, one_firm=True), where=where, params=params)
 numeric = time.numeric
-if len(numeric):
+if not_available(ctx, "Pro bono time", "pro_bono_hours"):
+    pass  # the sentence it showed says why
+elif len(numeric):
     hours = frame_for(time, ctx.scope).rename(columns={"n": "cases_with_time"})
     hours["hours_per_case"] = cells(numeric["hours"] / numeric["n"], time, ctx.scope, decimals=1, hidden_as=time.display["hours"])
     for column in ("hours", "value_usd", "hours_per_attorney"):
@@ -48,7 +50,9 @@ start, end = period.bounds()
 where, params = ctx.filters.where("fct_cases", "referral_date IS NOT NULL AND intake_date <= $end AND (closed_date IS NULL OR closed_date >= $start)",
                                   {"start": start, "end": end})
 cases = ctx.data.aggregate("fct_cases", "partner_firm", "case_status", where=where, params=params)
-if has_rows(cases):
+if not_available(ctx, "Referred cases by firm", "cases_referred"):
+    pass  # the sentence it showed says why
+elif has_rows(cases):
     show_frame(frame_for(cases, ctx.scope, "partner_firm"), "cases by firm", caption="Referred cases open at some time in the period.")
 else:
     nothing_matches(ctx, "referred cases", "fct_cases")
@@ -57,7 +61,9 @@ st.subheader("Motion outcomes by firm")
 on_decision, p_decision = period.condition("decision_quarter")
 where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
 outcomes = ctx.data.aggregate("fct_motions", "partner_firm", "outcome", where=where, params=params)
-if has_rows(outcomes):
+if not_available(ctx, "Decided motions by firm", "motions_decided"):
+    pass  # the sentence it showed says why
+elif has_rows(outcomes):
     show_chart(charts.stacked_bars(outcomes.numeric, x_title="firm", y_title="motions decided", title="Decided motions by firm",
                                    horizontal=True), outcomes.numeric, "decided motions by firm")
     show_frame(frame_for(outcomes, ctx.scope, "partner_firm"), "motion outcomes by firm", caption="Decided motions, in the quarter of the decision.")

@@ -6,7 +6,8 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.disclosure import TOTAL_LABEL
-from dashboards.views.common import show_chart, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
+from dashboards.views.common import (show_chart, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
+                                     show_frame, suppression_note)
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
 RELATION = "mart_removal_avoided"
@@ -19,6 +20,8 @@ st.caption(
     "every removal-ground conviction cleared, no outcome yet. Administrative closure is its own, weaker category. "
     "A client counts in the quarter the status was reached."
 )
+if not_available(ctx, "Removal avoided", "clients_removal_avoided"):
+    st.stop()  # no client would have removal exposure: every table below would be empty
 on_status, p_status = ctx.filters.period.condition("status_quarter")
 where, params = ctx.filters.where(RELATION, on_status, p_status)
 

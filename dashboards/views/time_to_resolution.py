@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.access import Role
-from dashboards.views.common import frame_for, nothing_matches, page_context, show_frame, suppression_note
+from dashboards.views.common import frame_for, not_available, nothing_matches, page_context, show_frame, suppression_note
 
 MEASURES = {
     "referral_to_decision": "Referral → state-court decision (re-filing chains)",
@@ -39,6 +39,8 @@ if ctx.scope.role is Role.PARTNER:
 else:
     dimension = right.selectbox("Group by", list(GROUPS), format_func=GROUPS.get, key="ttr_dimension")
 chosen = dict(ctx.filters.values).get(dimension)
+# A clock whose dates the exports do not carry: no curve, no median, the sentence instead.
+measured = not not_available(ctx, MEASURES[measure], measure)
 
 where = "measure = $measure AND dimension = $dimension" + (" AND dimension_value = $group" if chosen else "")
 params = {"measure": measure, "dimension": dimension, **({"group": chosen} if chosen else {})}
@@ -50,7 +52,9 @@ unit = MEASURES[measure].rsplit("(", 1)[1].rstrip(")")  # what the measure count
 medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, weight="units", where=where, params=params,
                            unit=unit)
 st.subheader("Medians and 75th percentiles (days)")
-if len(medians.numeric):
+if not measured:
+    pass  # the sentence above says why
+elif len(medians.numeric):
     group_header = "group" if dimension == "all" else GROUPS[dimension].lower()
     frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": group_header, "n": "units"})
     show_frame(frame, "time to resolution medians", caption=(
@@ -64,7 +68,7 @@ else:
 
 # Curves of the largest groups (at the start of the clock).
 largest = medians.numeric.dropna(subset=["n"]).sort_values("n", ascending=False)["dimension_value"].head(TOP_GROUPS).tolist()
-if largest:
+if largest and measured:
     min_at_risk = ctx.scope.threshold if ctx.scope.suppresses else 0
     curve_where = where.replace("dimension_value = $group", "true") + " AND list_contains($groups, dimension_value) AND at_risk >= $min_at_risk"
     curve_params = {k: v for k, v in params.items() if k != "group"} | {"groups": largest, "min_at_risk": min_at_risk}
@@ -76,21 +80,22 @@ if largest:
     st.plotly_chart(charts.survival_curves(points, title=title))
     if ctx.scope.suppresses:
         st.caption(f"Each curve stops where fewer than {ctx.scope.threshold} units remain at risk.")
-elif len(medians.numeric):  # with no times at all, the sentence above already says so
+elif len(medians.numeric) and measured:  # with no times at all, the sentence above already says so
     st.info("No group large enough to draw a curve.")
 
 if ctx.scope.role is Role.PROGRAM_MANAGER:
     st.subheader(f"Oldest open motions (the {OLDEST_OPEN} filed longest ago, still pending)")
-    where, params = ctx.filters.where("fct_motions", "outcome = 'pending' AND is_filed")
-    # The 25 first, then the as-of date: in one SELECT, DuckDB read every column of every
-    # pending motion (twice the time at 1M motions) instead of the 25 rows' only.
-    oldest = ctx.data.query(
-        "WITH oldest AS (SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date "
-        f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}) "
-        "SELECT *, date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open "
-        "FROM oldest ORDER BY filing_date, motion_id", params)
-    if len(oldest):
-        show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
-    else:
-        nothing_matches(ctx, "pending motions", "fct_motions", period=False)
+    if not not_available(ctx, "Oldest open motions", "motions_filed"):  # else the sentence says why
+        where, params = ctx.filters.where("fct_motions", "outcome = 'pending' AND is_filed")
+        # The 25 first, then the as-of date: in one SELECT, DuckDB read every column of every
+        # pending motion (twice the time at 1M motions) instead of the 25 rows' only.
+        oldest = ctx.data.query(
+            "WITH oldest AS (SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date "
+            f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}) "
+            "SELECT *, date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open "
+            "FROM oldest ORDER BY filing_date, motion_id", params)
+        if len(oldest):
+            show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
+        else:
+            nothing_matches(ctx, "pending motions", "fct_motions", period=False)
 suppression_note(ctx)

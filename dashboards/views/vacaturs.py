@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.disclosure import TOTAL_LABEL, ratio
-from dashboards.views.common import show_chart, cells, frame_for, has_rows, ignored_note, nothing_matches, page_context, show_frame, suppression_note
+from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
+                                     show_frame, suppression_note)
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
 VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
@@ -60,7 +61,9 @@ published = page.publish()
 outcomes, relief, trend = published["outcomes"], published["relief"], published["trend"]
 
 st.subheader(f"Motions by vehicle and outcome — {period.label}")
-if has_rows(outcomes):
+if not_available(ctx, "Motions by vehicle and outcome", "motions_decided"):
+    pass  # the sentence it showed says why
+elif has_rows(outcomes):
     numeric = outcomes.numeric.reindex(columns=[c for c in OUTCOMES if c in outcomes.numeric.columns] + [TOTAL_LABEL])
     # An outcome no motion in the scope has is a true zero; the rate takes whole columns, never scalars.
     counts = outcomes.numeric.reindex(columns=OUTCOMES, fill_value=0)
@@ -78,7 +81,9 @@ else:
     nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
 st.subheader("Granted relief by vehicle and recognition class")
-if has_rows(relief):
+if not_available(ctx, "Granted relief by recognition class", "relief_by_recognition_class"):
+    pass  # the sentence it showed says why
+elif has_rows(relief):
     classes = relief.numeric.reindex(columns=[*VACATUR_CLASSES, *BESIDE], fill_value=0)
     relief_table = frame_for(relief, ctx.scope, "vehicle")
     # Shown only when every class is published: a sum over hidden cells would narrow them down.
@@ -97,7 +102,9 @@ else:
     nothing_matches(ctx, "granted motions", RELIEF)
 
 st.subheader("Trend by quarter of decision")
-if has_rows(trend):
+if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
+    pass  # the sentence it showed says why
+elif has_rows(trend):
     show_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"),
                trend.numeric, "granted relief by quarter")
     show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")

@@ -1,10 +1,14 @@
 -- Whether the exports carry each contract column, for the metrics that need it: one row per
 -- column of a contract table that some current load made. A load is current for a table while
--- it holds the current version of at least one of its records: a newer export of the same
--- records in another layout takes the older load's place, so what an older layout carried no
--- longer counts. A column is available when a current load gave it (a source column, a
--- constant, a key or cases over columns) or when a current load predates the record of how
--- columns were given (its data may hold the column: nothing says otherwise).
+-- it holds the current version of at least one of its records.
+--
+-- A column is available when a current load gave it (a source column, a constant, a key or
+-- cases over columns) and its current records hold a value of it, or when every current load
+-- gave it (then a blank column is the export's own answer). A record that a newer export
+-- repeats unchanged keeps its older version current: when the newer export does not carry a
+-- column, such a record holds no value of it (or it would have changed), so an older load
+-- whose current records hold no value does not make the column available. A load made before
+-- ingest recorded how columns were given counts as giving every column it holds values of.
 {%- set load_columns = source('raw', 'load_columns') %}
 {#- A database written before ingest recorded this has no such table until the next ingest
     creates it: no row then, and every metric shows its numbers as before. (In a dbt unit test
@@ -17,11 +21,28 @@
 {%- endif %}
 {%- set tables = ['clients', 'cases', 'convictions', 'motions', 'immigration_events', 'time_entries'] %}
 
-with current_loads as (
+with current_values as (
+    -- Values of each stored column in the current records of each load; staging names a hashed
+    -- identifier <column>_hash and keeps the age at intake for the date of birth.
     {% for t in tables %}
-    select distinct '{{ t }}' as table_name, load_id from {{ ref('stg_' ~ t) }}
+    select
+        '{{ t }}' as table_name,
+        load_id,
+        case
+            when stored = 'age_at_intake' then 'date_of_birth'
+            else regexp_replace(stored, '_hash$', '')
+        end as column_name,
+        n as current_values
+    from (
+        unpivot (select load_id, count(columns(* exclude (load_id))) from {{ ref('stg_' ~ t) }} group by load_id)
+        on columns(* exclude (load_id)) into name stored value n
+    )
     {{ "union all" if not loop.last }}
     {% endfor %}
+),
+
+current_loads as (
+    select distinct table_name, load_id from current_values
 ),
 
 given as (
@@ -49,20 +70,29 @@ contract_columns as (
 ),
 
 per_load as (
-    select c.table_name, c.column_name, l.load_id, g.gave_it, g.marked_not_available
+    select
+        c.table_name,
+        c.column_name,
+        l.load_id,
+        g.gave_it,
+        g.marked_not_available,
+        -- Unknown for a column that is not stored (a name, dropped at the door): taken as held.
+        coalesce(v.current_values > 0, true) as holds_values
     from contract_columns c
     join current_loads l using (table_name)
     left join given g using (table_name, column_name, load_id)
+    left join current_values v using (table_name, column_name, load_id)
 ),
 
 counted as (
     select
         table_name,
         column_name,
-        count(*) filter (where gave_it) as loads_with,
+        count(*) filter (where gave_it and holds_values) as loads_with,
+        count(*) filter (where gave_it and not holds_values) as loads_with_no_value,
         count(*) filter (where not gave_it) as loads_without,
         count(*) filter (where not gave_it and marked_not_available) as loads_marked_not_available,
-        count(*) filter (where gave_it is null) as loads_unrecorded
+        count(*) filter (where gave_it is null and holds_values) as loads_unrecorded
     from per_load
     group by table_name, column_name
 )
@@ -70,11 +100,14 @@ counted as (
 select
     table_name,
     column_name,
-    loads_with + loads_unrecorded > 0 as available,
-    -- Every current load without it says so in its layout ({not_available: true}), rather than
-    -- leaving it out of the mapping: a statement about the exports, not a column lost.
-    loads_with + loads_unrecorded = 0 and loads_marked_not_available = loads_without as marked_not_available,
+    loads_with + loads_unrecorded > 0 or loads_without = 0 as available,
+    -- Not available, and every current load without it says so in its layout
+    -- ({not_available: true}) rather than leaving it out of the mapping: a statement about the
+    -- exports, not a column lost.
+    not (loads_with + loads_unrecorded > 0 or loads_without = 0)
+        and loads_marked_not_available = loads_without as marked_not_available,
     loads_with,
+    loads_with_no_value,
     loads_without,
     loads_marked_not_available,
     loads_unrecorded
