@@ -230,5 +230,5 @@ def test_linking_two_numbers_that_differ_is_refused():
     linked = LinkedTables(11)
     linked.add("a", pd.Series([20, 30], index=["x", "y"]))
     linked.add("b", pd.Series([49], index=["n"]), with_margins=False)
-    with pytest.raises(ValueError, match="differ"):
+    with pytest.raises(ValueError, match="is said to be the sum of"):
         linked.same(("a", TOTAL_LABEL), ("b", "n"))
