@@ -39,6 +39,8 @@ RUNS = {
 # made from its columns ("k-..."), where the canonical export gives it an id.
 PROVENANCE = {("mart_client_links", "client_load_id"), ("mart_client_links", "merged_load_id"),
               ("fct_time_entries", "entry_id")}
+# Marts about how the exports were laid out (which columns each layout gives), not the world.
+EXPORT_SHAPE = {"mart_column_availability"}
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +145,8 @@ def test_the_published_marts_equal_the_canonical_layouts_row_for_row(published, 
         assert {t for t, in query(db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'")} \
             == set(tables), run
         for table, columns in tables.items():
+            if table in EXPORT_SHAPE:
+                continue
             compared = [c for c in columns if (table, c) not in PROVENANCE]
             expected, got = _rows(canonical, table, compared), _rows(db, table, compared)
             assert sum(expected.values()) == sum(got.values()), (run, table)

@@ -210,6 +210,14 @@ def test_the_overview_says_not_available_and_shows_the_other_numbers(dashboard, 
     assert not at.dataframe and f"Removal avoided: {NOT_AVAILABLE}" in _infos(at)
     at = open_page(at, "vacaturs")
     assert len(at.dataframe) == 3  # outcomes, relief by class, trend: none needs what is missing
+    if user == MANAGER:  # the data quality page lists what the exports do not carry
+        at = open_page(at, "data_quality")
+        (listed,) = [d.value for d in at.dataframe if "shown as not available" in d.value.columns]
+        rows = listed.set_index("column")
+        assert set(rows.index) == {f"{t}.{c}" for t, c in MISSING} | {"clients.first_name", "clients.last_name"}
+        assert rows.loc["motions.filing_date", "why"] == "the layout marks it not available"
+        assert "motions filed" in rows.loc["motions.filing_date", "shown as not available"]
+        assert rows.loc["clients.first_name"].tolist() == ["the layout does not map it", "(no metric needs it)"]
 
 
 def test_the_grant_report_says_not_available_in_its_headline_deliverables_and_tables(runs, tmp_path):

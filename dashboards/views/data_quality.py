@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboards.access import AccessDenied, DataUnavailable, Role
 from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note
+from reports.availability import NEEDS
 
 # What links a merged client id to the person's client id (mart_client_links.link_rule).
 LINK_RULES = {"same_a_number": "same A-number"}
@@ -70,6 +71,28 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         show_frame(manifest, "source export freshness")
     else:
         st.info("No export has been loaded yet.")
+
+    st.subheader("Contract columns the exports do not carry")
+    try:
+        missing = ctx.data.query(
+            "SELECT table_name, column_name, marked_not_available, loads_with_no_value, loads_without "
+            "FROM {mart_column_availability} WHERE NOT available ORDER BY table_name, column_name")
+    except DataUnavailable:  # published before the mart existed
+        missing = pd.DataFrame()
+    if len(missing):
+        needed_by = {column: [m.replace("_", " ") for m, columns in NEEDS.items() if column in columns]
+                     for column in missing.table_name + "." + missing.column_name}
+        show_frame(pd.DataFrame({
+            "column": needed_by.keys(),
+            "why": ["the layout marks it not available" if marked else "the layout does not map it"
+                    for marked in missing.marked_not_available],
+            "shown as not available": [", ".join(metrics) or "(no metric needs it)" for metrics in needed_by.values()],
+        }), "columns the exports do not carry", caption=(
+            "No export loaded now gives these columns (docs/data-contract.md, 'A column map entry'): pages and reports "
+            "show the metrics that need them as 'not available in these exports', never as 0. Map the column in the "
+            "layout if the export has it."))
+    else:
+        st.info("Every contract column is carried by some export loaded now.")
 
     st.subheader("Quarantined rows by rule")
     by_rule = raw.query(
