@@ -349,4 +349,6 @@ def ignored_note(ctx: Context, *relations: str) -> None:
 
 def suppression_note(ctx: Context) -> None:
     if ctx.scope.suppresses:
-        st.caption(" ".join(legend(ctx.scope.threshold)))
+        # One line per marker: run together, "…counts. withheld: …" reads as one broken sentence.
+        st.caption("  \n".join(f"**{line.split(':')[0]}**:{line.split(':', 1)[1]}" if ":" in line else line
+                                for line in legend(ctx.scope.threshold)))
