@@ -154,7 +154,7 @@ class Scope:
         if self.role is Role.PARTNER:
             return f"partner firm {self.firm} (its own cases only)"
         if self.role is Role.FUNDER:
-            linked = f"grants {', '.join(sorted(self.grants))}" if self.grants else "no grant linked"
+            linked = f"grant{'s' if len(self.grants) > 1 else ''} {', '.join(sorted(self.grants))}" if self.grants else "no grant linked"
             who = "a funder" if self.identity == PREVIEW_FUNDER else f"funder {self.identity}"
             return f"{who} (aggregates with counts under {self.threshold} suppressed; {linked})"
         return "a program manager (all data)"
