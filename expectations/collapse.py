@@ -181,7 +181,7 @@ def datasets(published: Published | None, accept: bool = False) -> list[Dataset]
         -- Columns the layouts of this run's exports mark not available: what rests on them is
         -- "not available" on every page and report, not a number that collapsed.
         declared as (
-            select table_name || '.' || column_name as needed from marts.{AVAILABILITY} where marked_not_available
+            select contract_table || '.' || contract_column as needed from marts.{AVAILABILITY} where marked_not_available
         ),
         checked as (
             select d.*, not exists (select 1 from declared where list_contains(d.needs, declared.needed)) as is_checked

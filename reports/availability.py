@@ -109,7 +109,7 @@ class Availability:
 
 
 def from_rows(rows: Iterable[tuple[str, str, bool, bool]]) -> Availability:
-    """From (table_name, column_name, available, marked_not_available) rows of the mart."""
+    """From (contract_table, contract_column, available, marked_not_available) rows of the mart."""
     return Availability({f"{table}.{column}": bool(marked) for table, column, available, marked in rows if not available})
 
 
@@ -122,5 +122,5 @@ def read(db: Path | str) -> Availability:
                                         "WHERE table_schema = 'marts' AND table_name = $relation", {"relation": RELATION})
     if not int(present["n"].iloc[0]):
         return Availability()
-    frame = read_published(Path(db), f"SELECT table_name, column_name, available, marked_not_available FROM marts.{RELATION}")
+    frame = read_published(Path(db), f"SELECT contract_table, contract_column, available, marked_not_available FROM marts.{RELATION}")
     return from_rows(frame.itertuples(index=False, name=None))

@@ -130,7 +130,7 @@ def test_the_export_publishes_and_the_mart_says_which_columns_no_export_carries(
                                                   "(SELECT count(*) FROM marts.mart_removal_avoided) FROM marts.fct_motions")
     assert (filed, exposed) == (0, 0) and decided > 0
     rows = {(t, c): (a, m, w, wo) for t, c, a, m, w, wo in query(
-        published, "SELECT table_name, column_name, available, marked_not_available, loads_with, loads_without "
+        published, "SELECT contract_table, contract_column, available, marked_not_available, loads_with, loads_without "
                    "FROM marts.mart_column_availability")}
     assert {k for k, (_, marked, *_) in rows.items() if marked} == MISSING
     for key in MISSING:  # the older export's records still current (repeated unchanged) hold no value of them
@@ -155,7 +155,7 @@ def test_a_column_the_layout_only_leaves_out_still_blocks(runs, tmp_path):
     shutil.copyfile(runs["published"], db)
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE marts.mart_column_availability SET marked_not_available = false "
-                    "WHERE table_name = 'motions' AND column_name = 'filing_date'")
+                    "WHERE contract_table = 'motions' AND contract_column = 'filing_date'")
     (run_id,), = query(runs["before"], "SELECT max_by(run_id, finished_at) FROM pipeline.runs")
     (filed,), = query(runs["before"], "SELECT count(*) FROM marts.fct_motions WHERE is_filed")
     (decided,), = query(db, "SELECT count(*) FROM marts.fct_motions WHERE is_decided")

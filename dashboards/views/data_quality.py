@@ -75,13 +75,13 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
     st.subheader("Contract columns the exports do not carry")
     try:
         missing = ctx.data.query(
-            "SELECT table_name, column_name, marked_not_available, loads_with_no_value, loads_without "
-            "FROM {mart_column_availability} WHERE NOT available ORDER BY table_name, column_name")
+            "SELECT contract_table, contract_column, marked_not_available "
+            "FROM {mart_column_availability} WHERE NOT available ORDER BY contract_table, contract_column")
     except DataUnavailable:  # published before the mart existed
         missing = pd.DataFrame()
     if len(missing):
         needed_by = {column: [m.replace("_", " ") for m, columns in NEEDS.items() if column in columns]
-                     for column in missing.table_name + "." + missing.column_name}
+                     for column in missing.contract_table + "." + missing.contract_column}
         show_frame(pd.DataFrame({
             "column": needed_by.keys(),
             "why": ["the layout marks it not available" if marked else "the layout does not map it"

@@ -98,8 +98,8 @@ counted as (
 )
 
 select
-    table_name,
-    column_name,
+    table_name as contract_table,
+    column_name as contract_column,
     loads_with + loads_unrecorded > 0 or loads_without = 0 as available,
     -- Not available, and every current load without it says so in its layout
     -- ({not_available: true}) rather than leaving it out of the mapping: a statement about the
