@@ -740,10 +740,14 @@ class LinkedAggregates:
         """Two entries of different tables that are one number."""
         self.link([first], second)
 
+    def interior(self, key: str) -> pd.Series | pd.DataFrame:
+        """A table's exact counts without margins: its labels, to link entries by. Never shown."""
+        (interior, *_), _ = self.tables[key]
+        return interior
+
     def publish(self) -> dict[str, SuppressedTable]:
         if not self.access.scope.suppresses:
-            return {key: unsuppressed(*_margins(pivoted, with_margins)[:1], with_margins, **_margins(pivoted, with_margins)[1])
-                    for key, (pivoted, with_margins) in self.tables.items()}
+            return {key: self.access._publish(pivoted, with_margins) for key, (pivoted, with_margins) in self.tables.items()}
         linked = LinkedTables(self.access.scope.threshold)
         for key, (pivoted, with_margins) in self.tables.items():
             interior, margins = _margins(pivoted, with_margins)

@@ -31,7 +31,7 @@ page = ctx.data.linked()
 ctx.data.aggregate(RELATION, "removal_avoided_status", where=where, params=params, into=page, into_key="status")
 ctx.data.aggregate(RELATION, "status_quarter", "removal_avoided_status", where=where, params=params, into=page, into_key="quarter")
 ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params, into=page, into_key="county")
-(by_status, *_), _ = page.tables["status"]
+by_status = page.interior("status")
 for breakdown in ("quarter", "county") if len(by_status) else ():
     for label in by_status.index:
         page.same((breakdown, TOTAL_LABEL, label), ("status", label))

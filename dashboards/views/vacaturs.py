@@ -27,9 +27,9 @@ on_decision, p_decision = period.condition("decision_quarter")
 def link_granted_motions(page) -> None:
     """The page's three tables count the same granted motions: a vehicle's granted and granted
     in part outcomes are its granted relief, and the trend's totals are the relief table's."""
-    (outcomes_by, *_), _ = page.tables["outcomes"]
-    (relief_by, *_), _ = page.tables["relief"]
-    (trend_by, *_), _ = page.tables["trend"]
+    outcomes_by = page.interior("outcomes")
+    relief_by = page.interior("relief")
+    trend_by = page.interior("trend")
     granted_columns = [c for c in ("granted", "granted_in_part") if c in outcomes_by.columns]
     if relief_by.empty or not granted_columns:
         return

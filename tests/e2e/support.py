@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ PAGES = ["overview", "vacaturs", "removal", "time_to_resolution", "partner_firms
 MANAGER, FUNDER, NOBODY = "pm@example.org", "grants@foundation.example", "stranger@example.org"
 PARTNER = "probono@firm.example"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+# Every browser test module's marks: `pytestmark = BROWSER_TESTS`.
+BROWSER_TESTS = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
+]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

@@ -11,19 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from e2e.support import CHROMIUM, PROJECT, build_published_db, chromium, dashboard_server
+from e2e.support import BROWSER_TESTS, PROJECT, chromium, dashboard_server
 
 ARTIFACTS = PROJECT / "tests" / "artifacts"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
-]
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    return build_published_db(tmp_path_factory.getbasetemp() / "dashboard_db", motions=1500)
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")

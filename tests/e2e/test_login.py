@@ -19,7 +19,7 @@ import pytest
 
 from dashboards import access_log
 from dashboards.disclosure import legend
-from e2e.support import (CHROMIUM, FUNDER, MANAGER, NOBODY, PARTNER, PROJECT, build_published_db, busiest_firm, chromium,
+from e2e.support import (BROWSER_TESTS, FUNDER, MANAGER, NOBODY, PARTNER, PROJECT, busiest_firm, chromium,
                          dashboard_server, free_port)
 
 ARTIFACTS = PROJECT / "tests" / "artifacts"
@@ -36,15 +36,7 @@ IDENTITIES = {
     IMPOSTOR: {"email": MANAGER, "email_verified": False},
 }
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
-]
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    return build_published_db(tmp_path_factory.getbasetemp() / "dashboard_db", motions=1500)
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
