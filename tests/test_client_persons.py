@@ -5,7 +5,7 @@ screened, removal avoided, the funnel and the demographic tables count each pers
 links are recorded in marts.mart_client_links, and the data quality page shows them to a
 program manager and to no one else.
 
-The people are those of tests/conftest.py (DATASET). The second system's export
+The people are those of tests/small_dataset.py (DATASET). The second system's export
 (``second_system``) holds them under ids prefixed ``N-`` and knows two things the first does not:
 person 2's earlier first contact (intake 2020-06-10, before C2's 2020-06-15) and the grant of
 the motion still pending in the first export (N-M3, 2021-09-01), followed by the termination of
@@ -25,7 +25,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATASET, write_layout
+from small_dataset import DATASET, write_layout
 from e2e.support import APP, FUNDER, MANAGER, PARTNER, open_page, write_roles
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -158,7 +158,7 @@ def test_a_refused_file_names_the_problem_and_leaves_the_database_byte_identical
 
 
 def test_pcr_run_shows_the_first_quarantined_rows_and_where_to_see_them_all(tmp_path, run_pcr):
-    from conftest import DATASET, write_layout
+    from small_dataset import DATASET, write_layout
 
     exports = tmp_path / "exports"
     write_layout(DATASET, "canonical", exports, suffix="_2024-08-01")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import DATASET, write_layout
+from small_dataset import DATASET, write_layout
 
 from ingest.layouts import LayoutError, load_layout
 from pcr import paths

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import DATASET, PII_STRINGS, write_layout
+from small_dataset import DATASET, PII_STRINGS, write_layout
 
 from ingest.contract import TABLE_ORDER, TABLES
 from ingest.privacy import hmac_hex, install_hmac_macro, load_or_create_key

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from conftest import DATASET, write_layout
+from small_dataset import DATASET, write_layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

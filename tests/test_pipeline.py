@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import DATASET, write_layout
+from small_dataset import DATASET, write_layout
 from pcr.publish import KILL_ENV, RunLock, lock_path, wal_path, working_path
 
 STAGES = ("prepare", "ingest", "build", "validate", "publish")
