@@ -1,0 +1,99 @@
+"""Every setting of a run, read once from the environment by the command line (`pcr`) and the
+dashboards' entry script, then handed to the packages that need a part of it. No other module
+reads a `PCR_*` variable: a package receives a path, a key file or a limit as an argument.
+
+| variable | setting | default |
+| --- | --- | --- |
+| PCR_DATA_DIR | data_dir | `var/` in the project |
+| PCR_DB | published_db | `<data_dir>/pcr.duckdb` |
+| PCR_SCRATCH_DB | scratch_db | `<data_dir>/scratch.duckdb` |
+| PCR_ACCESS_LOG | access_log | `<data_dir>/access_log.jsonl` |
+| PCR_LAYOUTS_DIR | program_layouts_dir | `<data_dir>/layouts` |
+| PCR_HMAC_KEY_FILE | hmac_key_file | `~/.config/pcr/hmac.key` |
+| PCR_DBT_PARSE_CACHE | dbt_parse_cache | `$XDG_CACHE_HOME/pcr/dbt-parse` |
+| PCR_ROLES_FILE | roles_file | none (the dashboards' local program-manager view) |
+| PCR_GRANTS_FILE | grants_file | `config/grants.yml` |
+| PCR_SECRETS_FILE | secrets_file | none (Streamlit's own `.streamlit/secrets.toml`) |
+| PCR_MEMORY_LIMIT | memory_limit | `1GB` |
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    data_dir: Path
+    """Working and published databases, run records, Data Docs."""
+    published_db: Path
+    scratch_db: Path
+    """Where stand-alone `pcr ingest` / `pcr build` write: never the published file, which only
+    `pcr run` replaces, after its checks pass."""
+    access_log: Path
+    """Who opened which dashboard page and downloaded what."""
+    hmac_key_file: Path
+    """Outside the project tree by default: deleting var/ must not lose the key, or the same
+    client would hash differently in the next export and de-duplication would break."""
+    dbt_parse_cache: Path
+    """dbt's saved parse of this project, shared by every data directory."""
+    bundled_layouts_dir: Path
+    program_layouts_dir: Path
+    """A program's own layouts, beside its data and outside the installed package; one of the
+    same name as a bundled layout replaces it."""
+    roles_file: Path | None
+    grants_file: Path
+    secrets_file: Path | None
+    memory_limit: str
+    """DuckDB's memory limit for ingest and the dbt build: without one DuckDB may take 80% of
+    RAM; above it, it spills to `<database>.tmp` beside the file."""
+    kill_at_for_tests: str | None = None
+    """A publish step at which the process kills itself (the atomic-publish tests)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def path(name: str, default: Path | None) -> Path | None:
+            value = env.get(name)
+            return Path(value).expanduser() if value else default
+
+        data_dir = path("PCR_DATA_DIR", PROJECT_ROOT / "var")
+        cache_home = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cls(
+            project_root=PROJECT_ROOT,
+            data_dir=data_dir,
+            published_db=path("PCR_DB", data_dir / "pcr.duckdb"),
+            scratch_db=path("PCR_SCRATCH_DB", data_dir / "scratch.duckdb"),
+            access_log=path("PCR_ACCESS_LOG", data_dir / "access_log.jsonl"),
+            hmac_key_file=path("PCR_HMAC_KEY_FILE", Path.home() / ".config" / "pcr" / "hmac.key"),
+            dbt_parse_cache=path("PCR_DBT_PARSE_CACHE", cache_home / "pcr" / "dbt-parse"),
+            bundled_layouts_dir=PROJECT_ROOT / "ingest" / "layouts",
+            program_layouts_dir=path("PCR_LAYOUTS_DIR", data_dir / "layouts"),
+            roles_file=path("PCR_ROLES_FILE", None),
+            grants_file=path("PCR_GRANTS_FILE", PROJECT_ROOT / "config" / "grants.yml"),
+            secrets_file=path("PCR_SECRETS_FILE", None),
+            memory_limit=env.get("PCR_MEMORY_LIMIT") or "1GB",
+            kill_at_for_tests=env.get("PCR_TEST_KILL_AT") or None,
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the variables a child process (the dashboards' Streamlit server,
+        a worker) reads them back from with `from_env`."""
+        values = {
+            "PCR_DATA_DIR": self.data_dir, "PCR_DB": self.published_db, "PCR_SCRATCH_DB": self.scratch_db,
+            "PCR_ACCESS_LOG": self.access_log, "PCR_HMAC_KEY_FILE": self.hmac_key_file,
+            "PCR_DBT_PARSE_CACHE": self.dbt_parse_cache, "PCR_LAYOUTS_DIR": self.program_layouts_dir,
+            "PCR_ROLES_FILE": self.roles_file, "PCR_GRANTS_FILE": self.grants_file,
+            "PCR_SECRETS_FILE": self.secrets_file, "PCR_MEMORY_LIMIT": self.memory_limit,
+        }
+        return {name: str(value) for name, value in values.items() if value is not None}
