@@ -11,7 +11,7 @@ Roles (domain brief sections 1 and 5):
   queries also leave out PC 236.14/236.15 survivor cases (statutory confidentiality: below the
   aggregate level for program managers only); aggregates count them.
 * ``funder`` — de-identified aggregates only, through ``aggregate`` and ``summary``, which write
-  the GROUP BY themselves and pass every count through disclosure control (dashboards/disclosure.py). ``query`` (row-level or
+  the GROUP BY themselves and pass every count through disclosure control (access/disclosure.py). ``query`` (row-level or
   free-form SQL) is refused, and so is any identifier-like column (``*_id``, ``*_hash``).
   Grant reports: only the grants the roles file links to the funder (``grants:``), none
   without a link (``Scope.visible_grants``; the Grant reports page and ``pcr report --for``).
@@ -61,7 +61,7 @@ import duckdb
 import pandas as pd
 import yaml
 
-from dashboards.disclosure import (
+from access.disclosure import (
     DEFAULT_THRESHOLD, REVEALS, SMALL, SMALL_GROUP, Address, LinkedTables, SuppressedTable, marker, suppress, unsuppressed,
 )
 from pcr import paths
@@ -724,7 +724,7 @@ def _margins(pivoted: tuple, with_margins: bool) -> tuple[pd.Series | pd.DataFra
 
 
 class LinkedAggregates:
-    """A page's tables published as one system (dashboards.disclosure.LinkedTables): for
+    """A page's tables published as one system (access.disclosure.LinkedTables): for
     funders no hidden count can be worked out by combining one table with another."""
 
     def __init__(self, access: "DataAccess"):

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from dashboards.disclosure import TOTAL_LABEL
+from access.disclosure import TOTAL_LABEL
 
 # Words a chart shows for the marts' codes (outcomes, recognition classes, relief kinds,
 # removal-avoided statuses, case status); any other label is shown as it is.

@@ -1,6 +1,6 @@
 """A grant report: exact aggregates of the grant's scope, then disclosure control.
 
-Everything a funder receives is built here from ``SuppressedTable``s (dashboards/disclosure.py)
+Everything a funder receives is built here from ``SuppressedTable``s (access/disclosure.py)
 at the grants file's threshold (default 11). The exact counts are read through the data-access
 layer as GROUP BY queries; time to resolution needs durations per unit, which stay in this
 process and leave it only as medians of at least ``threshold`` units.
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.access import DataAccess, Role, Scope
-from dashboards.disclosure import (
+from access.disclosure import (
     COMPLEMENT, REVEALS, SMALL, SMALL_GROUP, TOTAL_LABEL, WITHHELD, LinkedTables, SuppressedTable, format_count,
     format_measure, legend, marker, ratio, suppress, suppress_like,
 )

@@ -4,7 +4,7 @@ country of birth, county of residence, immigration status at intake). A grant li
 wants under ``demographics:`` in the grants file, in the order the report shows them.
 
 Each breakdown is two exact count Series over the same categories, published through
-``dashboards.disclosure.suppress`` one column at a time, each with its Total: the two columns
+``access.disclosure.suppress`` one column at a time, each with its Total: the two columns
 count different groups of clients (a client whose removal was avoided in the period need not
 have been represented in it), so no equation links them. Their Totals are the report's headline
 numbers "Clients represented" and "Removal avoided"; where the report hides one of those while
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dashboards.disclosure import COMPLEMENT, TOTAL_LABEL, SuppressedTable, marker, suppress
+from access.disclosure import COMPLEMENT, TOTAL_LABEL, SuppressedTable, marker, suppress
 from reports.availability import NOT_AVAILABLE
 from reports.build import CLIENTS_REPRESENTED_CASES, REMOVAL_AVOIDED as AVOIDED_STATUSES, ReportTable, _Scoped
 

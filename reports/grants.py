@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from dashboards.disclosure import DEFAULT_THRESHOLD
+from access.disclosure import DEFAULT_THRESHOLD
 from pcr import paths
 
 GRANTS_FILE_ENV = "PCR_GRANTS_FILE"

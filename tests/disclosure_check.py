@@ -1,5 +1,5 @@
 """What a reader of a published table can work out, computed independently of
-dashboards/disclosure.py's own search: the equations a reader knows, and for every hidden
+access/disclosure.py's own search: the equations a reader knows, and for every hidden
 entry the smallest and largest whole value consistent with everything shown and with what the
 markers say ("<t": 1..t-1; "withheld": never a small count, so at least t, and never 0, except
 where no positive number is shown at all). Shared by the disclosure and grant-report tests."""
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from dashboards.disclosure import WITHHELD
+from access.disclosure import WITHHELD
 
 
 def layout_equations(numeric: pd.Series | pd.DataFrame, offset: int = 0) -> list[tuple[list[int], int]]:

@@ -26,7 +26,7 @@ from dashboards.access import (
     read_published,
     scope_for,
 )
-from dashboards.disclosure import TOTAL_LABEL
+from access.disclosure import TOTAL_LABEL
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIRMS = ("Firm A LLP", "Firm B LLP", "Firm C LLP")

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as some
 from streamlit.testing.v1 import AppTest
 
-from dashboards.disclosure import TOTAL_LABEL, WITHHELD
+from access.disclosure import TOTAL_LABEL, WITHHELD
 from disclosure_check import assert_markers_true, layout_equations, value_range
 from e2e.support import APP, FUNDER, MANAGER, PARTNER, build_published_db, busiest_firm
 from test_dashboard import Recording

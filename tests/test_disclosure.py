@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from dashboards.disclosure import (
+from access.disclosure import (
     TOTAL_LABEL, WITHHELD, LinkedTables, legend, ratio, suppress, suppress_like, unsuppressed,
 )
 from disclosure_check import (

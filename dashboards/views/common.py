@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboards import access_log, charts
 from dashboards.access import DataAccess, Role, Scope, current_scope
-from dashboards.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
+from access.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
 from reports import availability, spreadsheet
 
 ALL = "All"

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from dashboards import access_log
-from dashboards.disclosure import legend
+from access.disclosure import legend
 from e2e.support import (BROWSER_TESTS, FUNDER, MANAGER, NOBODY, PARTNER, PROJECT, busiest_firm, chromium,
                          dashboard_server, free_port)
 
