@@ -1,4 +1,5 @@
-"""PCR outcomes dashboards: `pcr dashboard` (or `streamlit run dashboards/app.py`).
+"""PCR outcomes dashboards: `pcr dashboard` starts them (its Streamlit script is
+pcr/dashboard_app.py, which calls ``main`` with the settings read once from the environment).
 
 The visitor's scope is settled here before any page runs: without one (not logged in, no
 role, an e-mail address the identity provider did not verify, server not on loopback without
@@ -8,20 +9,17 @@ page opened and every download is recorded in the access log first. Pages live i
 dashboards/views/."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-# `streamlit run dashboards/app.py` puts dashboards/ on the path, not the project root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dashboards import access_log  # noqa: E402
-from dashboards.access import (  # noqa: E402
-    FIRM_COLUMN, PREVIEW_KEY, AccessDenied, DataAccess, DataUnavailable, LoginRequired, Role, Scope, configured_roles,
-    current_scope, describe_choice, preview_choices, signed_in_scope,
-)
-from dashboards.views.common import ALL, ALL_TIME, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY  # noqa: E402
+from access.access_log import AccessLogUnavailable
+from access.queries import FIRM_COLUMN, DataAccess
+from access.reader import DataUnavailable
+from access.scope import AccessDenied, LoginRequired, Role, Scope, describe_choice, preview_choices
+from dashboards import session
+from dashboards.session import PREVIEW_KEY
+from dashboards.views.common import ALL, ALL_TIME, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY
 
 VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = [
@@ -36,10 +34,6 @@ PAGES = [
 # Program managers only (not while previewing another role).
 MANAGER_PAGES = [("access_log.py", "Access log", ":material/history:")]
 
-# A sidebar wide enough for a firm name or a funder's address in "Preview as" and "Signed in as"
-# (the default width cuts them off).
-st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide", initial_sidebar_state=360)
-
 
 def _refuse(message: str) -> None:
     st.title("PCR outcomes")
@@ -49,23 +43,23 @@ def _refuse(message: str) -> None:
     st.stop()
 
 
-try:
-    own_scope = signed_in_scope()
-except LoginRequired as refusal:
-    st.title("PCR outcomes")
-    st.info(str(refusal))
-    st.button("Log in", on_click=st.login)
-    st.stop()
-except AccessDenied as refusal:
+def _own_scope() -> Scope:
+    """The signed-in visitor's scope; anyone without one is told why and the run stops."""
     try:
-        access_log.record_refusal(str(st.user.to_dict().get("email") or ""), refusal)
-    except access_log.AccessLogUnavailable as unavailable:
-        _refuse(str(unavailable))
-    _refuse(str(refusal))
-except ValueError as refusal:  # a malformed roles file
-    _refuse(str(refusal))
-if (failed_write := st.session_state.pop(access_log.ERROR_KEY, None)):
-    _refuse(failed_write)
+        return session.signed_in_scope()
+    except LoginRequired as refusal:
+        st.title("PCR outcomes")
+        st.info(str(refusal))
+        st.button("Log in", on_click=st.login)
+        st.stop()
+    except AccessDenied as refusal:
+        try:
+            session.record_refusal(str(st.user.to_dict().get("email") or ""), refusal)
+        except AccessLogUnavailable as unavailable:
+            _refuse(str(unavailable))
+        _refuse(str(refusal))
+    except ValueError as refusal:  # a malformed roles file
+        _refuse(str(refusal))
 
 
 def _options(data: DataAccess) -> dict[str, list[str]]:
@@ -91,11 +85,11 @@ def _reset_filters() -> None:
         st.session_state.pop(key, None)
 
 
-def _preview_picker() -> None:
-    """The program manager's "Preview as" choice (dashboards.access.preview_scope)."""
+def _preview_picker(own_scope: Scope) -> None:
+    """The program manager's "Preview as" choice (access.scope.preview_scope)."""
     try:
-        firms = _options(DataAccess(own_scope)).get(FIRM_COLUMN, [])
-        choices = preview_choices(own_scope, firms, configured_roles())
+        firms = _options(session.data_access(own_scope)).get(FIRM_COLUMN, [])
+        choices = preview_choices(own_scope, firms, session.configured_roles())
     except DataUnavailable:
         return  # the page says why below
     if st.session_state.get(PREVIEW_KEY, "") not in choices:
@@ -114,49 +108,59 @@ def _filters_text(scope: Scope) -> str:
     return "; ".join(chosen)
 
 
-with st.sidebar:
-    st.caption(f"Signed in as **{own_scope.identity}** — {own_scope.role.value.replace('_', ' ')}"
-               + (f" ({own_scope.firm})" if own_scope.firm else ""))
-    if not own_scope.local:
-        st.button("Log out", on_click=st.logout)
-    if own_scope.role is Role.PROGRAM_MANAGER:
-        _preview_picker()
-try:
-    scope = current_scope()
-except (AccessDenied, ValueError) as refusal:
-    _refuse(str(refusal))
-if scope.banner:
-    st.warning(scope.banner, icon=":material/visibility:" if scope.previewed_by else ":material/lock_open:")
+def main(settings) -> None:
+    """One run of the app for one visitor, with the server's settings (pcr.settings.Settings)."""
+    # A sidebar wide enough for a firm name or a funder's address in "Preview as" and "Signed in as"
+    # (the default width cuts them off).
+    st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide", initial_sidebar_state=360)
+    session.start(settings)
+    own_scope = _own_scope()
+    if (failed_write := session.write_failure()):
+        _refuse(failed_write)
 
-data = DataAccess(scope)
-with st.sidebar:
+    with st.sidebar:
+        st.caption(f"Signed in as **{own_scope.identity}** — {own_scope.role.value.replace('_', ' ')}"
+                   + (f" ({own_scope.firm})" if own_scope.firm else ""))
+        if not own_scope.local:
+            st.button("Log out", on_click=st.logout)
+        if own_scope.role is Role.PROGRAM_MANAGER:
+            _preview_picker(own_scope)
     try:
-        options = _options(data)
-        st.selectbox("Period", _periods(options), key=PERIOD_KEY,
-                     help="Filings count in the quarter of filing, outcomes in the quarter of the decision.")
-        filters = {"county": "County", "partner_firm": "Partner firm", "vehicle": "Vehicle"}
-        if scope.role is Role.PARTNER:
-            del filters["partner_firm"]
-            st.caption(f"Partner firm: **{scope.firm}** (your firm only)")
-        for column, label in filters.items():
-            st.selectbox(label, [ALL, *options.get(column, [])], key=FILTER_KEYS[column])
-        firm_has_cases = scope.role is not Role.PARTNER or len(data.aggregate("fct_cases", FIRM_COLUMN, with_margins=False).numeric)
-    except DataUnavailable as missing:
-        st.error(str(missing))
+        scope = session.current_scope()
+    except (AccessDenied, ValueError) as refusal:
+        _refuse(str(refusal))
+    if scope.banner:
+        st.warning(scope.banner, icon=":material/visibility:" if scope.previewed_by else ":material/lock_open:")
+
+    data = session.data_access(scope)
+    with st.sidebar:
+        try:
+            options = _options(data)
+            st.selectbox("Period", _periods(options), key=PERIOD_KEY,
+                         help="Filings count in the quarter of filing, outcomes in the quarter of the decision.")
+            filters = {"county": "County", "partner_firm": "Partner firm", "vehicle": "Vehicle"}
+            if scope.role is Role.PARTNER:
+                del filters["partner_firm"]
+                st.caption(f"Partner firm: **{scope.firm}** (your firm only)")
+            for column, label in filters.items():
+                st.selectbox(label, [ALL, *options.get(column, [])], key=FILTER_KEYS[column])
+            firm_has_cases = scope.role is not Role.PARTNER or len(data.aggregate("fct_cases", FIRM_COLUMN, with_margins=False).numeric)
+        except DataUnavailable as missing:
+            st.error(str(missing))
+            st.stop()
+
+    if not firm_has_cases:
+        # A firm new to the program, or a firm name in the roles file spelled unlike the exports:
+        # the partner cannot tell which, the program manager can (Access log page, Roles file).
+        st.warning(f"No case of **{scope.firm}** is in the published data, so every page is empty. If your firm has "
+                   "cases with the program, the firm name your sign-in is linked to may be spelled differently from the "
+                   "program's exports: ask the program manager to check the roles file.", icon=":material/search_off:")
+
+    pages = PAGES + (MANAGER_PAGES if scope.role is Role.PROGRAM_MANAGER else [])
+    navigation = st.navigation([st.Page(VIEWS / file, title=title, icon=icon) for file, title, icon in pages])
+    try:
+        session.record_visit(scope, navigation.title, _filters_text(scope))
+    except AccessLogUnavailable as unavailable:
+        st.error(str(unavailable))
         st.stop()
-
-if not firm_has_cases:
-    # A firm new to the program, or a firm name in the roles file spelled unlike the exports:
-    # the partner cannot tell which, the program manager can (Access log page, Roles file).
-    st.warning(f"No case of **{scope.firm}** is in the published data, so every page is empty. If your firm has "
-               "cases with the program, the firm name your sign-in is linked to may be spelled differently from the "
-               "program's exports: ask the program manager to check the roles file.", icon=":material/search_off:")
-
-pages = PAGES + (MANAGER_PAGES if scope.role is Role.PROGRAM_MANAGER else [])
-navigation = st.navigation([st.Page(VIEWS / file, title=title, icon=icon) for file, title, icon in pages])
-try:
-    access_log.record_visit(scope, navigation.title, _filters_text(scope))
-except access_log.AccessLogUnavailable as unavailable:
-    st.error(str(unavailable))
-    st.stop()
-navigation.run()
+    navigation.run()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pcr import paths
 
-APP = paths.PROJECT_ROOT / "dashboards" / "app.py"
+APP = paths.PROJECT_ROOT / "pcr" / "dashboard_app.py"
 LOOPBACK = "127.0.0.1"
 SECRETS_FILE_ENV = "PCR_SECRETS_FILE"
 HEALTH_PATH = "/_stcore/health"  # Streamlit's own health endpoint: "ok" once it serves

@@ -6,7 +6,6 @@ the roles file does not link to that funder."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -39,25 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="roles file for --for (default: $PCR_ROLES_FILE)")
 
 
-def _quiet_streamlit() -> None:
-    """The access layer caches with st.cache_data; outside a Streamlit server that logs a
-    harmless 'No runtime found' warning, which is noise on a command line. A filter, not a
-    level: Streamlit resets its loggers' levels when it reads its configuration."""
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
-        lambda record: "No runtime found" not in record.getMessage())
-
-
 def _on_behalf_of(args: argparse.Namespace, grants) -> tuple[str | None, int]:
     """Why the identity of ``--for`` may not have this grant's report (None: it may), and the
     suppression threshold it gets: the stricter of the grants file's and the roles file's,
     as on the Grant reports page."""
-    from dashboards.access import ROLES_FILE_ENV, Role, configured_roles, load_roles
+    from access.scope import Role, load_roles
+    from pcr.settings import Settings
 
     if not args.for_identity:
         return "--roles needs --for EMAIL (the identity to produce the report for)", grants.threshold
-    roles = load_roles(args.roles) if args.roles else configured_roles()
-    if roles is None:
-        return f"--for needs a roles file: pass --roles FILE or set {ROLES_FILE_ENV}", grants.threshold
+    roles_file = args.roles or Settings.from_env().roles_file
+    if roles_file is None:
+        return "--for needs a roles file: pass --roles FILE or set PCR_ROLES_FILE", grants.threshold
+    roles = load_roles(roles_file)
     roles.check_grants(grants.grants, grants.path)
     scope = roles.scope_of(args.for_identity)
     threshold = max(grants.threshold, scope.threshold)
@@ -77,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     if unknown or not formats:
         print(f"pcr report: unknown format {', '.join(unknown) or '(none)'}; use {', '.join(FORMATS)}", file=sys.stderr)
         return 2
-    _quiet_streamlit()  # before the imports: the access layer's cache is made when it loads
     if bool(args.grant) == bool(args.partner):
         print("pcr report: give --grant ID (a funder's grant report) or --partner FIRM (a firm's impact report)",
               file=sys.stderr)
@@ -86,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         from reports import partner
 
         return partner.command(args)
-    from dashboards.access import AccessDenied, DataUnavailable
+    from access.reader import DataUnavailable
+    from access.scope import AccessDenied
     from reports import asof, render
     from reports.build import build_report
     from reports.grants import GrantConfigError, load_grants, parse_period

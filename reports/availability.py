@@ -116,7 +116,7 @@ def from_rows(rows: Iterable[tuple[str, str, bool, bool]]) -> Availability:
 def read(db: Path | str) -> Availability:
     """What the exports behind a database carry, read through the dashboards' read-only,
     per-version cache. A database built before the mart existed: every column available."""
-    from dashboards.access import read_published
+    from access.reader import read_published
 
     present = read_published(Path(db), "SELECT count(*) AS n FROM information_schema.tables "
                                         "WHERE table_schema = 'marts' AND table_name = $relation", {"relation": RELATION})

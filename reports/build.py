@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dashboards.access import DataAccess, Role, Scope
 from access.disclosure import (
     COMPLEMENT, REVEALS, SMALL, SMALL_GROUP, TOTAL_LABEL, WITHHELD, LinkedTables, SuppressedTable, format_count,
     format_measure, legend, marker, ratio, suppress, suppress_like,
 )
+from access.queries import DataAccess
+from access.scope import Role, Scope
 from reports import availability
 from reports.asof import DataVersion
 from reports.availability import NOT_AVAILABLE, Availability

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dashboards.access import DataAccess, Role, Scope
+from access.queries import DataAccess
+from access.scope import Role, Scope
 from reports import availability
 from reports.asof import DataVersion
 from reports.availability import NOT_AVAILABLE
@@ -238,7 +239,7 @@ def to_pdf(report: PartnerReport) -> bytes:
 
 def command(args: argparse.Namespace) -> int:
     """`pcr report --partner FIRM --period P` (pcr/report.py hands over here)."""
-    from dashboards.access import DataUnavailable
+    from access.reader import DataUnavailable
     from pcr import paths
     from reports import asof
     from reports.grants import GrantConfigError, calendar_period, default_grants_file, load_grants

@@ -12,21 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dashboards.access as access_layer
-from dashboards.access import (
-    LOCAL_BANNER,
-    AccessDenied,
-    DataAccess,
-    DataUnavailable,
-    LoginRequired,
-    Role,
-    Scope,
-    db_version,
-    load_roles,
-    read_published,
-    scope_for,
-)
+import access.reader as access_layer
 from access.disclosure import TOTAL_LABEL
+from access.queries import DataAccess
+from access.reader import DataUnavailable, db_version, read_published
+from access.scope import LOCAL_BANNER, AccessDenied, LoginRequired, Role, Scope, load_roles, scope_for
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIRMS = ("Firm A LLP", "Firm B LLP", "Firm C LLP")

@@ -21,7 +21,7 @@ from pcr import cli, paths
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 SAMPLES = paths.PROJECT_ROOT / "data_samples"
-APP = paths.PROJECT_ROOT / "dashboards" / "app.py"
+APP = paths.PROJECT_ROOT / "pcr" / "dashboard_app.py"
 
 GRANTS = """
 suppression_threshold: 11
@@ -130,7 +130,7 @@ def test_the_grant_reports_page_shows_the_refusal_as_a_message(undated, root, mo
     monkeypatch.setenv("PCR_GRANTS_FILE", str(root / "grants.yml"))
     monkeypatch.delenv("PCR_ROLES_FILE", raising=False)
     at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.switch_page("views/grant_report.py").run()
+    at.switch_page("../dashboards/views/grant_report.py").run()
     period = next(s for s in at.selectbox if s.label == "Period")
     period.set_value("2024Q4").run()
     assert not at.exception, [e.message for e in at.exception]

@@ -9,7 +9,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from dashboards.access import AccessDenied, DataAccess, Role, Scope
+from access.queries import DataAccess
+from access.scope import AccessDenied, Role, Scope
 from pcr import dashboard
 
 PM = Scope(Role.PROGRAM_MANAGER, "pm@example.org")

@@ -98,7 +98,7 @@ def run_page(role: str, page: str, state: dict[str, str]) -> AppTest:
     at.user = {"is_logged_in": True, "email": USERS[role], "email_verified": True}
     for key, value in state.items():
         at.session_state[key] = value
-    at.switch_page(f"views/{page}.py")
+    at.switch_page(f"../dashboards/views/{page}.py")
     return at.run()
 
 

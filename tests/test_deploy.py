@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dashboards.access import load_roles
+from access.scope import load_roles
 from e2e.support import PROJECT, build_published_db, free_port, serving
 from pcr import dashboard
 from reports.grants import load_grants

@@ -70,7 +70,7 @@ def downloads(user: str, pages: list[str]) -> dict[str, bytes]:
     at.run()
     files = {}
     for page in pages:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(f"../dashboards/views/{page}.py").run()
         assert not at.exception, (page, [e.message for e in at.exception])
         files |= {f"{page}: {b.label}": Recording.files[b.proto.url] for b in at.download_button}
     return files

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards.access import AccessDenied, Role, load_roles
+from access.scope import AccessDenied, Role, load_roles
 from e2e.support import APP
 from pcr import cli
 
@@ -106,7 +106,7 @@ def page(published, monkeypatch):
     def open_as(user: str) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=180)
         at.user = {"is_logged_in": True, "email": user, "email_verified": True}
-        at.switch_page("views/grant_report.py")
+        at.switch_page("../dashboards/views/grant_report.py")
         at.run()
         assert not at.exception, [e.message for e in at.exception]
         return at

@@ -167,7 +167,8 @@ def _check_column(values: dict[str, str], exact: dict[str, int], threshold: int,
 
 @pytest.mark.parametrize("threshold", [3, 11])
 def test_demographics_are_suppressed_for_funders_and_no_hidden_count_can_be_worked_out(published, threshold):
-    from dashboards.access import DataAccess, Role, Scope
+    from access.queries import DataAccess
+    from access.scope import Role, Scope
     from reports import demographics
     from reports.build import _Scoped
 

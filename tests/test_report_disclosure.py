@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboards.access import DataAccess, Role, Scope
 from access.disclosure import TOTAL_LABEL, WITHHELD
+from access.queries import DataAccess
+from access.scope import Role, Scope
 from disclosure_check import assert_markers_true, assert_not_recoverable, flat, layout_equations
 from pcr import cli
 from reports.build import _publish, _rate, _Scoped

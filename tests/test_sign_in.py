@@ -17,9 +17,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards import access_log
-from dashboards.access import (PREVIEW_KEY, AccessDenied, Role, UnverifiedEmail, load_roles, preview_choices,
-                               preview_scope, scope_for)
+from access import access_log
+from access.scope import AccessDenied, Role, UnverifiedEmail, load_roles, preview_choices, preview_scope, scope_for
+from dashboards.session import PREVIEW_KEY
 from e2e.support import APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, build_published_db, busiest_firm, write_roles
 
 UNKNOWN_FIRM, UNKNOWN_FIRM_PARTNER = "Firm A LLP", "coordinator@firm-a.example"
@@ -56,7 +56,7 @@ def session(user: dict | str | None, page: str = "overview", **state) -> AppTest
         at.user = user
     for key, value in state.items():
         at.session_state[key] = value
-    at.switch_page(f"views/{page}.py")
+    at.switch_page(f"../dashboards/views/{page}.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -170,7 +170,7 @@ def test_only_a_program_manager_can_preview_and_never_more_than_the_role(env):
 def test_pages_and_downloads_are_logged_with_role_and_scope_and_no_client_data(env):
     at = session(PARTNER, "vacaturs", filter_period="All time")
     at.run()  # a rerun of the same page (a click) is not a new visit
-    at.switch_page("views/partner_firms.py").run()
+    at.switch_page("../dashboards/views/partner_firms.py").run()
     button = at.download_button[0]
     button.click().run()
     at = session(MANAGER, "overview", **{PREVIEW_KEY: "funder:"})
@@ -206,7 +206,7 @@ def test_the_access_log_is_shown_to_program_managers_only(env):
     for user, state in ((PARTNER, {}), (FUNDER, {}), (MANAGER, {PREVIEW_KEY: f"partner:{env['firm']}"})):
         at = session(user, "overview", **state)
         with pytest.raises(ValueError, match="Could not find a navigation page"):  # not one of their pages
-            at.switch_page("views/access_log.py")
+            at.switch_page("../dashboards/views/access_log.py")
 
 
 def test_a_log_that_cannot_be_written_stops_the_app(env, monkeypatch, tmp_path):

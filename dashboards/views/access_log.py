@@ -1,15 +1,16 @@
 """Access log: who opened which page and downloaded which table or report, when, with role and
-scope (dashboards/access_log.py), and a check of the roles file against the published data.
+scope (access/access_log.py), and a check of the roles file against the published data.
 Program managers only; app.py does not offer the page to anyone else."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import access_log
-from dashboards.access import FIRM_COLUMN, NONE_LABEL, Role, configured_roles
+from access import access_log
+from access.queries import FIRM_COLUMN, NONE_LABEL
+from access.scope import Role
+from dashboards import session
 from dashboards.views.common import page_context, show_frame
-from pcr import paths
 
 RECENT = 1000  # entries listed; the counts cover the whole log
 ROLE_WORDS = {**{role.value: role.value.replace("_", " ") for role in Role}, "none": "no role"}
@@ -37,9 +38,10 @@ if not ctx.is_manager:
     st.info("The access log is shown to program managers only.")
     st.stop()
 
-log = access_log.read()
+log_file = session.settings().access_log
+log = access_log.read(log_file)
 st.caption(f"Every page opened and every download, with the role and scope of the data shown; kept in "
-           f"`{paths.access_log()}`. It names who used the dashboards, never a client. Times are UTC.")
+           f"`{log_file}`. It names who used the dashboards, never a client. Times are UTC.")
 if log.empty:
     st.info("Nothing is recorded yet.")
 else:
@@ -53,7 +55,7 @@ else:
     show_frame(shown.iloc[::-1].head(RECENT), "access log")
 
 st.subheader("Roles file")
-roles = configured_roles()
+roles = session.configured_roles()
 if roles is None:
     st.info("No roles file is set (PCR_ROLES_FILE): without sign-in the dashboards have one local program manager.")
     st.stop()

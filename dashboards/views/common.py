@@ -1,7 +1,7 @@
 """What every page shares: the visitor's scope and data access, the sidebar filters, and one
 way to show a table (on screen and as a CSV download).
 
-Pages read data only through ``dashboards.access.DataAccess``; counts come from
+Pages read data only through ``access.queries.DataAccess``; counts come from
 ``aggregate`` / ``summary`` for every role, so a funder's page is the same code as a program
 manager's with the numbers suppressed by the access layer."""
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboards import access_log, charts
-from dashboards.access import DataAccess, Role, Scope, current_scope
 from access.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
+from access.queries import DataAccess
+from access.scope import Role, Scope
+from dashboards import charts, session
 from reports import availability, spreadsheet
 
 ALL = "All"
@@ -140,7 +141,7 @@ def pro_bono_count(entity: str, period: Period, *, one_firm: bool) -> str:
 
 def page_context() -> Context:
     """The visitor's scope (app.py has already refused anyone without one) and filters."""
-    scope = current_scope()
+    scope = session.current_scope()
     values = tuple(
         (column, st.session_state[key])
         for column, key in FILTER_KEYS.items()
@@ -148,7 +149,7 @@ def page_context() -> Context:
     )
     if scope.role is Role.PARTNER:  # the access layer limits to the firm anyway; say so in filters too
         values = tuple(v for v in values if v[0] != "partner_firm")
-    return Context(scope, DataAccess(scope), Filters(Period(st.session_state.get(PERIOD_KEY, ALL_TIME)), values))
+    return Context(scope, session.data_access(scope), Filters(Period(st.session_state.get(PERIOD_KEY, ALL_TIME)), values))
 
 
 # --- showing numbers -------------------------------------------------------------------------
@@ -298,7 +299,7 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) ->
         file_name=file_name,
         mime="text/csv",
         key=f"download_{name}",
-        on_click=access_log.record_download,
+        on_click=session.record_download,
         args=(name, file_name),
     )
     if caption:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards.access import AccessDenied, DataUnavailable, Role
+from access.reader import DataUnavailable
+from access.scope import AccessDenied, Role
 from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note
 from reports.availability import NEEDS
 

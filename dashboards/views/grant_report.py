@@ -8,8 +8,9 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboards import access_log
-from dashboards.access import AccessDenied, DataUnavailable, Role, configured_roles
+from access.reader import DataUnavailable
+from access.scope import AccessDenied, Role
+from dashboards.session import configured_roles, record_download
 from dashboards.views.common import page_context
 from reports import asof, render
 from reports.build import build_report
@@ -94,7 +95,7 @@ mime = {"pdf": "application/pdf", "csv": "text/csv",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 for column, (fmt, data) in zip(downloads, files.items()):
     column.download_button(f"Download {fmt.upper()}", data, file_name=render.file_name(report, fmt), mime=mime[fmt],
-                           on_click=access_log.record_download, args=(f"grant report {grant_id} {period_text}", render.file_name(report, fmt)))
+                           on_click=record_download, args=(f"grant report {grant_id} {period_text}", render.file_name(report, fmt)))
 
 st.subheader("Deliverables")
 st.dataframe(report.deliverables, hide_index=True, width="stretch")

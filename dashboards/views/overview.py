@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from access.disclosure import TOTAL_LABEL, ratio
 from dashboards.views.common import (Context, Period, delta, fmt, ignored_note, marker_of, nothing_matches, page_context, pro_bono_count,
                                      suppression_note, value)
-from access.disclosure import TOTAL_LABEL, ratio
 from reports.availability import NOT_AVAILABLE
 
 MEASURE = "referral_to_decision"

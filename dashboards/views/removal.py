@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts
 from access.disclosure import TOTAL_LABEL
+from dashboards import charts
 from dashboards.views.common import (show_chart, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
                                      show_frame, suppression_note)
 

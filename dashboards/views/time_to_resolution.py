@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from access.scope import Role
 from dashboards import charts
-from dashboards.access import Role
 from dashboards.views.common import frame_for, not_available, nothing_matches, page_context, show_frame, suppression_note
 
 MEASURES = {

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
 
 PROJECT = Path(__file__).resolve().parents[2]
-APP = PROJECT / "dashboards" / "app.py"
+APP = PROJECT / "pcr" / "dashboard_app.py"  # the Streamlit script; pages are ../dashboards/views/ from it
 PAGES = ["overview", "vacaturs", "removal", "time_to_resolution", "partner_firms", "data_quality"]
 MANAGER, FUNDER, NOBODY = "pm@example.org", "grants@foundation.example", "stranger@example.org"
 PARTNER = "probono@firm.example"
@@ -95,7 +95,7 @@ def open_page(at: AppTest, page: str, **state) -> AppTest:
     """Switch an AppTest to a dashboard page with these session-state values; it must not raise."""
     for key, value in state.items():
         at.session_state[key] = value
-    at.switch_page(f"views/{page}.py").run()
+    at.switch_page(f"../dashboards/views/{page}.py").run()
     assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
     return at
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards import access_log
+from access import access_log
 from access.disclosure import legend
 from e2e.support import (BROWSER_TESTS, FUNDER, MANAGER, NOBODY, PARTNER, PROJECT, busiest_firm, chromium,
                          dashboard_server, free_port)
