@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -355,6 +357,23 @@ def test_command_refuses_unknown_grant_and_bad_config(published, run_pcr, tmp_pa
                    "     deliverables: [{metric: vacatures, target: 3}]}\n", encoding="utf-8")
     result = run_pcr("report", "--grants", bad, "--grant", "X", "--period", "grant", "--db", published["db"])
     assert result.code == 1 and f"{bad}: grant X: deliverables[1]: 'metric' must be one of" in result.err
+
+
+def test_the_report_command_does_not_load_streamlit(published, tmp_path):
+    """`pcr report` reads through access/, which knows nothing of Streamlit: a grant report and a
+    partner report, in every format, are written without loading the dashboards' server."""
+    script = ("import sys\nfrom pcr import cli\n"
+              "grant, partner = sys.argv[1:sys.argv.index('--')], sys.argv[sys.argv.index('--') + 1:]\n"
+              "codes = [cli.main(grant), cli.main(partner)]\n"
+              "print('streamlit modules:', sorted(m for m in sys.modules if m.split('.')[0] == 'streamlit'))\n"
+              "sys.exit(max(codes))")
+    grant = ["report", "--grants", published["root"] / "grants-1.yml", "--grant", "G-ALL", "--period", "grant",
+             "--format", "pdf,xlsx,csv", "--out", tmp_path, "--db", published["db"]]
+    partner = ["report", "--partner", FIRMS["Alder LLP"], "--period", "2024", "--out", tmp_path, "--db", published["db"]]
+    result = subprocess.run([sys.executable, "-c", script, *map(str, grant), "--", *map(str, partner)],
+                            capture_output=True, text=True, env={**os.environ, "PCR_HMAC_KEY_FILE": str(published["hmac"])})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "streamlit modules: []" in result.stdout, result.stdout
 
 
 def test_periods():
