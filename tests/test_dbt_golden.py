@@ -210,7 +210,7 @@ def test_no_identifier_reaches_the_models(golden_db):
 
 def test_every_built_column_is_documented(golden_db):
     documented: dict[str, set[str]] = {}
-    for yml in (paths.PROJECT_ROOT / "models").rglob("_*.yml"):
+    for yml in (paths.PROJECT_ROOT / "models").rglob("*.yml"):
         for model in yaml.safe_load(yml.read_text()).get("models", []):
             assert model.get("description"), f"{yml.name}: {model['name']} has no description"
             for col in model.get("columns", []):

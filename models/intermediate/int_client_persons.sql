@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- One row per client id of the exports, with the person it belongs to. The same A-number
 -- (compared by its keyed hash: ingest/privacy.py normalises every spelling before hashing)
 -- under two client ids is one person: two exports of the same people under different ids, or

@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- One row per client (a person, int_persons): removal exposure at intake and where their relief stands.
 with convictions as (
     select cs.client_id, cv.conviction_id, cv.removal_ground, st.is_cleared

@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- One row per conviction: its final state, read from the latest motion of each re-filing chain
 -- (a denied motion that was re-filed no longer decides anything).
 -- One pass over the motions: the chain-final ones (filtered aggregates) and all of them.

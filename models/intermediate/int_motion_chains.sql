@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- Re-filing chains. A motion that re-files an earlier one (refiled_from_motion_id) supersedes
 -- it; the chain's latest motion decides the conviction's final state, while every motion still
 -- counts as a motion. Chains are walked from their roots; a cycle in the data leaves its

@@ -1,7 +1,5 @@
 -- The legal rules, applied motion by motion (docs/glossary.md, "Immigration effect").
 -- State-court success (outcome) and immigration effect are separate columns.
--- A view over the int_motions_joined table: the rules are cheap per row and each reader needs
--- a few of these columns, while a table copy of all 50 cost ~3 s CPU per build at 1M motions.
 {% set cutoff = "date '" ~ var('sentence_modification_cutoff_date') ~ "'" %}
 
 with flagged as (

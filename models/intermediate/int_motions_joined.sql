@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- Each motion with its conviction, case and vehicle classification. Joins only; the legal
 -- rules are applied in int_motion_relief.
 select

@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- One row per client as a person (int_client_persons): the client records of one A-number
 -- merged. What was true at intake comes from the earliest intake that recorded it (two exports
 -- of one intake agree, and one may leave a column blank); the removal-exposure flags are yes

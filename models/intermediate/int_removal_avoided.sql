@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- Removal avoided, one row per client with removal exposure at intake (docs/glossary.md).
 with clients as (
     select * from {{ ref('int_client_relief') }} where has_removal_exposure

@@ -1,4 +1,3 @@
-{{ config(materialized="table") }}
 -- Survival-analysis units, one row per (measure, unit): how long from the start date until
 -- the event, or until censoring for work still open at the as-of date (docs/glossary.md,
 -- "Time to resolution"). Withdrawn motions leave observation without a decision: censored at

@@ -2,8 +2,7 @@
 -- every period. Attorneys participating = distinct attorneys who logged time; the share of a
 -- firm's attorneys needs its head count, which the exports do not carry.
 -- Rolled up from mart_dashboard_pro_bono, whose count columns sum to the distinct counts of
--- fct_time_entries for each kind of row here: computing them again from the 6M time entries at
--- 1M motions made this the second-slowest model of the build.
+-- fct_time_entries for each kind of row here, so the time entries are counted once, there.
 with by_firm_quarter as (
     select * from {{ ref('mart_dashboard_pro_bono') }}
 ),

@@ -1,8 +1,8 @@
 -- fct_cases for the dashboards' "clients served": clients with a case open at some time in a
--- period, by case status, for a firm or all firms. count(distinct client_id) over every case
--- is what made that slow, and most clients have one case. Those cases are pre-counted in
--- `clients`, by firm, status and the quarters of intake and closing, with no client_id; the
--- cases of clients with several cases stay one row each, with their client_id and clients = 0.
+-- period, by case status, for a firm or all firms, without a distinct count over every case at
+-- each page view. Most clients have one case: those cases are pre-counted in `clients`, by
+-- firm, status and the quarters of intake and closing, with no client_id; the cases of clients
+-- with several cases stay one row each, with their client_id and clients = 0.
 -- Clients in any selection of rows = count(distinct client_id) + sum(clients).
 -- Dates are moved to the first day of the intake quarter and the last day of the closing
 -- quarter: a period made of whole quarters selects the same cases as with the exact dates.

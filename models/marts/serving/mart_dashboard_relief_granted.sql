@@ -1,6 +1,6 @@
 -- Granted motions at the grain the overview and vacaturs pages group and filter them on
--- (vehicle, recognition class, relief kind, quarter of the decision, county, firm): an eighth
--- of the rows of fct_motions.
+-- (vehicle, recognition class, relief kind, quarter of the decision, county, firm), so a page
+-- groups this instead of every motion.
 select
     vehicle,
     is_confidential_survivor_vehicle,
