@@ -1,12 +1,18 @@
--- One row per conviction: its final state, read from the latest motion of each re-filing chain
--- (a denied motion that was re-filed no longer decides anything).
--- One pass over the motions: the chain-final ones (filtered aggregates) and all of them.
+-- One row per conviction: its motions counted, and its final state, read from the latest motion
+-- of each re-filing chain (a denied motion that was re-filed no longer decides anything).
+-- fct_cases adds these up per case.
 with per_conviction as (
     select
         conviction_id,
         count(*) as motions,
         count(*) filter (where is_superseded) as superseded_motions,
         count(*) filter (where is_chain_final) as chains,
+        count(*) filter (where is_filed) as motions_filed,
+        count(*) filter (where is_decided) as motions_decided,
+        count(*) filter (where is_granted) as motions_granted,
+        count(*) filter (where is_chain_final and not is_decided) as standing_motions_undecided,
+        max(decision_date) filter (where is_chain_final and is_decided) as last_decision_date,
+        bool_or(is_confidential_survivor_vehicle) as involves_confidential_survivor_vehicle,
         bool_or(is_immigration_effective) filter (where is_chain_final) as is_cleared,
         min(case when is_immigration_effective then decision_date end) filter (where is_chain_final) as cleared_date,
         bool_or(is_vacatur_granted) filter (where is_chain_final) as is_vacated,
@@ -21,9 +27,10 @@ with per_conviction as (
 select
     cv.conviction_id,
     cv.case_id,
-    coalesce(pc.motions, 0) as motions,
-    coalesce(pc.superseded_motions, 0) as superseded_motions,
-    coalesce(pc.chains, 0) as chains,
+    {{- counts_or_zero('pc', ['motions', 'superseded_motions', 'chains', 'motions_filed', 'motions_decided',
+                              'motions_granted', 'standing_motions_undecided']) }},
+    pc.last_decision_date,
+    coalesce(pc.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle,
     coalesce(pc.is_cleared, false) as is_cleared,
     pc.cleared_date,
     coalesce(pc.is_vacated, false) as is_vacated,

@@ -1,16 +1,15 @@
 -- One row per case. Durations run to the state-court decision of the case's last standing
 -- motion (latest of each re-filing chain); NULL while any of them is undecided.
-with motions as (
+with convictions as (
     select
         case_id,
-        count(*) as motions,
-        count(*) filter (where is_filed) as motions_filed,
-        count(*) filter (where is_decided) as motions_decided,
-        count(*) filter (where is_granted) as motions_granted,
-        count(*) filter (where is_chain_final and not is_decided) as standing_motions_undecided,
-        max(decision_date) filter (where is_chain_final and is_decided) as last_decision_date,
-        bool_or(is_confidential_survivor_vehicle) as involves_confidential_survivor_vehicle
-    from {{ ref('int_motion_relief') }}
+        count(*) as convictions,
+        {%- for counted in ['motions', 'motions_filed', 'motions_decided', 'motions_granted', 'standing_motions_undecided'] %}
+        cast(sum({{ counted }}) as bigint) as {{ counted }},
+        {%- endfor %}
+        max(last_decision_date) as last_decision_date,
+        bool_or(involves_confidential_survivor_vehicle) as involves_confidential_survivor_vehicle
+    from {{ ref('int_conviction_status') }}
     group by 1
 ),
 
@@ -21,12 +20,6 @@ immigration_outcome as (
     from {{ ref('int_removal_avoided') }} ra
     join {{ ref('int_motion_relief') }} m on m.motion_id = ra.deciding_motion_id
     where ra.deciding_event_date is not null
-),
-
-convictions as (
-    select case_id, count(*) as convictions
-    from {{ ref('stg_convictions') }}
-    group by 1
 )
 
 select
@@ -43,18 +36,13 @@ select
     cs.attorney_id,
     cs.case_status,
     cs.closed_date,
-    coalesce(cv.convictions, 0) as convictions,
-    coalesce(m.motions, 0) as motions,
-    coalesce(m.motions_filed, 0) as motions_filed,
-    coalesce(m.motions_decided, 0) as motions_decided,
-    coalesce(m.motions_granted, 0) as motions_granted,
-    case when m.motions_decided > 0 and m.standing_motions_undecided = 0 then m.last_decision_date end
+    {{- counts_or_zero('cv', ['convictions', 'motions', 'motions_filed', 'motions_decided', 'motions_granted']) }},
+    case when cv.motions_decided > 0 and cv.standing_motions_undecided = 0 then cv.last_decision_date end
         as state_court_resolution_date,
     date_diff('day', cs.referral_date, state_court_resolution_date) as days_referral_to_decision,
     date_diff('day', cs.intake_date, state_court_resolution_date) as days_intake_to_decision,
     date_diff('day', io.relief_date, io.deciding_event_date) as days_decision_to_immigration_outcome,
-    coalesce(m.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
+    coalesce(cv.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
 from {{ ref('int_cases') }} cs
 left join convictions cv using (case_id)
-left join motions m using (case_id)
 left join immigration_outcome io using (case_id)

@@ -17,12 +17,7 @@ select
     st.is_cleared,
     st.cleared_date,
     st.is_vacated,
-    coalesce(sv.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
+    st.involves_confidential_survivor_vehicle
 from {{ ref('stg_convictions') }} cv
 join {{ ref('int_cases') }} cs using (case_id)
 join {{ ref('int_conviction_status') }} st using (conviction_id)
-left join (
-    select conviction_id, bool_or(is_confidential_survivor_vehicle) as involves_confidential_survivor_vehicle
-    from {{ ref('int_motion_relief') }}
-    group by 1
-) sv using (conviction_id)

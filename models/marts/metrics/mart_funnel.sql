@@ -55,33 +55,23 @@ reached as (
     from cases
 ),
 
+{% set units = {'case': 'cases', 'client': 'clients'} %}
 -- Per cohort (and 'all'), how many cases / clients got no further than each step. A case or
 -- client counts once, at the furthest step any of its rows reached.
-case_last_steps as (
-    select cohort, last_step, count(*) as cases
+{% for unit, counted in units.items() %}
+{{ unit }}_last_steps as (
+    select cohort, last_step, count(*) as {{ counted }}
     from (
         select
-            case when grouping(intake_cohort) = 1 then 'all' else intake_cohort end as cohort,
+            {{ all_when_rolled_up('intake_cohort') }} as cohort,
             max(last_step) as last_step
         from reached
-        where case_id is not null
-        group by grouping sets ((intake_cohort, case_id), (case_id))
+        where {{ unit }}_id is not null
+        group by grouping sets ((intake_cohort, {{ unit }}_id), ({{ unit }}_id))
     )
     group by all
 ),
-
-client_last_steps as (
-    select cohort, last_step, count(*) as clients
-    from (
-        select
-            case when grouping(intake_cohort) = 1 then 'all' else intake_cohort end as cohort,
-            max(last_step) as last_step
-        from reached
-        where client_id is not null
-        group by grouping sets ((intake_cohort, client_id), (client_id))
-    )
-    group by all
-),
+{% endfor %}
 
 all_steps as (
     select cohort.intake_cohort, s.step_order, s.step
@@ -94,10 +84,11 @@ counted as (
         a.intake_cohort,
         a.step_order,
         a.step,
-        cast(coalesce((select sum(c.cases) from case_last_steps c
-                       where c.cohort = a.intake_cohort and c.last_step >= a.step_order), 0) as bigint) as cases,
-        cast(coalesce((select sum(c.clients) from client_last_steps c
-                       where c.cohort = a.intake_cohort and c.last_step >= a.step_order), 0) as bigint) as clients
+        {%- for unit, counted in units.items() %}
+        cast(coalesce((select sum(c.{{ counted }}) from {{ unit }}_last_steps c
+                       where c.cohort = a.intake_cohort and c.last_step >= a.step_order), 0) as bigint) as {{ counted }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
     from all_steps a
 )
 

@@ -7,10 +7,8 @@ with motions as (
 ),
 
 dimensions as (
-    select motion_id, 'all' as dimension, 'all' as dimension_value from motions
-    union all select motion_id, 'vehicle', vehicle from motions
-    union all select motion_id, 'county', county from motions
-    union all select motion_id, 'partner_firm', coalesce(partner_firm, '(none)') from motions
+    {{ rows_per_dimension('motions', ['motion_id'],
+                          {'vehicle': 'vehicle', 'county': 'county', 'partner_firm': "coalesce(partner_firm, '(none)')"}) }}
 ),
 
 facts as (
@@ -37,7 +35,7 @@ facts as (
 
 totals as (
     select
-        case when grouping(f.period) = 1 then 'all' else f.period end as period,
+        {{ all_when_rolled_up('f.period') }} as period,
         d.dimension,
         d.dimension_value,
         cast(sum(f.filed) as bigint) as motions_filed,

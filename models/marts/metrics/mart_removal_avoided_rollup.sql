@@ -2,10 +2,8 @@
 -- county and partner firm (placement as in mart_removal_avoided). Counts clients.
 {% set statuses = ['confirmed', 'projected', 'not_avoided', 'administrative_closure', 'partial_relief', 'none_yet', 'no_effective_relief'] %}
 with placed as (
-    select client_id, removal_avoided_status, 'all' as dimension, 'all' as dimension_value from {{ ref('mart_removal_avoided') }}
-    union all select client_id, removal_avoided_status, 'status_quarter', status_quarter from {{ ref('mart_removal_avoided') }}
-    union all select client_id, removal_avoided_status, 'county', county from {{ ref('mart_removal_avoided') }}
-    union all select client_id, removal_avoided_status, 'partner_firm', partner_firm from {{ ref('mart_removal_avoided') }}
+    {{ rows_per_dimension(ref('mart_removal_avoided'), ['client_id', 'removal_avoided_status'],
+                          {'status_quarter': 'status_quarter', 'county': 'county', 'partner_firm': 'partner_firm'}) }}
 )
 
 select
