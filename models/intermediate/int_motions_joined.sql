@@ -24,11 +24,8 @@ select
     cv.removal_ground as conviction_is_removal_ground,
     -- The motion's own recorded columns as staged, filing_date to disposition_after_vacatur.
     m.* exclude (motion_id, conviction_id, vehicle, load_id),
-    ch.chain_root_motion_id,
-    ch.chain_position,
-    ch.superseded_by_motion_id,
-    ch.is_superseded,
-    ch.is_chain_final
+    -- Its place in its re-filing chain (int_motion_chains).
+    ch.* exclude (motion_id)
 from {{ ref('stg_motions') }} m
 join {{ ref('stg_convictions') }} cv using (conviction_id)
 join {{ ref('int_cases') }} cs on cs.case_id = cv.case_id
