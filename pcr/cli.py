@@ -13,7 +13,7 @@ SUBCOMMANDS = {
     "samples": ("pcr.synth", "Generate synthetic exports in every shipped layout."),
     "build": ("pcr.dbt", "Build the dbt models (staging, intermediate, marts) and run their tests."),
     "run": ("pcr.pipeline", "Run the pipeline: ingest, dbt build, Great Expectations, atomic publish."),
-    "report": ("pcr.report", "Write a funder's grant report (PDF, XLSX or CSV) with small cells suppressed."),
+    "report": ("pcr.commands.report", "Write a funder's grant report (PDF, XLSX or CSV) with small cells suppressed."),
     "dashboard": ("pcr.dashboard", "Start the Streamlit dashboards on the published database (127.0.0.1 unless st.login is configured)."),
 }
 
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     cmd_parser = argparse.ArgumentParser(prog=f"pcr {known.command}", description=SUBCOMMANDS[known.command][1])
     module.add_arguments(cmd_parser)
     args = cmd_parser.parse_args(argv[1:])
+    if known.command == "report":  # pcr/commands/ modules take the settings, read once here
+        from pcr.settings import Settings
+
+        return int(module.run(args, Settings.from_env()) or 0)
     return int(module.run(args) or 0)
 
 

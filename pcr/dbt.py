@@ -50,6 +50,8 @@ def build(
     dbt_vars: str | None = None,
     work_dir: Path | None = None,
     manifest=None,
+    exclude_resource_types: tuple[str, ...] = (),
+    quiet: bool = False,
 ) -> BuildResult:
     """Run `dbt build` against `db` and say which nodes failed. `manifest`: from parse() with the
     same arguments, which then is not done again (~2 s even from dbt's saved parse)."""
@@ -61,6 +63,7 @@ def build(
     args = ["build", *_common_args(work_dir, dbt_vars)]
     if select:
         args += ["--select", *select]
+    args += [flag for kind in exclude_resource_types for flag in ("--exclude-resource-type", kind)] + (["--quiet"] if quiet else [])
     # dbt-duckdb (keep_open: false, so the file is released after the build) closes the database
     # whenever no node holds a connection: at 1M motions it was opened and closed 39 times per
     # build, each close a checkpoint and each open a cold buffer cache (~5 s). DuckDB's client

@@ -18,9 +18,14 @@ A closed period's state cannot always be rebuilt, and then the report is refused
   was made before the period ended (or there is none), so the period's later work is missing.
 ``as_known_now=True`` reports such a period with every export loaded so far, and says so.
 
-The rebuilt database is cached per (published run, period end) under <data dir>/reports/.
-When nothing was exported after the period and the published build already used that as-of
-date, the published database is read directly.
+The rebuilt database is cached per (published run, period end) in the work folder the caller
+names (``pcr report``: <data dir>/reports/). When nothing was exported after the period and the
+published build already used that as-of date, the published database is read directly.
+
+The models are rebuilt by the ``rebuild`` callable the caller hands in (``pcr report`` passes
+its dbt runner), so this package runs no dbt of its own. A caller that must not wait for a
+rebuild (the dashboards' request threads) passes none: ``prepare`` then raises
+``RebuildNeeded`` naming the file to make, and the caller has a child process make it.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +41,26 @@ import duckdb
 
 from ingest.contract import TABLE_ORDER, TABLES
 from ingest.store import EXPORT_DATE_SOURCE_OF_OLDER_LOADS, has_export_date_source
-from pcr import paths
-from reports.grants import Period
+from reports.periods import Period
+
+Rebuild = Callable[[Path, dt.date], str | None]
+"""Builds the models of the database file at the path, open work censored on the date (dbt's
+``as_of_date``), data tests left out: they ran when the exports were published. Returns None
+when the build succeeded, else what failed."""
 
 
 class ReportDataError(RuntimeError):
     """The data a report needs is not there (no published database, a period whose state as
     known at its close cannot be rebuilt, or the rebuild failed)."""
+
+
+class RebuildNeeded(Exception):
+    """The report needs the data rebuilt as known at ``target``'s date, and no rebuild was
+    handed to ``prepare``: run one (``pcr report ... --prepare-only``), then ask again."""
+
+    def __init__(self, target: Path, basis: str):
+        super().__init__(f"the data for this report must be rebuilt first ({target.name})")
+        self.target, self.basis = target, basis
 
 
 @dataclass(frozen=True)
@@ -154,11 +173,9 @@ def _rewind(db: Path, cutoff: dt.datetime) -> None:
         con.execute("CHECKPOINT")
 
 
-def _rebuild(published: Path, target: Path, cutoff: dt.datetime | None, as_of: dt.date) -> None:
+def _rebuild(published: Path, target: Path, cutoff: dt.datetime | None, as_of: dt.date, rebuild: Rebuild) -> None:
     """``target``: ``published`` as known before ``cutoff`` (None: with every export), its
     models built with open work censored at ``as_of``."""
-    from pcr import dbt
-
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f"{target.stem}.{os.getpid()}.building")
     shutil.copyfile(published, building)
@@ -166,29 +183,23 @@ def _rebuild(published: Path, target: Path, cutoff: dt.datetime | None, as_of: d
     try:
         if cutoff is not None:
             _rewind(building, cutoff)
-        # Data tests ran when the export was published; here only the models are rebuilt.
-        previous = {k: os.environ.get(k) for k in ("DBT_EXCLUDE_RESOURCE_TYPES", "DBT_QUIET")}
-        os.environ.update(DBT_EXCLUDE_RESOURCE_TYPES="test unit_test", DBT_QUIET="true")
-        try:
-            result = dbt.build(building, dbt_vars=f"{{as_of_date: '{as_of.isoformat()}'}}", work_dir=target.parent / "dbt")
-        finally:
-            for k, v in previous.items():
-                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        if not result.success:
-            raise ReportDataError(f"rebuilding the data {known} (open work censored on {as_of}) failed: "
-                                  f"{result.error or ', '.join(result.failed_nodes)}")
+        failure = rebuild(building, as_of)
+        if failure:
+            raise ReportDataError(f"rebuilding the data {known} (open work censored on {as_of}) failed: {failure}")
         os.replace(building, target)
     finally:
         building.unlink(missing_ok=True)
 
 
-def prepare(period: Period, close_after_days: int = 0, published: Path | None = None,
-            today: dt.date | None = None, work_dir: Path | None = None, as_known_now: bool = False) -> DataVersion:
+def prepare(period: Period, close_after_days: int, published: Path, *, work_dir: Path, rebuild: Rebuild | None,
+            today: dt.date | None = None, as_known_now: bool = False) -> DataVersion:
     """The database and data version for a report on ``period``: exports dated up to
     ``close_after_days`` after its end count (programs export after a quarter closes).
-    Raises ReportDataError for a closed period whose state as known then cannot be rebuilt,
-    unless ``as_known_now``: then every export loaded so far counts, and the basis says so."""
-    published = Path(published or paths.published_db()).absolute()
+    ``work_dir``: where rebuilt databases are kept. Raises ReportDataError for a closed period
+    whose state as known then cannot be rebuilt, unless ``as_known_now``: then every export
+    loaded so far counts, and the basis says so. Raises RebuildNeeded when the data must be
+    rebuilt and ``rebuild`` is None."""
+    published = Path(published).absolute()
     today = today or dt.date.today()
     known_at = period.end + dt.timedelta(days=close_after_days)
     closed = known_at < today
@@ -226,8 +237,10 @@ def prepare(period: Period, close_after_days: int = 0, published: Path | None = 
         # The manifest digest too: `pcr ingest` + `pcr build` change the data without a new run.
         version_key = f"{run_id or 'unrecorded'}-{facts['manifest_digest']}"
         known = f"known-{known_at}" if rewound else "known-now"
-        db = (work_dir or paths.data_dir() / "reports") / f"{version_key}-{known}-asof-{as_of}.duckdb"
+        db = Path(work_dir).absolute() / f"{version_key}-{known}-asof-{as_of}.duckdb"
         if not db.exists():
-            _rebuild(published, db, cutoff, as_of)
+            if rebuild is None:
+                raise RebuildNeeded(db, basis)
+            _rebuild(published, db, cutoff, as_of, rebuild)
         rebuilt = True
     return DataVersion(run_id, finished, basis, known_at, as_of, facts["inputs"], db, rebuilt)

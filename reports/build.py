@@ -28,36 +28,15 @@ from access.disclosure import (
 )
 from access.queries import DataAccess
 from access.scope import Role, Scope
-from reports import availability
+from reports import availability, demographics
 from reports.asof import DataVersion
 from reports.availability import NOT_AVAILABLE, Availability
-from reports.grants import Grant, Period
+from reports.grants import Grant
+from reports.metrics import METRICS, REMOVAL_AVOIDED, REMOVAL_STATUSES
+from reports.periods import Period
+from reports.scoped import Scoped
+from reports.tables import ReportTable
 
-# The cases of the clients a program represents in a range: referred by its end, not closed before its start.
-CLIENTS_REPRESENTED_CASES = "referral_date <= $range_end AND (closed_date IS NULL OR closed_date >= $range_start)"
-
-# Outcome classes of the period's decisions (columns of the decisions table), in order.
-DECISION_CLASSES = {
-    "vacatur_recognized": "Vacatur: recognized",
-    "vacatur_uncertain": "Vacatur: uncertain",
-    "vacatur_not_recognized": "Vacatur: not recognized (Pickering)",
-    "offense_reduction": "Offense reduction",
-    "sentence_modification_honoured": "Sentence modification: honoured (8 CFR 1003.55)",
-    "sentence_modification_not_honoured": "Sentence modification: not honoured",
-    "rehabilitative": "Rehabilitative (no immigration effect)",
-    "denied": "Denied",
-    "withdrawn": "Withdrawn",
-}
-VACATUR_CLASSES = ("vacatur_recognized", "vacatur_uncertain", "vacatur_not_recognized")
-BESIDE_CLASSES = ("offense_reduction", "sentence_modification_honoured", "sentence_modification_not_honoured", "rehabilitative")
-NOT_GRANTED_CLASSES = ("denied", "withdrawn")
-REMOVAL_STATUSES = {
-    "avoided": "Removal avoided (confirmed + projected)",
-    "administrative_closure": "Administrative closure",
-    "partial_relief": "Partial relief",
-    "not_avoided": "Not avoided",
-}
-REMOVAL_AVOIDED = {"confirmed": "Confirmed", "projected": "Projected"}
 TTR_MEASURES = {
     "referral_to_decision": ("Referral to state-court decision", "re-filing chains"),
     "filing_to_decision": ("Filing to decision", "motions"),
@@ -89,41 +68,6 @@ TABLE_NEEDS = {
 }
 
 
-@dataclass(frozen=True)
-class Metric:
-    label: str
-    unit: str
-    definition: str
-
-
-# What a deliverable can count. Definitions follow docs/glossary.md.
-METRICS = {
-    "clients_screened": Metric("Clients screened", "clients",
-        "Distinct clients with a case whose intake (screening) date is in the period."),
-    "clients_represented": Metric("Clients represented", "clients",
-        "Distinct clients with a case referred to a partner firm on or before the period's end and not closed before its start."),
-    "cases_referred": Metric("Cases referred", "cases", "Cases referred to a partner firm in the period."),
-    "motions_filed": Metric("Motions filed", "motions", "Motions with a filing date in the period."),
-    "motions_decided": Metric("Motions decided", "motions",
-        "Motions granted, granted in part or denied, by decision date. Withdrawn and pending motions are not decided."),
-    "motions_granted": Metric("Motions granted", "motions",
-        "Motions granted or granted in part, by decision date: vacaturs, offense reductions, sentence modifications and rehabilitative relief."),
-    "vacaturs_granted": Metric("Vacaturs granted", "motions",
-        "Granted motions whose relief vacates a conviction, any recognition class (recognized, uncertain, not recognized). "
-        "Offense reductions and sentence modifications are never counted as vacaturs."),
-    "vacaturs_recognized": Metric("Vacaturs granted, recognized", "motions",
-        "Vacaturs resting on a legal defect under a vehicle whose vacaturs immigration authorities honour (recognition class: recognized)."),
-    "offense_reductions_granted": Metric("Offense reductions granted", "motions",
-        "Granted offense reductions (Prop 47, PC 17(b)); reported beside vacaturs."),
-    "sentence_modifications_granted": Metric("Sentence modifications granted", "motions",
-        "Granted sentence modifications, honoured or not under 8 CFR 1003.55; reported beside vacaturs."),
-    "clients_removal_avoided": Metric("Clients with removal avoided", "clients",
-        "Clients with removal exposure at intake whose status reached in the period is confirmed or projected removal avoided."),
-    "clients_removal_avoided_confirmed": Metric("Clients with removal avoided, confirmed", "clients",
-        "As above, confirmed by a recorded favourable immigration outcome after immigration-effective relief."),
-    "pro_bono_hours": Metric("Pro bono hours", "hours", "Hours partner-firm attorneys logged on in-scope cases in the period."),
-}
-
 GLOSSARY = [
     ("Clients", "Every count of clients counts people: client ids that carry the same A-number (the same person exported "
                 "by two systems, or taken in again under a new id) are one client, counted once."),
@@ -153,16 +97,6 @@ GLOSSARY = [
 
 
 @dataclass
-class ReportTable:
-    key: str
-    title: str
-    note: str
-    display: pd.DataFrame  # strings, first column holds the row labels
-    numeric: pd.DataFrame | None = None  # for charts: NaN where suppressed
-    reasons: pd.DataFrame | None = None  # why each number is hidden ("" where shown), for tables outside the linked system
-
-
-@dataclass
 class GrantReport:
     grant: Grant
     period: Period
@@ -178,109 +112,6 @@ class GrantReport:
     rate_rules: list[str] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
     # What the report shows as "not available in these exports" and why, one sentence each.
     not_available: list[str] = field(default_factory=list)
-
-
-# --- exact aggregates -------------------------------------------------------------------------
-
-class _Scoped:
-    """Queries for one grant's scope and one date range, read through the access layer."""
-
-    def __init__(self, access: DataAccess, intermediate: DataAccess, grant: Grant, start: dt.date, end: dt.date):
-        self.access, self.intermediate, self.grant = access, intermediate, grant
-        self.params = {"range_start": start, "range_end": end, "grant_start": grant.start,
-                       "grant_counties": list(grant.counties), "grant_vehicles": list(grant.vehicles)}
-
-    def where(self, grain: str) -> str:
-        """The grant's scope for a relation at ``grain`` (motion, case or client)."""
-        parts = []
-        if self.grant.client_criteria:
-            flags = " AND ".join(f"coalesce({name}, false) = {str(value).lower()}" for name, value in self.grant.client_criteria)
-            parts.append(f"client_id IN (SELECT client_id FROM {{dim_clients}} WHERE {flags})")
-        key = {"case": "case_id", "client": "client_id"}.get(grain)
-        if self.grant.counties:
-            parts.append("list_contains($grant_counties, county)" if grain == "motion" else
-                         f"{key} IN (SELECT {key} FROM {{fct_convictions}} WHERE list_contains($grant_counties, county))")
-        if self.grant.vehicles:
-            parts.append("list_contains($grant_vehicles, vehicle)" if grain == "motion" else
-                         f"{key} IN (SELECT {key} FROM {{fct_motions}} WHERE list_contains($grant_vehicles, vehicle))")
-        return " AND ".join(parts) or "true"
-
-    def query(self, sql: str) -> pd.DataFrame:
-        # DuckDB refuses parameters a statement does not use.
-        return self.access.query(sql, {k: v for k, v in self.params.items() if f"${k}" in sql})
-
-    def scalar(self, sql: str) -> float:
-        return float(self.query(sql).iloc[0, 0] or 0)
-
-    def decisions(self) -> pd.DataFrame:
-        frame = self.query(f"""
-            SELECT vehicle, CASE
-                WHEN is_vacatur_granted AND effective_recognition_class = 'vacatur_recognized' THEN 'vacatur_recognized'
-                WHEN is_vacatur_granted AND effective_recognition_class = 'uncertain' THEN 'vacatur_uncertain'
-                WHEN is_vacatur_granted THEN 'vacatur_not_recognized'
-                WHEN is_offense_reduction_granted THEN 'offense_reduction'
-                WHEN is_sentence_modification_granted AND is_sentence_modification_honoured THEN 'sentence_modification_honoured'
-                WHEN is_sentence_modification_granted THEN 'sentence_modification_not_honoured'
-                WHEN is_rehabilitative_granted THEN 'rehabilitative'
-                WHEN outcome = 'denied' THEN 'denied'
-                WHEN outcome = 'withdrawn' THEN 'withdrawn' END AS outcome_class, count(*) AS n
-            FROM {{fct_motions}}
-            WHERE outcome IN ('granted', 'granted_in_part', 'denied', 'withdrawn')
-              AND decision_date BETWEEN $range_start AND $range_end AND {self.where('motion')}
-            GROUP BY ALL""")
-        table = frame.pivot_table(index="vehicle", columns="outcome_class", values="n", aggfunc="sum", fill_value=0)
-        return table.reindex(columns=list(DECISION_CLASSES), fill_value=0).sort_index().astype("int64")
-
-    def filed(self) -> pd.Series:
-        frame = self.query(f"""
-            SELECT vehicle, count(*) AS n FROM {{fct_motions}}
-            WHERE filing_date BETWEEN $range_start AND $range_end AND {self.where('motion')} GROUP BY ALL""")
-        return frame.set_index("vehicle")["n"].sort_index().astype("int64")
-
-    def clients(self) -> dict[str, float]:
-        scope = self.where("case")
-        return {
-            "clients_screened": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} "
-                                            f"WHERE intake_date BETWEEN $range_start AND $range_end AND {scope}"),
-            "clients_represented": self.scalar(f"SELECT count(DISTINCT client_id) FROM {{fct_cases}} "
-                                               f"WHERE {CLIENTS_REPRESENTED_CASES} AND {scope}"),
-            "cases_referred": self.scalar(f"SELECT count(*) FROM {{fct_cases}} "
-                                          f"WHERE referral_date BETWEEN $range_start AND $range_end AND {scope}"),
-        }
-
-    def removal(self) -> pd.Series:
-        frame = self.query(f"""
-            SELECT removal_avoided_status AS status, count(*) AS n FROM {{mart_removal_avoided}}
-            WHERE status_date BETWEEN $range_start AND $range_end AND {self.where('client')} GROUP BY ALL""")
-        return frame.set_index("status")["n"].reindex([*REMOVAL_AVOIDED, *REMOVAL_STATUSES], fill_value=0).astype("int64")
-
-    def pro_bono(self) -> tuple[pd.DataFrame, float]:
-        frame = self.query(f"""
-            SELECT coalesce(partner_firm, '(none)') AS partner_firm, count(DISTINCT case_id) AS cases,
-                   sum(hours) AS hours, sum(value_usd) AS value_usd
-            FROM {{fct_time_entries}}
-            WHERE entry_date BETWEEN $range_start AND $range_end AND {self.where('case')} GROUP BY ALL ORDER BY 1""")
-        attorneys = self.scalar(f"SELECT count(DISTINCT attorney_id) FROM {{fct_time_entries}} "
-                                f"WHERE entry_date BETWEEN $range_start AND $range_end AND {self.where('case')}")
-        return frame.set_index("partner_firm"), attorneys
-
-    def time_to_resolution(self) -> pd.DataFrame:
-        """Units (chains, motions, clients) in scope whose clock started from the grant's start
-        to the range's end, with their duration and whether they were resolved."""
-        units = self.intermediate.query(
-            "SELECT measure, unit_type, unit_id, vehicle, county, start_date, duration_days, is_event "
-            "FROM {int_time_to_resolution_units} WHERE start_date BETWEEN $grant_start AND $range_end",
-            {"grant_start": self.grant.start, "range_end": self.params["range_end"]})
-        if self.grant.counties:
-            units = units[units.county.isin(self.grant.counties)]
-        if self.grant.vehicles:
-            units = units[units.vehicle.isin(self.grant.vehicles)]
-        if self.grant.client_criteria:
-            clients = set(self.query(f"SELECT client_id FROM {{dim_clients}} WHERE {self.where('client')}")["client_id"])
-            motion_client = self.access.query("SELECT motion_id, client_id FROM {fct_motions}").set_index("motion_id")["client_id"]
-            owner = np.where(units.unit_type == "client", units.unit_id, units.unit_id.map(motion_client))
-            units = units[pd.Series(owner, index=units.index).isin(clients)]
-        return units
 
 
 def km_quantile(durations: np.ndarray, events: np.ndarray, survival_at_most: float) -> float:
@@ -340,7 +171,7 @@ class _Published:
         return small, other, total
 
 
-def _publish(scoped: _Scoped, threshold: int) -> _Published:
+def _publish(scoped: Scoped, threshold: int) -> _Published:
     """Every count of the range in one linked system: a headline that is a table's total, a sum
     of totals or a number shown twice is one entry, so nothing hidden in one place can be
     worked out from another."""
@@ -349,9 +180,10 @@ def _publish(scoped: _Scoped, threshold: int) -> _Published:
     avoided = statuses[list(REMOVAL_AVOIDED)]
     firms, attorneys = scoped.pro_bono()
     linked = LinkedTables(threshold)
-    linked.add("vacaturs", decisions[list(VACATUR_CLASSES)], headline=True)
-    linked.add("beside", decisions[list(BESIDE_CLASSES)])
-    linked.add("not_granted", decisions[list(NOT_GRANTED_CLASSES)])
+    classes = scoped.decision_classes
+    linked.add("vacaturs", decisions[list(classes.of("vacaturs"))], headline=True)
+    linked.add("beside", decisions[list(classes.of("beside"))])
+    linked.add("not_granted", decisions[list(classes.of("not_granted"))])
     linked.add("filed", scoped.filed(), headline=True)
     linked.add("removal", pd.concat([pd.Series({"avoided": int(avoided.sum())}),
                                      statuses[[k for k in REMOVAL_STATUSES if k != "avoided"]]]))
@@ -414,7 +246,7 @@ def _not_available_table(table: ReportTable, sentence: str) -> ReportTable:
     return ReportTable(table.key, table.title, sentence, display)
 
 
-def _time_to_resolution(scoped: _Scoped, threshold: int, available: Availability = Availability()) -> ReportTable:
+def _time_to_resolution(scoped: Scoped, threshold: int, available: Availability = Availability()) -> ReportTable:
     units = scoped.time_to_resolution()
     rows, stats, unit_names = [], [], []
     for measure, (label, unit) in TTR_MEASURES.items():
@@ -476,8 +308,8 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
     scope = Scope(Role.PROGRAM_MANAGER, "pcr report")  # exact counts; disclosure control is applied here
     access = DataAccess(scope, version.db)
     intermediate = DataAccess(scope, version.db, schema="intermediate")
-    in_period = _Scoped(access, intermediate, grant, period.start, period.end)
-    to_date = _Scoped(access, intermediate, grant, grant.start, period.end)
+    in_period = Scoped(access, intermediate, grant, period.start, period.end)
+    to_date = Scoped(access, intermediate, grant, grant.start, period.end)
     now = _publish(in_period, threshold)
     cumulative = _publish(to_date, threshold)
     available = availability.read(version.db)
@@ -531,13 +363,13 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
         _table("vacaturs", "Vacaturs granted by vehicle and recognition class",
                "Motions granted in the period, by decision date, that vacate a conviction. Reductions and sentence "
                "modifications are in the next table, never added into vacaturs.",
-               now.vacaturs, DECISION_CLASSES, "Vehicle"),
+               now.vacaturs, in_period.decision_classes.labels, "Vehicle"),
         _table("beside_vacaturs", "Offense reductions, sentence modifications and rehabilitative relief (beside vacaturs)",
                "Motions granted in the period whose relief does not vacate a conviction.",
-               now.beside, DECISION_CLASSES, "Vehicle"),
+               now.beside, in_period.decision_classes.labels, "Vehicle"),
         _table("not_granted", "Motions denied or withdrawn in the period, by vehicle",
                "By decision (withdrawal) date. Withdrawn motions are not decided and stay out of the grant rate.",
-               now.not_granted, DECISION_CLASSES, "Vehicle"),
+               now.not_granted, in_period.decision_classes.labels, "Vehicle"),
         _table("motions_filed", "Motions filed in the period, by vehicle", "By filing date.", now.filed, index_name="Vehicle"),
         _table("removal_avoided", "Removal avoided (clients)",
                "Clients with removal exposure at intake, by the status reached in the period.", now.removal,
@@ -553,8 +385,6 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
             shown_not_available.append((table.title, metric))
     shown_not_available += [(f"time to resolution, {label[0].lower()}{label[1:]}", measure)
                             for measure, (label, _) in TTR_MEASURES.items() if not available.has(measure)]
-    from reports import demographics  # it reads this module's definitions
-
     removal_lacking = available.sentence(demographics.REMOVAL_AVOIDED, "clients_removal_avoided")
     breakdowns = demographics.report_tables(in_period, grant.demographics, threshold, now.values, removal_lacking)
     tables += breakdowns

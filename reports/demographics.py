@@ -23,43 +23,14 @@ import pandas as pd
 
 from access.disclosure import COMPLEMENT, TOTAL_LABEL, SuppressedTable, marker, suppress
 from reports.availability import NOT_AVAILABLE
-from reports.build import CLIENTS_REPRESENTED_CASES, REMOVAL_AVOIDED as AVOIDED_STATUSES, ReportTable, _Scoped
+from reports.dimensions import DIMENSIONS, Dimension
+from reports.metrics import CLIENTS_REPRESENTED_CASES, REMOVAL_AVOIDED as AVOIDED_STATUSES
+from reports.scoped import Scoped
+from reports.tables import ReportTable
 
 NOT_RECORDED = "Not recorded"
 REPRESENTED = "Clients represented"
 REMOVAL_AVOIDED = "Removal avoided"
-
-
-@dataclass(frozen=True)
-class Dimension:
-    column: str  # column of marts.dim_clients
-    label: str
-    value_labels: dict[str, str] = field(default_factory=dict)  # coded values as a reader says them
-    sort_key: str | None = None  # SQL aggregate ordering the categories; else most clients first
-    note: str = ""
-
-
-# Allowed values of the contract's immigration_status (ingest/contract.py), in plain words.
-IMMIGRATION_STATUS_LABELS = {
-    "lpr": "Lawful permanent resident",
-    "visa_holder": "Visa holder",
-    "daca": "DACA recipient",
-    "tps": "Temporary protected status",
-    "asylee_refugee": "Asylee or refugee",
-    "undocumented": "Undocumented",
-    "other": "Other status",
-    "unknown": "Unknown (as recorded)",
-}
-
-DIMENSIONS = {
-    "age_band": Dimension("age_band_at_intake", "Age at intake", sort_key="min(age_at_intake)",
-                          note="Age in years at first intake, from the date of birth, which is not kept."),
-    "primary_language": Dimension("primary_language", "Primary language"),
-    "country_of_birth": Dimension("country_of_birth", "Country of birth"),
-    "county_of_residence": Dimension("county_of_residence", "County of residence",
-                                     note="County of residence at intake (not the county of the convicting court)."),
-    "immigration_status": Dimension("immigration_status", "Immigration status at intake", IMMIGRATION_STATUS_LABELS),
-}
 
 
 @dataclass
@@ -76,7 +47,7 @@ class Breakdown:
         return DIMENSIONS[self.key]
 
 
-def breakdown(scoped: _Scoped, key: str) -> Breakdown:
+def breakdown(scoped: Scoped, key: str) -> Breakdown:
     """Exact counts by ``key`` for the grant's scope and the period of ``scoped``."""
     dimension = DIMENSIONS[key]
     clients, recorded = scoped.access.query(f"SELECT count(*), count({dimension.column}) FROM {{dim_clients}}").iloc[0]
@@ -137,7 +108,7 @@ def report_table(result: Breakdown, threshold: int, withheld_totals: frozenset[s
     return ReportTable(key, title, f"{dimension.note} {note}".strip(), display.reset_index().astype(str), numeric, reasons)
 
 
-def report_tables(scoped: _Scoped, keys: tuple[str, ...], threshold: int, headline_values: dict[str, float],
+def report_tables(scoped: Scoped, keys: tuple[str, ...], threshold: int, headline_values: dict[str, float],
                   removal_not_available: str = "") -> list[ReportTable]:
     """The grant's breakdowns for the period of ``scoped``. ``headline_values``: the report's
     published numbers by metric (NaN where withheld), whose totals these tables repeat.

@@ -1,19 +1,20 @@
-"""Grant configuration (YAML; see config/grants.example.yml and docs/reports.md) and report
-periods (2026Q1, FY2025-26, 2026, grant)."""
+"""Grant configuration (YAML; see config/grants.example.yml and docs/reports.md), a grant's
+report periods (reports/periods.py's, fiscal years in the grant's own, or the whole grant,
+clipped to the grant) and the suppression threshold of a report."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from access.disclosure import DEFAULT_THRESHOLD
-from pcr import paths
+from access.scope import Scope
+from reports.dimensions import DIMENSIONS
+from reports.metrics import METRICS
+from reports.periods import Period, calendar_period
 
-GRANTS_FILE_ENV = "PCR_GRANTS_FILE"
 # Client criteria a grant may require, all flags at intake (dim_clients). Unknown counts as no.
 # Exports dated up to this many days after a period's end still count toward it.
 DEFAULT_CLOSE_AFTER_DAYS = 45
@@ -65,17 +66,10 @@ class GrantsFile:
     threshold: int = DEFAULT_THRESHOLD
     grantee: str = ""
 
-
-@dataclass(frozen=True)
-class Period:
-    label: str
-    start: dt.date
-    end: dt.date
-
-
-def default_grants_file() -> Path:
-    value = os.environ.get(GRANTS_FILE_ENV)
-    return Path(value).expanduser() if value else paths.PROJECT_ROOT / "config" / "grants.yml"
+    def threshold_for(self, scope: Scope) -> int:
+        """The suppression threshold of a report made for ``scope``: the stricter of the grants
+        file's and the one the roles file gives the viewer, so neither file can loosen the other."""
+        return max(self.threshold, scope.threshold)
 
 
 def _date(value: object, where: str) -> dt.date:
@@ -120,19 +114,16 @@ def _narrative(entry: dict, path: Path, where: str) -> str:
         raise GrantConfigError(f"{where}: narrative_file {file} is not UTF-8 text") from None
 
 
-def load_grants(path: Path | str | None = None) -> GrantsFile:
+def load_grants(path: Path | str) -> GrantsFile:
     """Read and check the grants file; errors name the file and the grant."""
-    from reports.build import METRICS  # the metric registry lives with the computations
-    from reports.demographics import DIMENSIONS
-
-    path = Path(path) if path else default_grants_file()
+    path = Path(path)
     known_metrics = frozenset(METRICS)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise GrantConfigError(
             f"grants file {path} does not exist: copy config/grants.example.yml to config/grants.yml, "
-            f"or pass --grants / set {GRANTS_FILE_ENV}") from None
+            "or pass --grants / set PCR_GRANTS_FILE") from None
     except yaml.YAMLError as error:
         raise GrantConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("grants"), list):
@@ -209,32 +200,6 @@ def load_grants(path: Path | str | None = None) -> GrantsFile:
             narrative=_narrative(entry, path, where), demographics=demographics,
         )
     return GrantsFile(path, grants, threshold, grantee)
-
-
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
-_FISCAL_YEAR = re.compile(r"^FY(\d{4})-(\d{2})$", re.IGNORECASE)
-_YEAR = re.compile(r"^(\d{4})$")
-
-
-def calendar_period(text: str, fiscal_year_start_month: int = 7) -> Period:
-    """'2026Q1' (calendar quarter), 'FY2025-26' (fiscal year starting in
-    ``fiscal_year_start_month`` of 2025) or '2025' (calendar year)."""
-    text = text.strip()
-    if match := _QUARTER.match(text):
-        year, quarter = int(match.group(1)), int(match.group(2))
-        start = dt.date(year, 3 * quarter - 2, 1)
-        end = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1)
-        return Period(f"{year}-Q{quarter}", start, end)
-    if match := _FISCAL_YEAR.match(text):
-        year = int(match.group(1))
-        if (year + 1) % 100 != int(match.group(2)):
-            raise ValueError(f"period {text!r}: a fiscal year is written FY2025-26 (consecutive years)")
-        start = dt.date(year, fiscal_year_start_month, 1)
-        return Period(f"FY{year}-{match.group(2)}", start, dt.date(year + 1, fiscal_year_start_month, 1) - dt.timedelta(days=1))
-    if match := _YEAR.match(text):
-        year = int(match.group(1))
-        return Period(str(year), dt.date(year, 1, 1), dt.date(year, 12, 31))
-    raise ValueError(f"period {text!r}: use a quarter (2026Q1), a fiscal year (FY2025-26) or a year (2026)")
 
 
 def parse_period(text: str, grant: Grant) -> Period:

@@ -1,21 +1,19 @@
 """A partner firm's impact report: one PDF page per firm and period for its pro bono committee.
 
-It reads through the data-access layer with the firm's partner scope (dashboards/access.py),
+It reads through the data-access layer with the firm's partner scope (access/queries.py),
 so every number is filtered to the firm's own rows before anything is counted: no other
 firm's work and no total over firms can reach it. It shows counts and hours only, never a
 client, case or motion. A firm sees its own cases in full, so nothing is suppressed; each
 number says what it counts. A closed period is counted as known when it closed (reports/asof.py),
 like a grant report.
 
-    pcr report --partner "Firm name" --period 2026Q1|FY2025-26|2026 [--out DIR] [--db FILE]
+Command: `pcr report --partner "Firm name" --period 2026Q1|FY2025-26|2026` (pcr/commands/report.py).
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +24,8 @@ from access.scope import Role, Scope
 from reports import availability
 from reports.asof import DataVersion
 from reports.availability import NOT_AVAILABLE
-from reports.build import CLIENTS_REPRESENTED_CASES
-from reports.grants import DEFAULT_CLOSE_AFTER_DAYS, Period
+from reports.metrics import CLIENTS_REPRESENTED_CASES
+from reports.periods import Period
 
 IDENTITY = "pcr report --partner"
 
@@ -233,37 +231,3 @@ def to_pdf(report: PartnerReport) -> bytes:
     pdf.set_font("DejaVu", "", 7)
     pdf.cell(0, 4, f"{report.firm} · {report.period.label} · run {report.version.run_id or 'not recorded'}", align="R")
     return bytes(pdf.output())
-
-
-# --- the command -----------------------------------------------------------------------------
-
-def command(args: argparse.Namespace) -> int:
-    """`pcr report --partner FIRM --period P` (pcr/report.py hands over here)."""
-    from access.reader import DataUnavailable
-    from pcr import paths
-    from reports import asof
-    from reports.grants import GrantConfigError, calendar_period, default_grants_file, load_grants
-
-    formats = {f.strip().lower() for f in args.formats.split(",") if f.strip()}
-    if formats != {"pdf"}:
-        print("pcr report: a partner report is a one-page PDF: use --format pdf", file=sys.stderr)
-        return 2
-    try:
-        period = calendar_period(args.period)
-        db = Path(args.db) if args.db else paths.published_db()
-        firm = check_firm(args.partner, db)  # any firm of the exports; a period without its work counts zeros
-        version = asof.prepare(period, DEFAULT_CLOSE_AFTER_DAYS, db, as_known_now=getattr(args, "as_known_now", False))
-        grants_file = Path(args.grants) if args.grants else default_grants_file()
-        grantee = load_grants(grants_file).grantee if grants_file.exists() else ""
-        report = build_partner_report(firm, period, version, grantee)
-        pdf = to_pdf(report)
-    except (GrantConfigError, ValueError, asof.ReportDataError, DataUnavailable) as error:
-        print(f"pcr report: {error}", file=sys.stderr)
-        return 1
-    out_dir = args.out or paths.data_dir() / "reports"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / file_name(report)
-    path.write_bytes(pdf)
-    print(f"pcr report: wrote {path}")
-    print(f"pcr report: {version.basis} Run {version.run_id or 'not recorded'}.")
-    return 0

@@ -23,7 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reports.build import GrantReport, ReportTable  # noqa: E402
+from reports.build import GrantReport  # noqa: E402
+from reports.tables import ReportTable  # noqa: E402
 from reports.spreadsheet import neutralise  # noqa: E402
 
 SUPPRESSION_TERM = "Small-cell suppression"  # the methods entry that explains hidden numbers

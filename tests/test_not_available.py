@@ -221,6 +221,7 @@ def test_the_overview_says_not_available_and_shows_the_other_numbers(dashboard, 
 
 
 def test_the_grant_report_says_not_available_in_its_headline_deliverables_and_tables(runs, tmp_path):
+    from pcr.commands.report import rebuild_models
     from reports import asof, render
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
@@ -229,7 +230,8 @@ def test_the_grant_report_says_not_available_in_its_headline_deliverables_and_ta
     grants_file.write_text(GRANTS, encoding="utf-8")
     grant = load_grants(grants_file).grants["G-ALL"]
     period = parse_period("grant", grant)
-    report = build_report(grant, period, asof.prepare(period, grant.close_after_days, runs["published"]), 1)
+    report = build_report(grant, period, asof.prepare(period, grant.close_after_days, runs["published"],
+                                                      work_dir=tmp_path / "asof", rebuild=rebuild_models), 1)
 
     headline = {label: value for label, value, _ in report.headline}
     assert headline["Motions filed"] == NOT_AVAILABLE and headline["Removal avoided"] == NOT_AVAILABLE
@@ -264,13 +266,15 @@ def pdf_text(pdf: bytes, folder: Path) -> str:
 
 
 def test_the_partner_report_says_not_available(runs, tmp_path):
+    from pcr.commands.report import rebuild_models
     from reports import asof
-    from reports.grants import calendar_period
     from reports.partner import build_partner_report, to_pdf
+    from reports.periods import calendar_period
 
     firm = busiest_firm(runs["published"])
     period = calendar_period("2026")
-    report = build_partner_report(firm, period, asof.prepare(period, 45, runs["published"], as_known_now=True))
+    report = build_partner_report(firm, period, asof.prepare(period, 45, runs["published"], work_dir=tmp_path / "asof",
+                                                               rebuild=rebuild_models, as_known_now=True))
     figures = {f.label: f for f in report.figures}
     assert figures["Motions filed"].value == NOT_AVAILABLE
     assert figures["Clients whose removal was avoided"].value == NOT_AVAILABLE

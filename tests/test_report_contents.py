@@ -88,6 +88,7 @@ def published(tmp_path_factory) -> dict:
 
 
 def make_report(published: dict, threshold: int):
+    from pcr.commands.report import rebuild_models
     from reports import asof
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
@@ -95,7 +96,8 @@ def make_report(published: dict, threshold: int):
     grants = load_grants(published["root"] / f"grants-{threshold}.yml")
     grant = grants.grants["G-DEMO"]
     period = parse_period("grant", grant)
-    version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof")
+    version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof",
+                           rebuild=rebuild_models)
     return build_report(grant, period, version, grants.threshold)
 
 
@@ -170,7 +172,7 @@ def test_demographics_are_suppressed_for_funders_and_no_hidden_count_can_be_work
     from access.queries import DataAccess
     from access.scope import Role, Scope
     from reports import demographics
-    from reports.build import _Scoped
+    from reports.scoped import Scoped as _Scoped
 
     report = make_report(published, threshold=threshold)
     headline = {label: value for label, value, _ in report.headline}
@@ -209,6 +211,7 @@ def test_demographics_are_suppressed_for_funders_and_no_hidden_count_can_be_work
 def test_the_hidden_share_counts_the_demographic_tables_and_threshold_one_hides_nothing(published):
     import dataclasses
 
+    from pcr.commands.report import rebuild_models
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
     from reports import asof
@@ -221,7 +224,8 @@ def test_the_hidden_share_counts_the_demographic_tables_and_threshold_one_hides_
     grants = load_grants(published["root"] / "grants-11.yml")
     grant = grants.grants["G-DEMO"]
     period = parse_period("grant", grant)
-    version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof")
+    version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof",
+                           rebuild=rebuild_models)
     with_breakdowns = build_report(grant, period, version, grants.threshold)
     without = build_report(dataclasses.replace(grant, demographics=()), period, version, grants.threshold)
     # Every number of a breakdown counts in the share, a marker as hidden ("not available" is not a number).
@@ -367,12 +371,13 @@ def _independent(db: Path, firm: str, start: str, end: str) -> dict[str, object]
 
 
 def test_partner_report_is_one_page_of_its_own_firm(published, run_pcr, tmp_path):
+    from pcr.commands.report import rebuild_models
     from reports import asof
-    from reports.grants import calendar_period
     from reports.partner import build_partner_report
+    from reports.periods import calendar_period
 
     period = calendar_period("2024")
-    version = asof.prepare(period, 45, published["db"], work_dir=published["root"] / "asof")
+    version = asof.prepare(period, 45, published["db"], work_dir=published["root"] / "asof", rebuild=rebuild_models)
     reports = {firm: build_partner_report(firm, period, version) for firm in ("Alder LLP", "Birch LLP")}
     for firm, report in reports.items():
         shown = {f.label: f.value for f in report.figures}

@@ -22,7 +22,8 @@ from access.queries import DataAccess
 from access.scope import Role, Scope
 from disclosure_check import assert_markers_true, assert_not_recoverable, flat, layout_equations
 from pcr import cli
-from reports.build import _publish, _rate, _Scoped
+from reports.build import _publish, _rate
+from reports.scoped import Scoped as _Scoped
 from reports.grants import CLIENT_CRITERIA, Grant
 
 # The report's own arithmetic, as its methods page states it: each is (parts, total) over

@@ -6,7 +6,6 @@ Pages read data only through ``access.queries.DataAccess``; counts come from
 manager's with the numbers suppressed by the access layer."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -19,9 +18,9 @@ from access.queries import DataAccess
 from access.scope import Role, Scope
 from dashboards import charts, session
 from reports import availability, spreadsheet
+from reports.periods import ALL_TIME, Period
 
 ALL = "All"
-ALL_TIME = "All time"
 FILTER_KEYS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
 PERIOD_KEY = "filter_period"
 # Which filters each relation can honour (it has the column).
@@ -35,49 +34,6 @@ FILTERABLE = {
     "mart_dashboard_relief_granted": {"county", "partner_firm", "vehicle"},
 }
 FILTER_LABELS = {"county": "county", "partner_firm": "partner firm", "vehicle": "vehicle"}
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_YEAR = re.compile(r"^\d{4}$")
-
-
-@dataclass(frozen=True)
-class Period:
-    """``All time``, a year (``2024``) or a quarter (``2024-Q3``), matched against the marts'
-    quarter labels by prefix."""
-
-    label: str
-
-    @property
-    def is_all(self) -> bool:
-        return self.label == ALL_TIME
-
-    @property
-    def kind(self) -> str:
-        return "quarter" if _QUARTER.match(self.label) else "year" if _YEAR.match(self.label) else "all_time"
-
-    def bounds(self) -> tuple[dt.date, dt.date]:
-        """First and last day; always whole quarters (mart_dashboard_clients relies on it)."""
-        if (m := _QUARTER.match(self.label)):
-            year, quarter = int(m.group(1)), int(m.group(2))
-            start = dt.date(year, 3 * quarter - 2, 1)
-            end = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1)
-            return start, end
-        if _YEAR.match(self.label):
-            return dt.date(int(self.label), 1, 1), dt.date(int(self.label), 12, 31)
-        return dt.date(1, 1, 1), dt.date(9999, 12, 31)
-
-    def previous(self) -> Period | None:
-        if (m := _QUARTER.match(self.label)):
-            year, quarter = int(m.group(1)), int(m.group(2))
-            return Period(f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}")
-        if _YEAR.match(self.label):
-            return Period(str(int(self.label) - 1))
-        return None
-
-    def condition(self, column: str, name: str = "period") -> tuple[str, dict]:
-        """SQL on a quarter-label column (``2024-Q3``) and its parameters."""
-        if self.is_all:
-            return "true", {}
-        return f"starts_with({column}, ${name})", {name: self.label}
 
 
 @dataclass(frozen=True)

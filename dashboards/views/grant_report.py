@@ -1,20 +1,30 @@
 """Grant reports: what a funder receives for a grant and period (reports/, docs/reports.md),
 on screen and as PDF / XLSX / CSV downloads. Program managers and funders see the same
 suppressed report; a funder is offered only the grants the roles file links to it; partner
-firms have no access (a grant covers every firm)."""
+firms have no access (a grant covers every firm).
+
+A past period is reported as known when it closed, which needs the data rebuilt once (a dbt
+build on a copy, a minute or more). That never runs on the page's request thread: the page
+starts `pcr report ... --prepare-only` as a child process, shows its status, and reads the
+report once the rebuilt data is there."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import streamlit as st
 
 from access.reader import DataUnavailable
 from access.scope import AccessDenied, Role
-from dashboards.session import configured_roles, record_download
+from dashboards.session import configured_roles, record_download, settings
 from dashboards.views.common import page_context
 from reports import asof, render
 from reports.build import build_report
-from reports.grants import Grant, GrantConfigError, default_grants_file, load_grants, parse_period
+from reports.grants import Grant, GrantConfigError, load_grants, parse_period
 
 ctx = page_context()
 st.title("Grant reports")
@@ -23,7 +33,7 @@ if ctx.scope.role is Role.PARTNER:
     st.stop()
 
 try:
-    grants = load_grants(default_grants_file())
+    grants = load_grants(settings().grants_file)
 except GrantConfigError as problem:
     st.error(str(problem))
     st.stop()
@@ -58,22 +68,74 @@ def _periods(grant: Grant) -> list[str]:
 grant_id = st.selectbox("Grant", offered, format_func=lambda g: f"{g} — {grants.grants[g].funder}")
 grant = grants.grants[grant_id]
 period_text = st.selectbox("Period", _periods(grant), help="A quarter, a fiscal year or the whole grant.")
-threshold = max(grants.threshold, ctx.scope.threshold)
+threshold = grants.threshold_for(ctx.scope)
+work_dir = settings().data_dir / "reports"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _report_files(grant_id: str, period_text: str, threshold: int, db_identity: tuple, grants_identity: int):
-    """The report, its three files and charts, cached per published database and grants file."""
+    """The report, its three files and charts, cached per published database and grants file.
+    Raises asof.RebuildNeeded (not cached) while the period's data is not rebuilt yet."""
     period = parse_period(period_text, grants.grants[grant_id])
-    version = asof.prepare(period, grants.grants[grant_id].close_after_days, ctx.data.db_path)
+    version = asof.prepare(period, grants.grants[grant_id].close_after_days, ctx.data.db_path, work_dir=work_dir,
+                           rebuild=None)
     report = build_report(grants.grants[grant_id], period, version, threshold)
     return report, {fmt: write(report) for fmt, write in render.WRITERS.items()}, render.report_charts(report)
 
 
+@st.cache_resource
+def _rebuilds() -> dict[Path, subprocess.Popen]:
+    """The rebuilds running, by the file each makes: shared by every visitor, so a period asked
+    for twice is rebuilt once."""
+    return {}
+
+
+def _wait_for_rebuild(needed: asof.RebuildNeeded) -> str | None:
+    """Start (or join) the child process that rebuilds the data, show its status until it ends;
+    None when the data is there, else the child's message."""
+    running, log = _rebuilds(), needed.target.with_suffix(".log")
+    process = running.get(needed.target)
+    if process is None or process.poll() is not None:
+        needed.target.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pcr.cli", "report", "--grant", grant_id, "--period", period_text,
+                   "--prepare-only", "--db", str(ctx.data.db_path), "--grants", str(grants.path)]
+        with log.open("w", encoding="utf-8") as output:
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                       env={**os.environ, **settings().environment()})
+        running[needed.target] = process
+    started = time.monotonic()
+    with st.status(f"Rebuilding the data as known when {period_text} closed (once for this period; usually a "
+                   "minute or two)…", expanded=True) as status:
+        st.write(needed.basis)
+        while process.poll() is None:
+            time.sleep(1)
+            status.update(label=f"Rebuilding the data as known when {period_text} closed: "
+                                f"{time.monotonic() - started:.0f} s…")
+        running.pop(needed.target, None)
+        if process.returncode == 0 and needed.target.exists():
+            status.update(label="The data is rebuilt.", state="complete", expanded=False)
+            return None
+        status.update(label="The rebuild failed.", state="error")
+    said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines() if log.exists() else []
+    errors = [line.removeprefix("pcr report: ") for line in said if line.startswith("pcr report: ")]
+    return errors[-1] if errors else f"the rebuild stopped with exit code {process.returncode} (log: {log})"
+
+
+def _report():
+    return _report_files(grant_id, period_text, threshold, tuple(ctx.data.version().__dict__.values()),
+                         grants.path.stat().st_mtime_ns)
+
+
 try:
-    with st.spinner("Building the report (a past period is rebuilt as known at its end, once)…"):
-        report, files, charts = _report_files(grant_id, period_text, threshold, tuple(ctx.data.version().__dict__.values()),
-                                              grants.path.stat().st_mtime_ns)
+    try:
+        with st.spinner("Building the report…"):
+            report, files, charts = _report()
+    except asof.RebuildNeeded as needed:
+        if (failure := _wait_for_rebuild(needed)) is not None:
+            st.error(failure)
+            st.stop()
+        with st.spinner("Building the report…"):
+            report, files, charts = _report()
 except (ValueError, asof.ReportDataError, DataUnavailable) as problem:
     st.error(str(problem))
     st.stop()
