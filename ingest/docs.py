@@ -4,12 +4,13 @@
 document holds exactly this rendering, so the two cannot drift."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest.contract import TABLE_ORDER, TABLES, Column
-from pcr import paths
 
 BEGIN = "<!-- BEGIN GENERATED: contract tables (python -m ingest.docs) -->"
 END = "<!-- END GENERATED -->"
-DOC = paths.PROJECT_ROOT / "docs" / "data-contract.md"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "data-contract.md"
 
 _KIND_TEXT = {
     "text": "text",

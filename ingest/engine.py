@@ -15,14 +15,13 @@ import duckdb
 
 from ingest import store
 from ingest.contract import TABLES
-from ingest.layouts import DetectionError, Layout, Match, detect, load_layouts, signature_matches
+from ingest.layouts import DetectionError, Layout, Match, detect, signature_matches
 from ingest.privacy import install_hmac_macro, load_or_create_key
 from ingest.sources import FileProblem, Source, read_csv, read_xlsx, scan_file
 from ingest.transform import SourceSql
-from pcr import paths
 
 SUFFIXES = (".csv", ".xlsx")
-MEMORY_LIMIT = "1GB"
+VEHICLE_TAXONOMY_CSV = Path(__file__).resolve().parent.parent / "seeds" / "vehicle_taxonomy.csv"
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
@@ -129,20 +128,20 @@ def column_sources(match: Match) -> list[tuple[str, str, str]]:
 
 
 def load_vehicles() -> tuple[str, ...]:
-    with paths.vehicle_taxonomy_csv().open(encoding="utf-8", newline="") as f:
+    with VEHICLE_TAXONOMY_CSV.open(encoding="utf-8", newline="") as f:
         return tuple(row["vehicle"].strip() for row in csv.DictReader(f))
 
 
 class Ingestor:
-    def __init__(self, db: Path, exported_at: dt.datetime | None = None, layouts: list[Layout] | None = None,
-                 strict: bool = False):
+    def __init__(self, db: Path, *, layouts: list[Layout], hmac_key_file: Path, memory_limit: str,
+                 exported_at: dt.datetime | None = None, strict: bool = False):
         db.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(db))
         # A file's work table sits in memory (0.8 GB for the 6 M time entries of a million
         # motions), and re-loading an export joins it with the stored versions; beyond the
         # limit DuckDB spills to disk beside the database. At a million motions: peak 1.3 GB
         # for a first load, 1.2 GB for a re-load (1.7 GB with a 1.5 GB limit, for ~5% less CPU).
-        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute("SET enable_progress_bar = false")  # pcr prints its own progress
         # DuckDB rewrites IN over a list of constants (and list_contains) into a join with
         # that list: one per enum, boolean and trimmed column, each copying the whole row.
@@ -150,9 +149,9 @@ class Ingestor:
         self.con.execute("SET disabled_optimizers = 'in_clause'")
         self.exported_at = exported_at
         self.strict = strict  # a doubt about the mapping refuses the file instead of warning
-        self.layouts = layouts if layouts is not None else load_layouts()
+        self.layouts = layouts
         self.vehicles = load_vehicles()
-        install_hmac_macro(self.con, load_or_create_key())
+        install_hmac_macro(self.con, load_or_create_key(hmac_key_file))
         self.upgrades = store.ensure_schema(self.con)
 
     @property

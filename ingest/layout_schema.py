@@ -26,15 +26,19 @@ import jsonschema
 import yaml
 
 from ingest.contract import TABLE_ORDER, TABLES, Column
-from pcr import paths
 
-SCHEMA_FILE = paths.PROJECT_ROOT / "ingest" / "layout.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parent / "layout.schema.json"
 SOURCES = ("column", "first_of", "value", "key_from", "cases", "not_available")
 MAX_MESSAGES = 20
 
 _KIND_TEXT = {"text": "text", "date": "a date", "bool": "yes/no", "number": "a number",
               "enum": "one of the allowed values", "pii_drop": "a name (PII: never stored)",
               "pii_hash": "PII: stored only as a keyed hash", "pii_dob": "a date of birth (PII: becomes age at intake)"}
+
+
+class LayoutError(ValueError):
+    """A mapping file is wrong (a problem for whoever wrote the YAML). Defined here, where
+    layout files are first read; ingest.layouts raises it too."""
 
 
 def _column_text(table: str, column: Column) -> str:
@@ -435,8 +439,6 @@ def _names_its_key(at: tuple, message: str) -> bool:
 def read_layout(path: Path) -> tuple[object, Lines]:
     """The layout file's YAML, checked against the schema, and where each key is written.
     Raises LayoutError naming the file, the line and the key of every problem found."""
-    from ingest.layouts import LayoutError  # ingest.layouts calls this module from load_layout
-
     text = path.read_text(encoding="utf-8")
     loader = yaml.SafeLoader(text)
     try:

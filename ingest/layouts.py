@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.contract import TABLES
-from pcr import paths
+from ingest.layout_schema import LayoutError, read_layout
+
+BUNDLED_LAYOUTS_DIR = Path(__file__).resolve().parent / "layouts"
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
 
 DEFAULT_TRUE = ("yes", "y", "true", "t", "1", "x")
 DEFAULT_FALSE = ("no", "n", "false", "f", "0")
@@ -20,10 +23,6 @@ DEFAULT_UNKNOWN = ("unknown", "u", "?")
 # Always accepted after the layout's own formats: ISO dates are unambiguous, and XLSX date
 # cells arrive as ISO strings whatever the layout.
 ISO_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
-
-
-class LayoutError(ValueError):
-    """A mapping file is wrong (a problem for whoever wrote the YAML)."""
 
 
 def norm(header: str) -> str:
@@ -156,7 +155,7 @@ class Layout:
         """The file as messages name it: relative to the project for a bundled layout, in full
         for a program's own."""
         try:
-            return str(self.path.resolve().relative_to(paths.PROJECT_ROOT))
+            return str(self.path.resolve().relative_to(_SOURCE_TREE))
         except ValueError:
             return str(self.path)
 
@@ -285,8 +284,6 @@ def _column_spec(raw: object, where: str) -> ColumnSpec:
 def load_layout(path: Path) -> Layout:
     """The layout file, checked first against the JSON Schema of layout files
     (ingest/layout_schema.py), so that a message names the file, the key and its line."""
-    from ingest.layout_schema import read_layout  # that module uses LayoutError: imported here
-
     doc, lines = read_layout(path)
     try:
         return _build_layout(path, doc)
@@ -348,20 +345,18 @@ def _build_layout(path: Path, doc: object) -> Layout:
     return layout
 
 
-def layout_files(program_dir: Path | None = None) -> list[Path]:
-    """The layout files in use: the bundled ones, then the program's own (``program_dir``,
-    default paths.program_layouts_dir()), a program's file replacing a bundled one of the same
-    file name."""
-    program_dir = program_dir or paths.program_layouts_dir()
-    files = {p.name: p for p in sorted(paths.layouts_dir().glob("*.yml"))}
-    if program_dir.is_dir():
+def layout_files(program_dir: Path | None = None, bundled_dir: Path = BUNDLED_LAYOUTS_DIR) -> list[Path]:
+    """The layout files in use: the bundled ones, then the program's own (``program_dir``; None:
+    the bundled ones only), a program's file replacing a bundled one of the same file name."""
+    files = {p.name: p for p in sorted(bundled_dir.glob("*.yml"))}
+    if program_dir is not None and program_dir.is_dir():
         files.update({p.name: p for p in sorted([*program_dir.glob("*.yml"), *program_dir.glob("*.yaml")])})
     return list(files.values())
 
 
-def load_layouts(program_dir: Path | None = None) -> list[Layout]:
+def load_layouts(program_dir: Path | None = None, bundled_dir: Path = BUNDLED_LAYOUTS_DIR) -> list[Layout]:
     """Every layout in use (layout_files); two with one `layout:` name are an error."""
-    layouts = [load_layout(p) for p in layout_files(program_dir)]
+    layouts = [load_layout(p) for p in layout_files(program_dir, bundled_dir)]
     seen: dict[str, Path] = {}
     for layout in layouts:
         if layout.name in seen:

@@ -15,18 +15,15 @@ from pathlib import Path
 
 import duckdb
 
-from pcr import paths
-
 KEY_BYTES = 32
 _BLOCK = 64  # SHA-256 block size
 
 
-def load_or_create_key(path: Path | None = None) -> bytes:
-    """The secret key; created (32 random bytes, mode 0600) on first use.
+def load_or_create_key(path: Path) -> bytes:
+    """The secret key in ``path``; created (32 random bytes, mode 0600) on first use.
 
-    Losing the key means the same client hashes differently in the next load, so it lives
-    outside the data directory by default (pcr.paths.hmac_key_file)."""
-    path = path or paths.hmac_key_file()
+    Losing the key means the same client hashes differently in the next load, so the shell
+    keeps it outside the data directory by default (Settings.hmac_key_file)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -1,26 +1,29 @@
-"""`pcr build`: run `dbt build` (seeds, models, tests, unit tests) in-process on a DuckDB file.
+"""dbt in-process on a DuckDB file: `dbt parse` and `dbt build` (seeds, models, tests, unit tests).
 
-dbt's target/ and logs/ go to a work directory outside the source tree (default
-<data dir>/dbt, see pcr.paths), never into the repository.
+Nothing process-wide changes: no working directory, no environment variable. Each build writes
+its own profile (the database's absolute path, threads and the memory limit, from the settings)
+into a folder of its own and names it with --profiles-dir. dbt's target/ and logs/ go to a work
+directory outside the source tree (default <data dir>/dbt), never into the repository.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
-import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import yaml
 
-from pcr import paths
+from pcr.settings import Settings
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+PROFILE_NAME = "pcr"  # dbt_project.yml's profile
 SHARED_PARSES_KEPT = 16  # ~1 MB each; one per database file name and --vars, most are one-offs
 
 
@@ -32,16 +35,30 @@ class BuildResult:
     error: str | None = None
 
 
-def parse(db: Path, dbt_vars: str | None = None, work_dir: Path | None = None):
-    """`dbt parse` of the project for a build on `db`: the manifest to hand to build(), or None
-    if dbt could not parse (build() then parses again and reports why). It never opens the
-    database, so it can run while something else writes to it."""
+def parse(db: Path, settings: Settings | None = None, dbt_vars: str | None = None, work_dir: Path | None = None):
+    """`dbt parse` of the project for a build on `db`: the manifest to hand to build(). It never
+    opens the database, so it can run while something else writes to it. Raises DbtFailed when
+    dbt cannot parse the project.
+
+    dbt re-does a parse whole (~7 s) when the profile differs from the one of its saved parse,
+    and the database's path is part of it: the parse's profile names the database by its file
+    name alone (the database's name in SQL; the parse never opens it), so a parse saved for one
+    data directory serves a build in any other. The build then runs on this manifest with the
+    profile holding the absolute path."""
     from dbt.cli.main import dbtRunner  # slow import: only when dbt actually runs
 
-    db, work_dir = Path(db).resolve(), work_dir or paths.data_dir() / "dbt"
-    with _saved_parse(db, dbt_vars, work_dir / "target"), _profile_database(db):
-        outcome = dbtRunner().invoke(["parse", *_common_args(work_dir, dbt_vars)])
-    return outcome.result if outcome.success else None
+    settings = settings or _settings()
+    db, work_dir = Path(db).resolve(), work_dir or settings.data_dir / "dbt"
+    with _saved_parse(db, dbt_vars, work_dir / "target", settings), \
+            _profiles_dir(Path(db.name), work_dir, settings) as profiles:
+        outcome = dbtRunner().invoke(["parse", *_common_args(work_dir, profiles, dbt_vars, settings), "--quiet"])
+    if not outcome.success:
+        raise DbtFailed(f"dbt could not parse the project: {outcome.exception or 'see ' + str(work_dir / 'logs')}")
+    return outcome.result
+
+
+class DbtFailed(Exception):
+    """dbt could not run at all (not a failed node): the message says why."""
 
 
 def build(
@@ -52,35 +69,42 @@ def build(
     manifest=None,
     exclude_resource_types: tuple[str, ...] = (),
     quiet: bool = False,
+    log_level_file: str | None = None,
+    settings: Settings | None = None,
 ) -> BuildResult:
     """Run `dbt build` against `db` and say which nodes failed. `manifest`: from parse() with the
-    same arguments, which then is not done again (~2 s even from dbt's saved parse)."""
+    same arguments (else parsed here first).
+    `exclude_resource_types`, `quiet` and `log_level_file` are dbt's flags of those names."""
     from dbt.cli.main import dbtRunner  # slow import: only when a build actually runs
 
-    work_dir = work_dir or paths.data_dir() / "dbt"
+    settings = settings or _settings()
+    work_dir = work_dir or settings.data_dir / "dbt"
     db = Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    args = ["build", *_common_args(work_dir, dbt_vars)]
-    if select:
-        args += ["--select", *select]
-    args += [flag for kind in exclude_resource_types for flag in ("--exclude-resource-type", kind)] + (["--quiet"] if quiet else [])
+    if manifest is None:
+        try:
+            manifest = parse(db, settings, dbt_vars, work_dir)
+        except DbtFailed as e:
+            return BuildResult(False, error=str(e))
     # dbt-duckdb (keep_open: false, so the file is released after the build) closes the database
-    # whenever no node holds a connection: at 1M motions it was opened and closed 39 times per
-    # build, each close a checkpoint and each open a cold buffer cache (~5 s). DuckDB's client
-    # hands every connect to an open file the same database instance (relative paths included),
-    # so holding one connection for the whole build keeps that instance open in between; closing
-    # it afterwards releases it.
+    # whenever no node holds a connection: each close is a checkpoint and each open a cold buffer
+    # cache (bench/findings.md). DuckDB's client hands every connect to an open file the same
+    # database instance, so holding one connection for the whole build keeps that instance open
+    # in between; closing it afterwards releases it.
     try:
         held = duckdb.connect(str(db))
     except duckdb.Error as e:  # e.g. locked by another process: say so, as dbt would have
         return BuildResult(False, error=f"cannot open {db}: {e}")
-    cwd = os.getcwd()
     try:
-        with _saved_parse(db, dbt_vars, work_dir / "target"), _profile_database(db):
-            os.chdir(db.parent)  # the profile's path is relative to it
+        with _profiles_dir(db, work_dir, settings) as profiles:
+            args = ["build", *_common_args(work_dir, profiles, dbt_vars, settings)]
+            if select:
+                args += ["--select", *select]
+            args += [flag for kind in exclude_resource_types for flag in ("--exclude-resource-type", kind)]
+            args += ["--quiet"] if quiet else []
+            args += ["--log-level-file", log_level_file] if log_level_file else []
             outcome = dbtRunner(manifest=manifest).invoke(args)
     finally:
-        os.chdir(cwd)
         held.close()
     results = getattr(outcome.result, "results", None) or []
     failed = [r.node.unique_id for r in results if str(r.status).lower() in FAILED_STATUSES]
@@ -89,10 +113,15 @@ def build(
     return BuildResult(outcome.success and not failed, failed, skipped, error)
 
 
-def _common_args(work_dir: Path, dbt_vars: str | None) -> list[str]:
+def _settings() -> Settings:
+    """For a caller that has no settings to hand (the shell passes its own)."""
+    return Settings.from_env()
+
+
+def _common_args(work_dir: Path, profiles_dir: Path, dbt_vars: str | None, settings: Settings) -> list[str]:
     args = [
-        "--project-dir", str(paths.PROJECT_ROOT),
-        "--profiles-dir", str(paths.PROJECT_ROOT),
+        "--project-dir", str(settings.project_root),
+        "--profiles-dir", str(profiles_dir),
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
         "--no-send-anonymous-usage-stats",
@@ -101,54 +130,56 @@ def _common_args(work_dir: Path, dbt_vars: str | None) -> list[str]:
     return args + (["--vars", dbt_vars] if dbt_vars else [])
 
 
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the duration (dbt reads its settings and the profile's
-    database path from there), then put back what was there."""
-    previous = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _profile_database(db: Path):
-    """The profile reads the database path from PCR_DBT_DB (profiles.yml). dbt re-parses the
-    whole project (~7 s) when the profile's values differ from those of its saved parse, and the
-    path is one of them: given relative to the database's folder, it is the same for every data
-    directory, so a build anywhere can start from the parse saved by any other."""
-    return environment(PCR_DBT_DB=db.name)
+def profile(db: Path, settings: Settings) -> dict:
+    """dbt-duckdb's profile for `db` (absolute for a build, see parse()), the rest from the settings."""
+    return {PROFILE_NAME: {"target": "default", "outputs": {"default": {
+        "type": "duckdb",
+        "path": str(db),
+        # Release the file after each run: dbtRunner runs in-process and would otherwise keep
+        # the database locked against the next step (and against the dashboards).
+        "keep_open": False,
+        "threads": settings.dbt_threads,
+        # Above the limit DuckDB spills to <database>.tmp beside the file instead of taking
+        # most of the machine's memory.
+        "settings": {"memory_limit": settings.memory_limit},
+    }}}}
 
 
 @contextmanager
-def _saved_parse(db: Path, dbt_vars: str | None, target: Path) -> Iterator[None]:
+def _profiles_dir(db: Path, work_dir: Path, settings: Settings) -> Iterator[Path]:
+    """A folder of this build's own holding its profiles.yml: builds running at the same time
+    (the pipeline, a report's as-of rebuild) each read their own, and no process-wide state
+    tells dbt where the database is."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="profile-", dir=work_dir) as folder:
+        (Path(folder) / "profiles.yml").write_text(yaml.safe_dump(profile(db, settings)), encoding="utf-8")
+        yield Path(folder)
+
+
+@contextmanager
+def _saved_parse(db: Path, dbt_vars: str | None, target: Path, settings: Settings) -> Iterator[None]:
     """Start from the shared saved parse when it is newer than the one in `target` (or `target`
     has none); share the one dbt leaves when dbt wrote a new one."""
-    saved, shared = target / PARTIAL_PARSE_FILE, _shared_parse_file(db, dbt_vars)
+    saved, shared = target / PARTIAL_PARSE_FILE, _shared_parse_file(db, dbt_vars, settings)
     _copy_if_newer(shared, saved)
     yield
     if _copy_if_newer(saved, shared):
-        _prune_shared_parses()
+        _prune_shared_parses(settings.dbt_parse_cache)
 
 
-def _shared_parse_file(db: Path, dbt_vars: str | None) -> Path:
+def _shared_parse_file(db: Path, dbt_vars: str | None, settings: Settings) -> Path:
     """The saved parse shared between data directories: one per checkout of the project (it holds
     the project's absolute paths), database file name (which names the database in SQL) and
     --vars (a parse made with other vars is re-done whole)."""
-    key = hashlib.sha256(f"{paths.PROJECT_ROOT}\0{dbt_vars or ''}".encode()).hexdigest()[:16]
-    return paths.dbt_parse_cache() / f"{key}-{db.name}.msgpack"
+    key = hashlib.sha256(f"{settings.project_root}\0{dbt_vars or ''}".encode()).hexdigest()[:16]
+    return settings.dbt_parse_cache / f"{key}-{db.name}.msgpack"
 
 
-def _prune_shared_parses() -> None:
+def _prune_shared_parses(cache: Path) -> None:
     """Keep the most recently written shared parses: a build into a one-off file (the grant
     report's as-of builds) or with other --vars leaves one that nothing will use again."""
     try:
-        kept = sorted(paths.dbt_parse_cache().glob("*.msgpack"), key=_mtime, reverse=True)
+        kept = sorted(cache.glob("*.msgpack"), key=_mtime, reverse=True)
         for old in kept[SHARED_PARSES_KEPT:]:
             old.unlink(missing_ok=True)
     except OSError:
@@ -176,30 +207,3 @@ def _copy_if_newer(source: Path, destination: Path) -> bool:
     except OSError:
         return False
     return True
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help="DuckDB file to build in (default: the scratch database $PCR_SCRATCH_DB, as `pcr ingest`; "
-                             "only `pcr run` publishes).")
-    parser.add_argument("--select", nargs="+", metavar="SELECTOR",
-                        help="dbt selectors, e.g. 'marts' or '+fct_motions' (default: everything).")
-    parser.add_argument("--vars", dest="dbt_vars", metavar="YAML",
-                        help="dbt vars, e.g. \"{as_of_date: '2025-06-30', pro_bono_hourly_rate: 450}\".")
-
-
-def run(args: argparse.Namespace) -> int:
-    db = args.db or paths.scratch_db()
-    print(f"pcr build: dbt build on {db}", flush=True)
-    result = build(db, select=args.select, dbt_vars=args.dbt_vars)
-    if result.success:
-        print("pcr build: OK", flush=True)
-        return 0
-    if result.error:
-        print(f"pcr build: dbt could not run: {result.error}", file=sys.stderr)
-    if result.failed_nodes:
-        print(f"pcr build: {len(result.failed_nodes)} node(s) failed "
-              f"({result.skipped_nodes} skipped because of them):", file=sys.stderr)
-        for node in result.failed_nodes:
-            print(f"  - {node}", file=sys.stderr)
-    return 1

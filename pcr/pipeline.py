@@ -1,4 +1,5 @@
-"""`pcr run [PATH...]`: ingest -> dbt build -> Great Expectations -> atomic publish.
+"""The run's stages: ingest -> dbt build -> Great Expectations -> record -> atomic publish
+(`pcr run`, pcr/commands/run.py).
 
 Everything is built in a working copy (var/pcr.work.duckdb) of the published database
 (var/pcr.duckdb). The published file is replaced, in one rename, only when ingest loaded every
@@ -7,13 +8,11 @@ byte as it was and the working file stays behind for inspection (the next run de
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.metadata
 import json
 import platform
 import shutil
-import sys
 import threading
 import time
 import uuid
@@ -21,28 +20,21 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
-from pcr import dbt, paths
-from pcr.publish import (
-    RunLock,
-    RunLocked,
-    kill_point,
-    lock_path,
-    publish,
-    start_working_copy,
-    working_path,
-)
+from pcr import dbt
+from pcr.publish import kill_point, publish, start_working_copy, working_path
+from pcr.settings import Settings
 
 STAGES = ("prepare", "ingest", "build", "validate", "publish")
 # Unit tests check SQL logic on fixed fixtures, not the data: they run with the test suite and
 # `pcr build`, and would only add seconds to every run. Quiet: dbt still prints errors and
 # failing tests; the counts come from its run_results.json. Its log file keeps every node's
-# start, result and errors, not each statement: writing the debug log cost ~1 s of a 12 s build
-# on the samples (`pcr build` keeps it).
-DBT_RUN_ENVIRONMENT = {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test", "DBT_QUIET": "true", "DBT_LOG_LEVEL_FILE": "info"}
+# start, result and errors, not each statement: the debug log is a cost measured in
+# bench/findings.md (`pcr build` keeps it).
+DBT_RUN_FLAGS = {"exclude_resource_types": ("unit_test",), "quiet": True, "log_level_file": "info"}
 DATA_DOCS_KEPT = 10
 EXAMPLES_PRINTED = 3
 
@@ -116,24 +108,6 @@ class StageTiming:
     detail: str = ""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="export files or folders to ingest; none: rebuild and re-validate what is loaded")
-    parser.add_argument("--db", type=Path, default=None,
-                        help=f"the published database (default: {paths.published_db()})")
-    parser.add_argument("--fresh", action="store_true",
-                        help="start from an empty database instead of a copy of the published one "
-                             "(the new version keeps no earlier loads, versions or run records)")
-    parser.add_argument("--accept-collapse", action="store_true",
-                        help="publish although a headline number or a column the metrics need went from values "
-                             "to none against the published data, or a funnel step is 0 while the next is not; "
-                             "the check then warns. Use it only when that change is true")
-    from ingest.command import add_exported_at_argument, add_layouts_argument
-
-    add_exported_at_argument(parser)
-    add_layouts_argument(parser)
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -162,32 +136,45 @@ def _dbt_counts(run_results: Path) -> str:
 
 class _Groundwork:
     """What the build and validate stages need whatever the data: importing dbt and parsing the
-    project (~3 s and ~2 s), importing Great Expectations (~3-5 s). Ingest spends its time inside
-    DuckDB, which releases the GIL, so a background thread does these meanwhile; the build takes
-    the parsed manifest, and the validate stage's import finds GX loaded (or waits for it)."""
+    project, importing Great Expectations (costs in bench/findings.md). Ingest spends its time
+    inside DuckDB, which releases the GIL, so a background thread does these meanwhile. Its
+    errors are kept and raised in the stage that needs the work: the build (dbt's parse) and the
+    validation (the GX import)."""
 
-    def __init__(self, db: Path, work_dir: Path) -> None:
+    def __init__(self, db: Path, work_dir: Path, settings: Settings) -> None:
         self._manifest = None
+        self._parse_error: BaseException | None = None
+        self._import_error: BaseException | None = None
         self._parsed = threading.Event()
-        threading.Thread(target=self._work, args=(db, work_dir), name="pcr-groundwork", daemon=True).start()
+        self._imported = threading.Event()
+        threading.Thread(target=self._work, args=(db, work_dir, settings), name="pcr-groundwork", daemon=True).start()
 
-    def _work(self, db: Path, work_dir: Path) -> None:
+    def _work(self, db: Path, work_dir: Path, settings: Settings) -> None:
         try:
-            with dbt.environment(**DBT_RUN_ENVIRONMENT):
-                self._manifest = dbt.parse(db, work_dir=work_dir)
-        except Exception:  # noqa: BLE001 - the build parses again, and reports what is wrong
-            pass
+            self._manifest = dbt.parse(db, settings, work_dir=work_dir)
+        except BaseException as e:  # noqa: BLE001 - raised again in the build stage, with its message
+            self._parse_error = e
         finally:
             self._parsed.set()
         try:
             importlib.import_module("expectations.runner")
-        except Exception:  # noqa: BLE001 - the validate stage's own import raises it again, where it is reported
-            pass
+        except BaseException as e:  # noqa: BLE001 - raised again in the validate stage
+            self._import_error = e
+        finally:
+            self._imported.set()
 
     def manifest(self):
-        """dbt's manifest, None if it could not parse; waits for the parse in progress."""
+        """dbt's manifest; waits for the parse in progress. Raises StageFailed with the parse's error."""
         self._parsed.wait()
+        if self._parse_error is not None:
+            raise StageFailed(f"dbt could not parse the project: {self._parse_error}") from self._parse_error
         return self._manifest
+
+    def check_imports(self) -> None:
+        """Waits for the Great Expectations import; raises StageFailed with its error."""
+        self._imported.wait()
+        if self._import_error is not None:
+            raise StageFailed(f"Great Expectations could not be imported: {self._import_error!r}") from self._import_error
 
 
 def _say(text: str = "") -> None:
@@ -195,16 +182,17 @@ def _say(text: str = "") -> None:
 
 
 class Pipeline:
-    def __init__(self, published: Path, exports: list[Path], fresh: bool,
+    def __init__(self, published: Path, exports: list[Path], fresh: bool, settings: Settings,
                  exported_at: dt.datetime | None = None, accept_collapse: bool = False,
-                 layouts_dir: Path | None = None) -> None:
+                 layouts: Callable[[], list] = list) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
         self.fresh = fresh
         self.exported_at = exported_at  # for files whose name does not say when they were exported
         self.accept_collapse = accept_collapse
-        self.layouts_dir = layouts_dir  # the program's own layouts (None: the default folder)
+        self.settings = settings
+        self.layouts = layouts  # the layouts in use; raises LayoutError
         self.started_at = _utcnow()
         self.run_id = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         self.docs_dir = published.parent / "data_docs" / self.run_id
@@ -234,21 +222,21 @@ class Pipeline:
         failed_stage = None
         try:
             self._prepare()
-            kill_point("after_prepare")
+            kill_point("after_prepare", self.settings.kill_at_for_tests)
             self._ingest()
-            kill_point("after_ingest")
+            kill_point("after_ingest", self.settings.kill_at_for_tests)
             self._build()
-            kill_point("after_build")
+            kill_point("after_build", self.settings.kill_at_for_tests)
             self._validate()
-            kill_point("after_validate")
+            kill_point("after_validate", self.settings.kill_at_for_tests)
         except StageFailed as e:
             failed_stage = self.stages[-1].name
             _say(f"\nFAILED at {failed_stage}: {e}")
         self._record(failed_stage)
-        kill_point("after_record")
+        kill_point("after_record", self.settings.kill_at_for_tests)
         if failed_stage is None:
             with self.stage("publish", f"replacing {self.published} atomically") as s:
-                publish(self.working, self.published)
+                publish(self.working, self.published, self.settings.kill_at_for_tests)
                 s.detail = f"{self.published} ({self.published.stat().st_size / 1e6:.1f} MB)"
             self._prune_data_docs()
         self._summary(failed_stage)
@@ -283,10 +271,9 @@ class Pipeline:
                         else "starting from an empty database")
 
     def _ingest(self) -> None:
-        from ingest import store
-        from ingest.command import undated_warning
-        from ingest.engine import Ingestor, collect_files
-        from ingest.layouts import LayoutError, load_layouts
+        from ingest.engine import collect_files
+        from ingest.layouts import LayoutError
+        from ingest.load import load_files, undated_warning
 
         with self.stage("ingest", f"{len(self.exports)} path(s)" if self.exports else "nothing to ingest") as s:
             if not self.exports:
@@ -295,29 +282,24 @@ class Pipeline:
             files, results = collect_files(self.exports)
             if not files and not results:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
-            self.groundwork = _Groundwork(self.working, self.dbt_work_dir)
-            if self.layouts_dir is not None and not self.layouts_dir.is_dir():
-                raise StageFailed(f"--layouts {self.layouts_dir}: no such folder")
+            self.groundwork = _Groundwork(self.working, self.dbt_work_dir, self.settings)
             try:
-                layouts = load_layouts(self.layouts_dir)
+                layouts = self.layouts()
             except LayoutError as e:
                 raise StageFailed(f"bad layout mapping: {e}") from None
-            ingestor = Ingestor(self.working, exported_at=self.exported_at, layouts=layouts)
-            if ingestor.upgrade_note:
-                _say(f"      {ingestor.upgrade_note}")
-            try:
-                for path in files:
-                    result = ingestor.ingest_file(path)
-                    results.append(result)
-                    _say(f"      {path}: {result.status}"
-                         + (f", {result.export_date.describe()}, {result.total('rows_loaded'):,} rows loaded, "
-                            f"{result.total('rows_quarantined'):,} quarantined, "
-                            f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
-                            else f" ({result.message})"))
-                sha = dict(ingestor.con.execute("SELECT load_id, any_value(sha256) FROM raw.load_manifest GROUP BY 1").fetchall())
-                left_behind = store.describe_orphans(store.orphans(ingestor.con))
-            finally:
-                ingestor.close()
+
+            def say_file(result) -> None:
+                _say(f"      {result.path}: {result.status}"
+                     + (f", {result.export_date.describe()}, {result.total('rows_loaded'):,} rows loaded, "
+                        f"{result.total('rows_quarantined'):,} quarantined, "
+                        f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
+                        else f" ({result.message})"))
+
+            outcome = load_files(self.working, files, layouts=layouts, hmac_key_file=self.settings.hmac_key_file,
+                                 memory_limit=self.settings.memory_limit, exported_at=self.exported_at,
+                                 on_note=lambda note: _say(f"      {note}"), on_file=say_file)
+            results += outcome.results
+            sha, left_behind = outcome.sha256_by_load, outcome.left_behind
             self.inputs = [{"source_path": str(r.path), "sha256": sha.get(r.load_id), "load_id": r.load_id,
                             "status": r.status} for r in results]
             loaded = [r for r in results if r.status == "loaded"]
@@ -355,8 +337,8 @@ class Pipeline:
     def _build(self) -> None:
         with self.stage("build", "dbt build (seeds, models, data tests)") as s:
             manifest = self.groundwork.manifest() if self.groundwork else None
-            with dbt.environment(**DBT_RUN_ENVIRONMENT):
-                result = dbt.build(self.working, work_dir=self.dbt_work_dir, manifest=manifest)
+            result = dbt.build(self.working, work_dir=self.dbt_work_dir, manifest=manifest, settings=self.settings,
+                               **DBT_RUN_FLAGS)
             s.detail = _dbt_counts(self.dbt_work_dir / "target" / "run_results.json")
             if result.error:
                 _say(f"      dbt could not run: {result.error}")
@@ -368,6 +350,8 @@ class Pipeline:
 
     def _validate(self) -> None:
         with self.stage("validate", "Great Expectations suites: staged, marts, privacy, collapse") as s:
+            if self.groundwork:
+                self.groundwork.check_imports()
             from expectations.runner import validate  # imports GX: only here, it costs seconds
 
             # The published file is read only, through its own short-lived connection: the
@@ -468,15 +452,3 @@ class Pipeline:
                 if not r.success and r.messages:
                     _say(f"{r.severity.upper()} {r.suite}.{r.dataset}:" + "".join(f"\n  - {m}" for m in r.messages))
             _say(f"Data Docs: {self.validation.data_docs}")
-
-
-def run(args: argparse.Namespace) -> int:
-    published = (args.db or paths.published_db()).absolute()
-    published.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with RunLock(lock_path(published)):
-            return Pipeline(published, list(args.paths), args.fresh, args.exported_at, args.accept_collapse,
-                            args.layouts).execute()
-    except RunLocked as e:
-        print(f"pcr run: refused: {e}", file=sys.stderr)
-        return 1

@@ -36,11 +36,12 @@ def lock_path(published: Path) -> Path:
     return published.with_suffix(".lock")
 
 
-def kill_point(name: str) -> None:
-    """Crash-test hook: SIGKILL this process at the named point when PCR_TEST_KILL_AT names it.
+def kill_point(name: str, kill_at: str | None) -> None:
+    """Crash-test hook: SIGKILL this process at the named point when ``kill_at`` (the settings'
+    kill_at_for_tests, PCR_TEST_KILL_AT) names it.
 
     SIGKILL runs no cleanup and no `finally`, like a power cut or the OOM killer."""
-    if os.environ.get(KILL_ENV) == name:
+    if kill_at == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -112,18 +113,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def publish(working: Path, published: Path) -> None:
+def publish(working: Path, published: Path, kill_at: str | None = None) -> None:
     """Atomically replace `published` with the closed, checkpointed `working` file."""
     if wal_path(working).exists():
         # Every change must be in the main file: a WAL does not travel with the rename.
         raise RuntimeError(f"{wal_path(working)} exists: the working database was not checkpointed and closed")
     _fsync_file(working)
-    kill_point("publish:before_replace")
+    kill_point("publish:before_replace", kill_at)
     # A stale WAL beside the published file would be replayed onto the new file by the next
     # reader. Removing it first is safe: if we die right after, the old file is still a
     # complete, checkpointed database (its WAL held changes already folded into our copy).
     wal_path(published).unlink(missing_ok=True)
-    kill_point("publish:after_wal_removed")
+    kill_point("publish:after_wal_removed", kill_at)
     os.replace(working, published)
-    kill_point("publish:after_replace")
+    kill_point("publish:after_replace", kill_at)
     _fsync_dir(published.parent)

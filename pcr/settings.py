@@ -15,6 +15,7 @@ reads a `PCR_*` variable: a package receives a path, a key file or a limit as an
 | PCR_GRANTS_FILE | grants_file | `config/grants.yml` |
 | PCR_SECRETS_FILE | secrets_file | none (Streamlit's own `.streamlit/secrets.toml`) |
 | PCR_MEMORY_LIMIT | memory_limit | `1GB` |
+| PCR_DBT_THREADS | dbt_threads | `2` |
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ class Settings:
     memory_limit: str
     """DuckDB's memory limit for ingest and the dbt build: without one DuckDB may take 80% of
     RAM; above it, it spills to `<database>.tmp` beside the file."""
+    dbt_threads: int = 2
+    """dbt's threads: models built at the same time, each one DuckDB connection."""
     kill_at_for_tests: str | None = None
     """A publish step at which the process kills itself (the atomic-publish tests)."""
 
@@ -80,6 +83,7 @@ class Settings:
             grants_file=path("PCR_GRANTS_FILE", PROJECT_ROOT / "config" / "grants.yml"),
             secrets_file=path("PCR_SECRETS_FILE", None),
             memory_limit=env.get("PCR_MEMORY_LIMIT") or "1GB",
+            dbt_threads=int(env.get("PCR_DBT_THREADS") or 2),
             kill_at_for_tests=env.get("PCR_TEST_KILL_AT") or None,
         )
 
@@ -95,5 +99,6 @@ class Settings:
             "PCR_DBT_PARSE_CACHE": self.dbt_parse_cache, "PCR_LAYOUTS_DIR": self.program_layouts_dir,
             "PCR_ROLES_FILE": self.roles_file, "PCR_GRANTS_FILE": self.grants_file,
             "PCR_SECRETS_FILE": self.secrets_file, "PCR_MEMORY_LIMIT": self.memory_limit,
+            "PCR_DBT_THREADS": self.dbt_threads,
         }
         return {name: str(value) for name, value in values.items() if value is not None}

@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 
 from ingest.contract import TABLES
-from pcr import cli, paths
+from pcr import cli
+from pcr.settings import PROJECT_ROOT
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-SAMPLES = paths.PROJECT_ROOT / "data_samples"
-APP = paths.PROJECT_ROOT / "pcr" / "dashboard_app.py"
+SAMPLES = PROJECT_ROOT / "data_samples"
+APP = PROJECT_ROOT / "pcr" / "dashboard_app.py"
 
 GRANTS = """
 suppression_threshold: 11
@@ -171,7 +172,7 @@ def independent_motions_filed(start: dt.date, end: dt.date, known_at: dt.date) -
     motions = pd.read_excel(path, sheet_name="motions", dtype=object, engine="calamine")
     text = motions[["motion_id", "vehicle", "outcome"]].apply(lambda c: c.astype(str).str.strip())
     filing, decision = (pd.to_datetime(motions[c]) for c in ("filing_date", "decision_date"))
-    with (paths.PROJECT_ROOT / "seeds" / "vehicle_taxonomy.csv").open(encoding="utf-8", newline="") as f:
+    with (PROJECT_ROOT / "seeds" / "vehicle_taxonomy.csv").open(encoding="utf-8", newline="") as f:
         vehicles = {row["vehicle"] for row in csv.DictReader(f)}
     decided = text["outcome"].isin(["granted", "granted_in_part", "denied", "withdrawn"])
     loads = (text["vehicle"].isin(vehicles) & text["outcome"].isin(TABLES["motions"].column("outcome").allowed)
@@ -193,7 +194,7 @@ def test_a_past_quarter_on_the_samples_is_that_quarter_as_known_then(samples, ro
     assert not any("motions_2026-10-31.csv" in " ".join(row) for row in rows)  # not the later ones
 
     # The example grant (config/grants.example.yml) on the same quarter: a real report.
-    result = run_pcr("report", "--grants", paths.PROJECT_ROOT / "config" / "grants.example.yml", "--grant", "CBF-2025-PCR",
+    result = run_pcr("report", "--grants", PROJECT_ROOT / "config" / "grants.example.yml", "--grant", "CBF-2025-PCR",
                      "--period", "2026Q1", "--format", "csv", "--db", samples, "--out", root / "out" / "example")
     assert result.code == 0, result.err
     filed = headline(root / "out" / "example" / "grant-report_CBF-2025-PCR_2026-Q1.csv", "Motions filed")

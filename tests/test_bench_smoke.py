@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from pcr import paths
+from pcr.settings import PROJECT_ROOT
 
 
 def test_bench_runs_end_to_end_and_its_reference_agrees_with_the_marts(tmp_path):
@@ -15,7 +15,7 @@ def test_bench_runs_end_to_end_and_its_reference_agrees_with_the_marts(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--sizes", "300", "--runs", "1", "--skip-startup", "--no-profile",
          "--out", str(out)],
-        cwd=paths.PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((out / "results.json").read_text())

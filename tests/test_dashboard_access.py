@@ -11,7 +11,8 @@ import pytest
 
 from access.queries import DataAccess
 from access.scope import AccessDenied, Role, Scope
-from pcr import dashboard
+from pcr.commands import dashboard
+from pcr.settings import Settings
 
 PM = Scope(Role.PROGRAM_MANAGER, "pm@example.org")
 PARTNER_A = Scope(Role.PARTNER, "a@firm-a.example", firm="Firm A LLP")
@@ -99,8 +100,8 @@ def test_a_relation_without_firm_or_dimension_columns_stays_refused_to_partners(
 
 def test_pcr_dashboard_refuses_a_public_address_without_authentication(tmp_path, capsys):
     args = argparse.Namespace(address="0.0.0.0", port=8501, db=tmp_path / "none.duckdb")
-    assert dashboard.run(args) == 2
+    assert dashboard.run(args, Settings.from_env()) == 2
     assert "needs authentication" in capsys.readouterr().err
     args.address = "127.0.0.1"
-    assert dashboard.run(args) == 1  # no database yet: says so instead of starting
+    assert dashboard.run(args, Settings.from_env()) == 1  # no database yet: says so instead of starting
     assert "run `pcr run` first" in capsys.readouterr().err

@@ -18,7 +18,8 @@ import duckdb
 import pytest
 import yaml
 
-from pcr import cli, dbt, paths
+from pcr import cli, dbt
+from pcr.settings import PROJECT_ROOT
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 
@@ -210,7 +211,7 @@ def test_no_identifier_reaches_the_models(golden_db):
 
 def test_every_built_column_is_documented(golden_db):
     documented: dict[str, set[str]] = {}
-    for yml in (paths.PROJECT_ROOT / "models").rglob("*.yml"):
+    for yml in (PROJECT_ROOT / "models").rglob("*.yml"):
         for model in yaml.safe_load(yml.read_text()).get("models", []):
             assert model.get("description"), f"{yml.name}: {model['name']} has no description"
             for col in model.get("columns", []):

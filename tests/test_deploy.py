@@ -27,7 +27,7 @@ import yaml
 
 from access.scope import load_roles
 from e2e.support import PROJECT, build_published_db, free_port, serving
-from pcr import dashboard
+from pcr.commands import dashboard
 from reports.grants import load_grants
 
 DEPLOY = PROJECT / "deploy"

@@ -13,7 +13,7 @@ import pytest
 from small_dataset import DATASET, write_layout
 
 from ingest.layouts import LayoutError, load_layout
-from pcr import paths
+from pcr.settings import Settings
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -84,7 +84,7 @@ def test_exported_at_must_be_a_past_date(tmp_path, run_pcr, capsys):
     ("export_date: {file_name: '_(\\d{8})', format: 'YYYYMMDD'}", "export_date.format: expected strftime codes"),
 ])
 def test_a_bad_export_date_pattern_is_a_layout_error(tmp_path, spec, problem):
-    text = (paths.layouts_dir() / "canonical.yml").read_text(encoding="utf-8")
+    text = (Settings.from_env().bundled_layouts_dir / "canonical.yml").read_text(encoding="utf-8")
     path = tmp_path / "canonical.yml"
     path.write_text(text.replace("files:", f"{spec}\nfiles:", 1), encoding="utf-8")
     # The line of the entry in the YAML is named too (the spec sits on line 6).

@@ -15,7 +15,7 @@ from small_dataset import DATASET, PII_STRINGS, write_layout
 
 from ingest.contract import TABLE_ORDER, TABLES
 from ingest.privacy import hmac_hex, install_hmac_macro, load_or_create_key
-from pcr import paths
+from pcr.settings import PROJECT_ROOT, Settings
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -70,7 +70,7 @@ def test_every_layout_loads_the_same_canonical_rows(tmp_path, run_pcr, layout, x
 def test_privacy_transforms_of_a_client(tmp_path, run_pcr):
     write_layout(DATASET, "canonical", tmp_path / "in")
     assert run_pcr("ingest", tmp_path / "in", "--db", tmp_path / "db.duckdb").code == 0
-    key = paths.hmac_key_file().read_bytes()
+    key = Settings.from_env().hmac_key_file.read_bytes()
     rows = dict(
         (r[0], r[1:]) for r in query(tmp_path / "db.duckdb",
                                      "SELECT client_id, a_number_hash, age_at_intake FROM raw.clients"))
@@ -398,8 +398,8 @@ def test_folders_recurse_and_ignore_other_files(tmp_path, run_pcr):
 def test_default_database_is_the_scratch_one_never_the_published(tmp_path, run_pcr):
     write_layout(DATASET, "canonical", tmp_path / "in")
     assert run_pcr("ingest", tmp_path / "in" / "clients.csv").code == 0
-    assert query(paths.scratch_db(), "SELECT count(*) FROM raw.clients") == [(3,)]
-    assert not paths.published_db().exists()
+    assert query(Settings.from_env().scratch_db, "SELECT count(*) FROM raw.clients") == [(3,)]
+    assert not Settings.from_env().published_db.exists()
 
 
 # -- privacy ---------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ def test_no_pii_in_database_file_quarantine_or_output(tmp_path, run_pcr, dataset
     texts = checkpointed_text_values(db)
     blob = db.read_bytes() + (db.with_suffix(".duckdb.wal").read_bytes() if db.with_suffix(".duckdb.wal").exists() else b"")
     everything = "\n".join(texts)
-    key = paths.hmac_key_file().read_bytes()
+    key = Settings.from_env().hmac_key_file.read_bytes()
     assert key not in blob and key.hex().encode() not in blob
     for secret in PII_STRINGS:
         assert secret.encode() not in blob, secret
@@ -467,7 +467,7 @@ def test_line_numbers_follow_file_order_in_a_large_file(tmp_path, run_pcr):
 
 
 def test_no_name_or_a_number_of_the_bundled_samples_reaches_the_database(tmp_path, run_pcr):
-    samples = paths.PROJECT_ROOT / "data_samples"
+    samples = PROJECT_ROOT / "data_samples"
     secrets: set[str] = set()
     # Full names: a single given name or surname also spells counties and firms ("San Luis
     # Obispo", "Santa Cruz", "… Reyes & … LLP"), so alone it proves nothing.

@@ -8,6 +8,7 @@ import duckdb
 from ingest.docs import DOC, generated_section, render_tables
 from ingest.engine import Ingestor
 from ingest.layouts import load_layout, load_layouts
+from pcr.settings import Settings
 
 
 def test_doc_holds_exactly_the_rendered_contract_tables():
@@ -24,7 +25,9 @@ def test_worked_example_layout_loads_its_example_files(tmp_path):
     (tmp_path / "petitions.csv").write_text(csv_blocks[1], encoding="utf-8")
     layout_file = tmp_path / "program_db.yml"
     layout_file.write_text(re.sub(r"(?m)^   ", "", yaml_block), encoding="utf-8")
-    ingestor = Ingestor(tmp_path / "db.duckdb", layouts=load_layouts() + [load_layout(layout_file)])
+    settings = Settings.from_env()
+    ingestor = Ingestor(tmp_path / "db.duckdb", layouts=load_layouts() + [load_layout(layout_file)],
+                        hmac_key_file=settings.hmac_key_file, memory_limit=settings.memory_limit)
     try:
         results = [ingestor.ingest_file(tmp_path / name) for name in ("people.csv", "petitions.csv")]
     finally:

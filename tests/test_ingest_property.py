@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.engine import Ingestor
+from ingest.layouts import load_layouts
+from pcr.settings import Settings
 
 MESSY_VALUES = ["", " ", "  padded  ", "2020-13-45", "01/02/2020", "31/12/2020", "2021-02-03", "02/30/2021",
                 "granted", " Denied ", "grnted", "Motion granted", "PC 1473.9", "pc 1018", "1016.5",
@@ -21,7 +23,9 @@ MESSY_VALUES = ["", " ", "  padded  ", "2020-13-45", "01/02/2020", "31/12/2020",
 def _load(path: Path) -> tuple[tuple, list[tuple], set[str]]:
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "db.duckdb"
-        ingestor = Ingestor(db)
+        settings = Settings.from_env()
+        ingestor = Ingestor(db, layouts=load_layouts(), hmac_key_file=settings.hmac_key_file,
+                            memory_limit=settings.memory_limit)
         try:
             result = ingestor.ingest_file(path)
         finally:

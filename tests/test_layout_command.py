@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 
 from ingest.layouts import load_layout
-from pcr import paths
+from pcr.settings import PROJECT_ROOT, Settings
 
 TITLE = [["Post-Conviction Relief - Motions Report"], ["Run 04/20/2026 by the data team", "", ""]]
 MOTIONS_HEADER = ["Client #", "Client Name", "A Number", "DOB", "Intake Date", "Matter #", "Referred To",
@@ -116,7 +116,7 @@ def test_draft_of_a_messy_export_loads_and_once_its_todos_are_decided_loads_the_
     assert ('entry_id: {key_from: ["Matter #", "Firm", "Timekeeper", "Work Date", "Hours"]}  # TODO: the file has no '
             'entry_id') in text
     assert '#   "Description": 4 distinct value(s), 7 filled' in text  # not read, and its values not shown
-    assert text.startswith(f"# yaml-language-server: $schema={paths.PROJECT_ROOT / 'ingest' / 'layout.schema.json'}\n")
+    assert text.startswith(f"# yaml-language-server: $schema={PROJECT_ROOT / 'ingest' / 'layout.schema.json'}\n")
     no_pii(text + result.out + result.err)
     # The draft as it stands: two pending motions' rows are quarantined (and a case with one).
     assert run_pcr("layout", "check", out, export["motions"], export["time"]).code == 1
@@ -179,7 +179,7 @@ def test_check_says_where_each_column_comes_from_what_is_unmapped_quarantined_an
     no_pii(out + result.err)
     # Nothing written: no database file anywhere, not even the data directory.
     assert not list(tmp_path.rglob("*.duckdb*")) and not list(tmp_path.rglob("*.wal"))
-    assert not paths.data_dir().exists()
+    assert not Settings.from_env().data_dir.exists()
 
 
 def test_check_of_a_clean_export_passes_and_names_a_file_another_layout_reads(tmp_path, run_pcr, export):
@@ -204,9 +204,9 @@ def test_check_of_a_clean_export_passes_and_names_a_file_another_layout_reads(tm
 
 
 def test_list_shows_a_program_layout_replacing_a_bundled_one(tmp_path, run_pcr, export):
-    own = paths.data_dir() / "layouts"  # the data directory's layouts folder, the default
+    own = Settings.from_env().data_dir / "layouts"  # the data directory's layouts folder, the default
     own.mkdir(parents=True)
-    bundled = paths.layouts_dir() / "cms_report.yml"
+    bundled = Settings.from_env().bundled_layouts_dir / "cms_report.yml"
     shutil.copy(bundled, own / "cms_report.yml")
     assert run_pcr("layout", "draft", export["time"], "--out", own / "timesheets.yml").code == 0
     result = run_pcr("layout", "list")
@@ -217,7 +217,7 @@ def test_list_shows_a_program_layout_replacing_a_bundled_one(tmp_path, run_pcr, 
     assert f"Not used (replaced by the program's file of the same name): {bundled}" in out
     assert f"timesheets (program's own, {own / 'timesheets.yml'})" in out
     assert "  time_export: signature 'Timekeeper', 'Firm', 'Matter #' -> time_entries" in out
-    assert f"canonical (bundled, {paths.layouts_dir() / 'canonical.yml'})" in out
+    assert f"canonical (bundled, {Settings.from_env().bundled_layouts_dir / 'canonical.yml'})" in out
     # --layouts names another folder; a broken layout there is named with its line.
     other = tmp_path / "other"
     other.mkdir()
@@ -229,7 +229,7 @@ def test_list_shows_a_program_layout_replacing_a_bundled_one(tmp_path, run_pcr, 
     assert "(from --layouts)" in result.out and "timesheets" not in result.out
 
 
-WALKTHROUGH = paths.PROJECT_ROOT / "docs" / "your-export.md"
+WALKTHROUGH = PROJECT_ROOT / "docs" / "your-export.md"
 SCHEMA_IN_THE_DOC = "/path/to/pcr/ingest/layout.schema.json"
 
 
@@ -252,7 +252,7 @@ def test_the_walkthrough_shows_what_the_commands_do(run_pcr, monkeypatch):
     exports = [body for lang, body in blocks if lang == "csv"]
     layouts = [body for lang, body in blocks if lang == "yaml"]
     plain = [body for lang, body in blocks if not lang]
-    data = paths.data_dir()  # the page works inside the data directory, its layouts in layouts/
+    data = Settings.from_env().data_dir  # the page works inside the data directory, its layouts in layouts/
     (data / "exports").mkdir(parents=True)
     monkeypatch.chdir(data)
     for name, body in zip(["motions_export_2026-04-20.csv", "time_export_2026-04-20.csv"], exports):
@@ -262,7 +262,7 @@ def test_the_walkthrough_shows_what_the_commands_do(run_pcr, monkeypatch):
                      "--out", "layouts/our_cms.yml")
     assert result.code == 0, result.err
     draft = (data / "layouts" / "our_cms.yml").read_text(encoding="utf-8")
-    assert draft.replace(str(paths.PROJECT_ROOT / "ingest" / "layout.schema.json"), SCHEMA_IN_THE_DOC) == layouts[0]
+    assert draft.replace(str(PROJECT_ROOT / "ingest" / "layout.schema.json"), SCHEMA_IN_THE_DOC) == layouts[0]
     # 3. Its check, as the page shows it.
     result = run_pcr("layout", "check", "layouts/our_cms.yml", "exports/")
     assert result.code == 1

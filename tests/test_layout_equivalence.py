@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from pcr import synth
+from synth import generator as synth
 from pcr.cli import main as pcr_main
 
 PROJECT = Path(__file__).resolve().parents[1]

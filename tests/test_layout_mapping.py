@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from ingest.privacy import hmac_hex
-from pcr import paths
+from pcr.settings import Settings
 
 LAYOUT = """
 layout: vendor_test
@@ -148,7 +148,7 @@ def test_every_feature_of_the_mapping_through_yaml_alone(tmp_path, run_pcr, prog
     assert dict(rows(db, "SELECT case_id, strftime(referral_date, '%Y-%m-%d') FROM raw.cases")) == {
         "K1": "2024-02-01", "K2": "2024-02-20", "K3": "2024-02-21"}
     # A-numbers in three spellings are one keyed hash.
-    key = paths.hmac_key_file().read_bytes()
+    key = Settings.from_env().hmac_key_file.read_bytes()
     hashes = dict(rows(db, "SELECT client_id, a_number_hash FROM raw.clients"))
     assert hashes == {"C1": hmac_hex(key, "123456789"), "C2": hmac_hex(key, "123456789"), "C3": hmac_hex(key, "987654321")}
     # Lines count from the file's first line, title rows included.

@@ -11,7 +11,7 @@ import yaml
 
 from ingest.layout_schema import SCHEMA_FILE, render
 from ingest.layouts import LayoutError, layout_files, load_layout
-from pcr import paths
+from pcr.settings import Settings
 
 # Each mistake sits on a known line (the number at the end of the comment).
 BROKEN = """\
@@ -53,7 +53,7 @@ def test_the_shipped_schema_is_the_rendering_of_the_contract():
 
 def test_every_bundled_layout_passes_the_shipped_schema():
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    bundled = sorted(paths.layouts_dir().glob("*.yml"))
+    bundled = sorted(Settings.from_env().bundled_layouts_dir.glob("*.yml"))
     assert len(bundled) >= 3
     for path in bundled:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -86,7 +86,7 @@ def test_a_yaml_syntax_error_names_its_line(tmp_path):
 
 def test_a_check_of_the_loader_that_no_schema_expresses_names_its_line_too(tmp_path):
     # A regular expression without a group around the date: the loader's own check.
-    text = (paths.layouts_dir() / "cms_report.yml").read_text(encoding="utf-8")
+    text = (Settings.from_env().bundled_layouts_dir / "cms_report.yml").read_text(encoding="utf-8")
     text = text.replace(r"file_name: '_(\d{8})\.[A-Za-z]+$'", r"file_name: '_\d{8}\.[A-Za-z]+$'")
     path = tmp_path / "cms_report.yml"
     path.write_text(text, encoding="utf-8")

@@ -25,7 +25,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from e2e.support import APP, FUNDER, MANAGER, busiest_firm, open_page, write_roles
-from pcr import paths, synth
+from synth import generator as synth
+from pcr.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 MOTIONS, SEED = 150, 11
@@ -66,7 +67,7 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 
 def program_layout(folder: Path) -> Path:
-    text = (paths.layouts_dir() / "case_manager.yml").read_text(encoding="utf-8")
+    text = (Settings.from_env().bundled_layouts_dir / "case_manager.yml").read_text(encoding="utf-8")
     for entry, column in MARKED.items():
         assert text.count(entry) == 1, entry
         text = text.replace(entry, f"{entry[:len(entry) - len(entry.lstrip())]}{column}: {{not_available: true}}\n")

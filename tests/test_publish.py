@@ -73,7 +73,8 @@ CRASH = """
 import sys
 from pathlib import Path
 from pcr.publish import publish
-publish(Path(sys.argv[1]), Path(sys.argv[2]))
+from pcr.settings import Settings
+publish(Path(sys.argv[1]), Path(sys.argv[2]), kill_at=Settings.from_env().kill_at_for_tests)
 """
 
 

@@ -1,4 +1,4 @@
-"""The synthetic export generator (pcr.synth): determinism, layout headers, integrity of the
+"""The synthetic export generator (synth/generator.py): determinism, layout headers, integrity of the
 clean records, messiness bookkeeping, realism properties."""
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from ingest.contract import CALIFORNIA_COUNTIES, TABLE_ORDER, TABLES
-from pcr import synth
+from ingest.layouts import BUNDLED_LAYOUTS_DIR
 from pcr.cli import main as pcr_main
+from pcr.settings import PROJECT_ROOT
+from synth import generator as synth
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -47,7 +49,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, rendered):
 def test_every_layout_header_has_signature_and_mapped_columns(rendered):
     _, out, manifest = rendered
     for name in synth.LAYOUTS:
-        spec = synth.yaml.safe_load((synth.layouts_dir() / f"{name}.yml").read_text(encoding="utf-8"))
+        spec = synth.yaml.safe_load((BUNDLED_LAYOUTS_DIR / f"{name}.yml").read_text(encoding="utf-8"))
         book = CalamineWorkbook.from_path(str(out / synth.export_file(name, "xlsx")))
         assert book.sheet_names == list(spec["files"])
         for file_key, file_spec in spec["files"].items():
@@ -230,7 +232,7 @@ def test_bad_arguments_are_refused(tmp_path, capsys):
 
 
 def test_bundled_samples_are_the_documented_command_output(tmp_path):
-    bundled = synth.PROJECT_ROOT / "data_samples"
+    bundled = PROJECT_ROOT / "data_samples"
     manifest = json.loads((bundled / "generator_manifest.json").read_text(encoding="utf-8"))
     ds = synth.generate(manifest["n_motions_requested"], manifest["seed"])
     synth.write_samples(ds, tmp_path, formats=("csv",))  # XLSX reproducibility: first test

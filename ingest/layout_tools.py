@@ -1,24 +1,22 @@
-"""`pcr layout list|draft|check`: the layouts in use, a first draft of a mapping from export
-files, and a dry run of a mapping on export files (docs/your-export.md)."""
+"""What `pcr layout list|draft|check` do: the layouts in use, a first draft of a mapping from
+export files, and a dry run of a mapping on export files (docs/your-export.md). Folders, the key
+file and the memory limit are arguments; the command line is pcr/commands/layout.py."""
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest import store
-from ingest.command import add_layouts_argument
 from ingest.contract import TABLES
 from ingest.engine import FileResult, Ingestor, collect_files
 from ingest.layout_schema import SCHEMA_FILE
-from ingest.layouts import Layout, LayoutError, layout_files, load_layout, load_layouts
+from ingest.layouts import BUNDLED_LAYOUTS_DIR, Layout, LayoutError, layout_files, load_layout, load_layouts
 from ingest.sources import FileProblem
 from ingest.transform import ident
-from pcr import paths
 
 SHOWN_VALUES = 3
 SHOWN_EXAMPLES = 5
@@ -26,57 +24,18 @@ SHOWN_EXAMPLES = 5
 UNMAPPED = re.compile(r"(?:^|: |; )([a-z_]+) '(.*?)' is not (?:an allowed value|in the vehicle taxonomy)")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="the layouts in use: bundled ones and the program's own folder",
-                                 description="The layouts in use: the bundled ones and the program's own folder, "
-                                             "which replaces which, their file kinds and signatures.")
-    add_layouts_argument(listing)
-    draft = actions.add_parser("draft", help="propose a mapping YAML from export files",
-                               description="Propose a mapping YAML from export files' headers and values, with TODO "
-                                           "comments where you must decide.")
-    draft.add_argument("files", nargs="+", type=Path, metavar="FILE", help="export files (.csv, .xlsx)")
-    draft.add_argument("--name", default=None, help="the layout's name (default: the --out file's name, else my_export)")
-    draft.add_argument("--out", type=Path, default=None, help="write the draft to this file (default: standard output); "
-                                                              "an existing file is never overwritten")
-    add_layouts_argument(draft)
-    check = actions.add_parser("check", help="dry-run a mapping on export files (no database is written)",
-                               description="Dry-run a mapping on export files, in memory: where each contract column "
-                                           "comes from, values with no mapping, rows that would be quarantined and "
-                                           "records whose parent is missing. Exit 1 if a file would be refused or a "
-                                           "row quarantined.")
-    check.add_argument("layout", metavar="LAYOUT", help="a layout file (.yml), or the name of a layout in use")
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="export files or folders")
-    add_layouts_argument(check)
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.layouts is not None and not args.layouts.is_dir():
-        print(f"ERROR: --layouts {args.layouts}: no such folder", file=sys.stderr)
-        return 1
-    return {"list": list_layouts, "draft": draft, "check": check}[args.action](args)
-
-
-# -- list ----------------------------------------------------------------------------------
-def _program_dir_origin(args: argparse.Namespace) -> str:
-    if args.layouts is not None:
-        return "--layouts"
-    if os.environ.get("PCR_LAYOUTS_DIR"):
-        return "PCR_LAYOUTS_DIR"
-    return "layouts/ in the data directory, PCR_DATA_DIR"
-
-
-def list_layouts(args: argparse.Namespace) -> int:
-    program_dir = args.layouts or paths.program_layouts_dir()
-    bundled = {p.name: p for p in sorted(paths.layouts_dir().glob("*.yml"))}
-    print(f"Bundled layouts:        {paths.layouts_dir()}")
-    print(f"Program's layouts:      {program_dir} (from {_program_dir_origin(args)})"
+def list_layouts(program_dir: Path, program_dir_origin: str, bundled_dir: Path = BUNDLED_LAYOUTS_DIR) -> int:
+    """Print the layouts in use; 1 when one cannot be used. ``program_dir_origin`` says where the
+    program's folder was named (--layouts, PCR_LAYOUTS_DIR, the data directory)."""
+    bundled = {p.name: p for p in sorted(bundled_dir.glob("*.yml"))}
+    print(f"Bundled layouts:        {bundled_dir}")
+    print(f"Program's layouts:      {program_dir} (from {program_dir_origin})"
           + ("" if program_dir.is_dir() else " - no such folder yet: create it and keep your layouts there"))
     print(f"Schema for editors:     {SCHEMA_FILE}")
     failed = 0
-    in_use = layout_files(args.layouts)
+    in_use = layout_files(program_dir, bundled_dir)
     for path in in_use:
-        own = path.parent.resolve() != paths.layouts_dir().resolve()
+        own = path.parent.resolve() != bundled_dir.resolve()
         origin = "program's own" if own else "bundled"
         try:
             layout = load_layout(path)
@@ -97,7 +56,7 @@ def list_layouts(args: argparse.Namespace) -> int:
         print("\nNot used (replaced by the program's file of the same name): " + ", ".join(str(p) for p in replaced))
     if not failed:
         try:
-            load_layouts(args.layouts)
+            load_layouts(program_dir, bundled_dir)
         except LayoutError as e:
             print(f"\nERROR: {e}", file=sys.stderr)
             return 1
@@ -109,23 +68,25 @@ def list_layouts(args: argparse.Namespace) -> int:
 
 
 # -- draft ---------------------------------------------------------------------------------
-def draft(args: argparse.Namespace) -> int:
+def draft(files_given: list[Path], name: str | None, out: Path | None, layouts: Callable[[], list[Layout]]) -> int:
+    """Print or write (``out``) a draft layout for the files; ``layouts``: those in use, read
+    once the arguments are known to be good."""
     from ingest.layout_draft import draft_layout
 
-    name = args.name or (args.out.stem if args.out else "my_export")
+    name = name or (out.stem if out else "my_export")
     if not re.fullmatch(r"[A-Za-z][\w\-]*", name):
         print(f"ERROR: --name {name!r}: use letters, digits, - and _ (e.g. my_cms)", file=sys.stderr)
         return 1
-    if args.out is not None and args.out.exists():
-        print(f"ERROR: {args.out} exists; it is never overwritten (choose another --out, or remove it)", file=sys.stderr)
+    if out is not None and out.exists():
+        print(f"ERROR: {out} exists; it is never overwritten (choose another --out, or remove it)", file=sys.stderr)
         return 1
-    files, missing = collect_files(args.files)
+    files, missing = collect_files(files_given)
     for result in missing:
         print(f"ERROR: {result.path}: {result.message}", file=sys.stderr)
     if missing or not files:
         return 1
     try:
-        text, summary = draft_layout(files, name, load_layouts(args.layouts))
+        text, summary = draft_layout(files, name, layouts())
     except FileProblem as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
@@ -135,35 +96,35 @@ def draft(args: argparse.Namespace) -> int:
     todos = sum("TODO" in line for line in text.splitlines())
     for line in summary:
         print(line, file=sys.stderr)
-    if args.out is None:
+    if out is None:
         sys.stdout.write(text)
     else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
-    print(f"{todos} line(s) with a TODO to decide; then: pcr layout check {args.out or 'LAYOUT.yml'} "
-          f"{' '.join(str(f) for f in args.files)}", file=sys.stderr)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    print(f"{todos} line(s) with a TODO to decide; then: pcr layout check {out or 'LAYOUT.yml'} "
+          f"{' '.join(str(f) for f in files_given)}", file=sys.stderr)
     return 0
 
 
 # -- check ---------------------------------------------------------------------------------
-def _layouts_for_check(args: argparse.Namespace) -> tuple[Layout, list[Layout]]:
+def _layouts_for_check(given: str, layouts: Callable[[], list[Layout]]) -> tuple[Layout, list[Layout]]:
     """The layout checked and every layout in use beside it (ingest reads a file with whichever
     layout's signature fits best, so the check does too). A layout file given replaces the one
     in use of the same file name or layout name."""
-    candidate = Path(args.layout)
+    candidate = Path(given)
     if candidate.suffix.lower() in (".yml", ".yaml") or candidate.exists():
         if not candidate.is_file():
             raise LayoutError(f"{candidate}: no such layout file")
         checked = load_layout(candidate)
-        others = [layout for layout in load_layouts(args.layouts)
+        others = [layout for layout in layouts()
                   if layout.path.name != candidate.name and layout.name != checked.name
                   and layout.path.resolve() != candidate.resolve()]
         return checked, others + [checked]
-    in_use = load_layouts(args.layouts)
-    checked = next((layout for layout in in_use if layout.name == args.layout), None)
+    in_use = layouts()
+    checked = next((layout for layout in in_use if layout.name == given), None)
     if checked is None:
-        raise LayoutError(f"{args.layout!r} is neither a layout file nor a layout in use "
+        raise LayoutError(f"{given!r} is neither a layout file nor a layout in use "
                           f"({', '.join(layout.name for layout in in_use)})")
     return checked, in_use
 
@@ -273,13 +234,16 @@ def _report_file(con, result: FileResult, checked: Layout, layouts: list[Layout]
     return ok
 
 
-def check(args: argparse.Namespace) -> int:
+def check(given: str, files_given: list[Path], layouts_in_use: Callable[[], list[Layout]], *,
+          hmac_key_file: Path, memory_limit: str) -> int:
+    """Dry-run the layout ``given`` (a file, or the name of one in use) on the files, in memory;
+    0 when every file is read and no row quarantined."""
     try:
-        checked, layouts = _layouts_for_check(args)
+        checked, layouts = _layouts_for_check(given, layouts_in_use)
     except LayoutError as e:
         print(f"ERROR: bad layout mapping: {e}", file=sys.stderr)
         return 1
-    files, missing = collect_files(args.files)
+    files, missing = collect_files(files_given)
     for result in missing:
         print(f"ERROR: {result.path}: {result.message}", file=sys.stderr)
     if not files:
@@ -290,7 +254,8 @@ def check(args: argparse.Namespace) -> int:
     passed = not missing
     # An in-memory database and its own spill folder: the check leaves nothing behind.
     with tempfile.TemporaryDirectory(prefix="pcr-layout-check-") as spill:
-        ingestor = Ingestor(Path(":memory:"), layouts=layouts)
+        ingestor = Ingestor(Path(":memory:"), layouts=layouts, hmac_key_file=hmac_key_file,
+                            memory_limit=memory_limit)
         try:
             ingestor.con.execute(f"SET temp_directory = '{spill}'")
             results = [ingestor.ingest_file(path) for path in files]

@@ -25,11 +25,10 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
-from pcr import paths
+from pcr.settings import Settings
 
-APP = paths.PROJECT_ROOT / "pcr" / "dashboard_app.py"
+APP = Path(__file__).resolve().parent.parent / "dashboard_app.py"
 LOOPBACK = "127.0.0.1"
-SECRETS_FILE_ENV = "PCR_SECRETS_FILE"
 HEALTH_PATH = "/_stcore/health"  # Streamlit's own health endpoint: "ok" once it serves
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
@@ -37,18 +36,17 @@ STOP_TIMEOUT_S = 20
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
-    parser.add_argument("--db", type=Path, default=None, help=f"database to show (default: {paths.published_db()})")
+    parser.add_argument("--db", type=Path, default=None, help="database to show (default: $PCR_DB, else pcr.duckdb in the data directory)")
     parser.add_argument("--address", default=LOOPBACK,
                         help="interface to listen on; other than 127.0.0.1 only with st.login configured")
 
 
-def secrets_file(project_root: Path = paths.PROJECT_ROOT) -> Path:
-    value = os.environ.get(SECRETS_FILE_ENV)
-    return Path(value).expanduser() if value else project_root / ".streamlit" / "secrets.toml"
+def secrets_file(settings: Settings) -> Path:
+    return settings.secrets_file or settings.project_root / ".streamlit" / "secrets.toml"
 
 
-def auth_configured(project_root: Path = paths.PROJECT_ROOT) -> bool:
-    secrets = secrets_file(project_root)
+def auth_configured(settings: Settings) -> bool:
+    secrets = secrets_file(settings)
     if not secrets.is_file():
         return False
     try:
@@ -57,12 +55,12 @@ def auth_configured(project_root: Path = paths.PROJECT_ROOT) -> bool:
         raise SystemExit(f"pcr dashboard: {secrets} is not valid TOML: {error}") from None
 
 
-def command(args: argparse.Namespace) -> list[str]:
+def command(args: argparse.Namespace, settings: Settings) -> list[str]:
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", args.address, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--secrets.files", str(secrets_file()),
+        "--secrets.files", str(secrets_file(settings)),
     ]
 
 
@@ -103,16 +101,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.address != LOOPBACK and not (auth_configured() and os.environ.get("PCR_ROLES_FILE")):
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.address != LOOPBACK and not (auth_configured(settings) and settings.roles_file):
         print(
             f"pcr dashboard: --address {args.address} needs authentication: configure st.login ([auth] in "
-            f"{secrets_file()}) and a roles file (PCR_ROLES_FILE). Without it the dashboards listen on "
+            f"{secrets_file(settings)}) and a roles file (PCR_ROLES_FILE). Without it the dashboards listen on "
             f"{LOOPBACK} only.",
             file=sys.stderr,
         )
         return 2
-    db = args.db or paths.published_db()
+    db = args.db or settings.published_db
     if not db.exists():
         print(f"pcr dashboard: no database at {db}: run `pcr run` first (see the README).", file=sys.stderr)
         return 1
@@ -120,10 +118,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"pcr dashboard: cannot listen on {args.address} port {args.port}: {problem}. Another program (or "
               f"another `pcr dashboard`) is using it: stop that, or choose another port with --port.", file=sys.stderr)
         return 1
-    env = dict(os.environ, PCR_DB=str(db.resolve()))
+    # The server reads its settings back from these variables (pcr/dashboard_app.py).
+    env = dict(os.environ, **settings.replace(published_db=db.resolve()).environment())
     # Run from the project root so Streamlit reads the project's .streamlit/ settings. Its own
     # process group: a Ctrl-C in the terminal reaches this command only, which stops the server once.
-    server = subprocess.Popen(command(args), env=env, cwd=paths.PROJECT_ROOT, process_group=0,
+    server = subprocess.Popen(command(args, settings), env=env, cwd=settings.project_root, process_group=0,
                               preexec_fn=_die_with_parent)
     stopping = False
 

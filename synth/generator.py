@@ -24,13 +24,11 @@ spelled the same on each, and the CSV and XLSX renderings agree.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import io
 import json
 import re
-import sys
 import time
 import zipfile
 import zlib
@@ -44,7 +42,8 @@ import pyarrow.compute as pc
 import yaml
 
 from ingest.contract import CALIFORNIA_COUNTIES, OFFENSE_LEVELS, TABLE_ORDER, TABLES
-from pcr.paths import PROJECT_ROOT, layouts_dir, vehicle_taxonomy_csv
+from ingest.engine import VEHICLE_TAXONOMY_CSV
+from ingest.layouts import BUNDLED_LAYOUTS_DIR
 
 DEFAULT_SEED = 2026
 DEFAULT_MESSY_RATE = 0.03
@@ -329,10 +328,10 @@ def _bools(values: np.ndarray, known: np.ndarray) -> pd.Series:
 
 
 def load_taxonomy() -> pd.DataFrame:
-    taxonomy = pd.read_csv(vehicle_taxonomy_csv(), dtype=str, keep_default_na=False)
+    taxonomy = pd.read_csv(VEHICLE_TAXONOMY_CSV, dtype=str, keep_default_na=False)
     missing = set(taxonomy["vehicle"]) ^ set(VEHICLES)
     if missing:
-        raise ValueError(f"{vehicle_taxonomy_csv()}: vehicles without generator weights (or "
+        raise ValueError(f"{VEHICLE_TAXONOMY_CSV}: vehicles without generator weights (or "
                          f"weights for vehicles not in the taxonomy): {sorted(missing)}")
     return taxonomy
 
@@ -1190,7 +1189,7 @@ class Layout:
 
 
 def load_layout(name: str) -> Layout:
-    path = layouts_dir() / f"{name}.yml"
+    path = BUNDLED_LAYOUTS_DIR / f"{name}.yml"
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     if "booleans" in spec:
         listed = {str(k).lower(): v for k, v in spec["booleans"].items()}  # YAML reads `true:` as True
@@ -1605,7 +1604,7 @@ def write_samples(ds: Dataset, out: Path, layouts=LAYOUTS, formats=FORMATS,
                             "expected_loaded": view.expected_loaded()})
             progress(f"{name}/{fmt} (exported {view.exported_on}) done in {time.perf_counter() - started:.1f} s")
     manifest = {
-        "generator": "pcr.synth",
+        "generator": "synth",
         "seed": ds.seed,
         "n_motions_requested": ds.n_motions_requested,
         "messy_rate": ds.messy_rate,
@@ -1620,39 +1619,3 @@ def write_samples(ds: Dataset, out: Path, layouts=LAYOUTS, formats=FORMATS,
     (out / "generator_manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                                  encoding="utf-8")
     return manifest
-
-
-# --- Command ------------------------------------------------------------------------------
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data_samples",
-                        help="output folder (default: the repository's data_samples/)")
-    parser.add_argument("--motions", type=int, default=2000, help="approximate number of motions")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--layouts", default=",".join(LAYOUTS),
-                        help=f"comma-separated layouts (default: {','.join(LAYOUTS)}; on request: "
-                             f"{','.join(ON_REQUEST_LAYOUTS)})")
-    parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: csv,xlsx")
-    parser.add_argument("--clean", action="store_true", help="inject no messy rows")
-    parser.add_argument("--messy-rate", type=float, default=DEFAULT_MESSY_RATE,
-                        help=f"share of rows per table made messy (default {DEFAULT_MESSY_RATE})")
-
-
-def run(args: argparse.Namespace) -> int:
-    layouts = [x.strip() for x in args.layouts.split(",") if x.strip()]
-    formats = [x.strip() for x in args.formats.split(",") if x.strip()]
-    for value, allowed, what in ((layouts, LAYOUTS + ON_REQUEST_LAYOUTS, "layout"), (formats, FORMATS, "format")):
-        unknown = sorted(set(value) - set(allowed))
-        if unknown:
-            print(f"pcr samples: unknown {what} {unknown}; choose from {list(allowed)}", file=sys.stderr)
-            return 2
-    started = time.perf_counter()
-    print(f"generating ~{args.motions:,} motions, seed {args.seed}, "
-          f"{'clean' if args.clean else f'messy rate {args.messy_rate}'}", flush=True)
-    ds = generate(args.motions, args.seed, messy=not args.clean, messy_rate=args.messy_rate)
-    counts = ", ".join(f"{t} {len(ds.tables[t]):,}" for t in TABLE_ORDER)
-    print(f"generated in {time.perf_counter() - started:.1f} s: {counts}", flush=True)
-    manifest = write_samples(ds, args.out, layouts, formats, progress=lambda line: print(line, flush=True))
-    print(f"wrote {len(manifest['files'])} files/sheets and generator_manifest.json to {args.out} "
-          f"in {time.perf_counter() - started:.1f} s", flush=True)
-    return 0

@@ -8,18 +8,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ingest import store
-from ingest.engine import FileResult, Ingestor, collect_files
-from ingest.layouts import LayoutError, load_layouts
-from pcr import paths
+from pcr.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                         help="export files or folders (folders are searched for *.csv and *.xlsx)")
     parser.add_argument("--db", type=Path, default=None,
-                        help=f"DuckDB file to load into (default: the scratch database {paths.scratch_db()}; "
-                             "only `pcr run` publishes)")
+                        help="DuckDB file to load into (default: the scratch database, $PCR_SCRATCH_DB or "
+                             "scratch.duckdb in the data directory; only `pcr run` publishes)")
     parser.add_argument("--strict", action="store_true",
                         help="exit non-zero if any row is quarantined, and refuse a file with an unread column "
                              "named like a contract column the mapping leaves out")
@@ -31,7 +28,17 @@ def add_layouts_argument(parser: argparse.ArgumentParser) -> None:
     """--layouts, shared by the commands that read exports (docs/data-contract.md, "Where layouts live")."""
     parser.add_argument("--layouts", type=Path, default=None, metavar="DIR",
                         help="the program's own layouts folder (default: $PCR_LAYOUTS_DIR, else the data "
-                             f"directory's layouts/, now {paths.program_layouts_dir()}); used beside the bundled ones")
+                             "directory's layouts/); used beside the bundled ones")
+
+
+def layouts_in_use(args: argparse.Namespace, settings: Settings):
+    """The bundled layouts and the program's own (--layouts, else the settings' folder).
+    Raises LayoutError, also for a --layouts folder that does not exist."""
+    from ingest.layouts import LayoutError, load_layouts
+
+    if args.layouts is not None and not args.layouts.is_dir():
+        raise LayoutError(f"--layouts {args.layouts}: no such folder")
+    return load_layouts(args.layouts or settings.program_layouts_dir, settings.bundled_layouts_dir)
 
 
 def _export_date(text: str) -> dt.datetime:
@@ -51,18 +58,7 @@ def add_exported_at_argument(parser: argparse.ArgumentParser) -> None:
                              "(default: none stated, and a report on a past period will refuse them)")
 
 
-def undated_warning(results: list[FileResult]) -> str | None:
-    """A warning naming the files loaded without a stated export date, or None."""
-    undated = [r.path.name for r in results if r.export_date is not None and r.export_date.source == "load_time"]
-    if not undated:
-        return None
-    shown = ", ".join(undated[:5]) + (f" and {len(undated) - 5} more" if len(undated) > 5 else "")
-    return (f"WARNING: {len(undated)} file(s) loaded without an export date ({shown}): they are dated by the load "
-            "time, and a report on a past period will refuse to count them. Put the export date in the file "
-            "name (motions_2026-04-20.csv) or pass --exported-at DATE.")
-
-
-def _describe(result: FileResult) -> str:
+def _describe(result) -> str:
     if result.status != "loaded":
         return f"{result.status.upper()}: {result.message}"
     kinds = ", ".join(sorted({f"{s.layout}/{s.file_kind}" for s in result.sources}))
@@ -72,8 +68,12 @@ def _describe(result: FileResult) -> str:
             f"(load {result.load_id}, {result.seconds:.2f} s)")
 
 
-def run(args: argparse.Namespace) -> int:
-    db = args.db or paths.scratch_db()
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.engine import collect_files
+    from ingest.layouts import LayoutError
+    from ingest.load import load_files
+
+    db = args.db or settings.scratch_db
     clock = time.perf_counter()
     files, results = collect_files(args.paths)
     for r in results:
@@ -83,27 +83,24 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"Loading {len(files)} file(s) into {db}")
     try:
-        if args.layouts is not None and not args.layouts.is_dir():
-            raise LayoutError(f"--layouts {args.layouts}: no such folder")
-        ingestor = Ingestor(db, exported_at=args.exported_at, layouts=load_layouts(args.layouts), strict=args.strict)
+        layouts = layouts_in_use(args, settings)
     except LayoutError as e:
         print(f"ERROR: bad layout mapping: {e}", file=sys.stderr)
         return 1
-    if ingestor.upgrade_note:
-        print(ingestor.upgrade_note)
-    try:
-        for path in files:
-            result = ingestor.ingest_file(path)
-            results.append(result)
-            print(f"  {path}: {_describe(result)}", file=sys.stderr if result.status == "failed" else sys.stdout,
-                  flush=True)
-        left_behind = store.describe_orphans(store.orphans(ingestor.con))
-    finally:
-        ingestor.close()
-    return _summarise(results, time.perf_counter() - clock, args.strict, left_behind)
+
+    def say_file(result) -> None:
+        print(f"  {result.path}: {_describe(result)}", file=sys.stderr if result.status == "failed" else sys.stdout,
+              flush=True)
+
+    outcome = load_files(db, files, layouts=layouts, hmac_key_file=settings.hmac_key_file,
+                         memory_limit=settings.memory_limit, exported_at=args.exported_at, strict=args.strict,
+                         on_note=print, on_file=say_file)
+    return _summarise(results + outcome.results, time.perf_counter() - clock, args.strict, outcome.left_behind)
 
 
-def _summarise(results: list[FileResult], seconds: float, strict: bool, left_behind: list[str]) -> int:
+def _summarise(results: list, seconds: float, strict: bool, left_behind: list[str]) -> int:
+    from ingest.load import undated_warning
+
     loaded = [r for r in results if r.status == "loaded"]
     failed = [r for r in results if r.status == "failed"]
     skipped = [r for r in results if r.status == "skipped"]
