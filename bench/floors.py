@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from bench.run import bench_dir
-from pcr.paths import PROJECT_ROOT
+from bench.common import bench_dir
+from pcr.settings import PROJECT_ROOT
 
 REFERENCE_SQL = Path(__file__).with_name("reference.sql")
 REFERENCE_TABLES = ("ref_granted_by_vehicle", "ref_grant_rates", "ref_removal_avoided", "ref_km_medians",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.run import SAVED_PARSE
+from bench.common import SAVED_PARSE
 
 FINDINGS = Path(__file__).with_name("findings.md")
 PEAK_MB_TARGET = 2048

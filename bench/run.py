@@ -2,7 +2,7 @@
 own floor. See bench/README.md.
 
 For each size it generates canonical CSV exports with `pcr samples` (cached under
-var/bench/data/, regenerated when pcr/synth.py changes), then, several times, in separate
+var/bench/data/, regenerated when the generator (synth/) changes), then, several times, in separate
 processes so each has its own peak memory:
   reference  bench/reference.sql: the headline marts by hand from the same CSV files
   read_csv   DuckDB's read_csv of the same files into tables (the ingest floor), in memory and
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import duckdb
 
-from pcr import paths
+from bench.common import GENERATOR, SAVED_PARSE, bench_dir
+from pcr.settings import PROJECT_ROOT
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 SEED = 2026
 RESULTS = Path(__file__).with_name("results")
 STAGES = ("ingest", "build", "validate", "publish")
 PYTHON = sys.executable
-SAVED_PARSE = "dbt import + parse from the saved parse (every later build)"
 
 
 def default_runs(motions: int) -> int:
@@ -64,7 +64,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None 
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                cwd=paths.PROJECT_ROOT)
+                                cwd=PROJECT_ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -74,8 +74,11 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None 
     return Measured(seconds, usage.ru_maxrss / 1024, text, proc.returncode)
 
 
-def bench_dir() -> Path:
-    return paths.data_dir() / "bench"
+def _generator_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(GENERATOR.rglob("*.py")):
+        digest.update(path.relative_to(GENERATOR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def exports(motions: int, say) -> Path:
@@ -83,13 +86,13 @@ def exports(motions: int, say) -> Path:
     out = bench_dir() / "data" / f"m{motions}"
     stamp = out / "bench_stamp.json"
     want = {"motions": motions, "seed": SEED,
-            "synth_sha256": hashlib.sha256((paths.PROJECT_ROOT / "pcr" / "synth.py").read_bytes()).hexdigest()}
+            "synth_sha256": _generator_digest()}
     if stamp.exists() and json.loads(stamp.read_text()) == want:
         return out / "canonical" / "csv"
     say(f"  generating {motions:,} motions into {out} (cached for later runs)")
     subprocess.run([PYTHON, "-m", "pcr.cli", "samples", "--out", str(out), "--motions", str(motions),
                     "--seed", str(SEED), "--layouts", "canonical", "--formats", "csv"],
-                   check=True, stdout=subprocess.DEVNULL, cwd=paths.PROJECT_ROOT)
+                   check=True, stdout=subprocess.DEVNULL, cwd=PROJECT_ROOT)
     stamp.write_text(json.dumps(want))
     return out / "canonical" / "csv"
 
@@ -162,7 +165,7 @@ def profiled_run(export_dir: Path, work: Path, say) -> dict:
     if not raw.exists():
         # e.g. ptrace not permitted in this container: the timed results stand without it.
         return {"error": f"py-spy wrote no profile (exit {m.returncode}); see {work / 'pcr_run_profiled.log'}"}
-    return {"file": str(raw.relative_to(paths.PROJECT_ROOT) if raw.is_relative_to(paths.PROJECT_ROOT) else raw),
+    return {"file": str(raw.relative_to(PROJECT_ROOT) if raw.is_relative_to(PROJECT_ROOT) else raw),
             "wall": m.seconds, **profile.summarise(raw)}
 
 
@@ -177,9 +180,9 @@ def _dbt_parse(folder: Path, new: bool) -> str:
     work folder and shared-parse cache: `folder` itself, or (new) a new empty one inside it, so
     that nothing saved is reused."""
     where = f"Path(tempfile.mkdtemp(dir={str(folder)!r}))" if new else f"Path({str(folder)!r})"
-    return ("import os, tempfile; from pathlib import Path; from pcr import dbt; "
-            f"w = {where}; os.environ.update(PCR_DBT_PARSE_CACHE=str(w / 'cache'), DBT_QUIET='true'); "
-            "assert dbt.parse(w / 'startup.duckdb', work_dir=w) is not None")
+    return ("import tempfile; from pathlib import Path; from pcr import dbt; from pcr.settings import Settings; "
+            f"w = {where}; s = Settings.from_env().replace(dbt_parse_cache=w / 'cache'); "
+            "dbt.parse(w / 'startup.duckdb', s, work_dir=w)")
 
 
 def startup_costs() -> dict[str, float]:
