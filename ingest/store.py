@@ -145,10 +145,34 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_manifest").fetchall()[0][0]
 
 
+# Which stored version of a record is current: the one from the latest export (by its export
+# date); of two versions exported on one date, the one loaded last.
+CURRENT_VERSION_ORDER = "_exported_at DESC, _load_id DESC"
+
+
+def mark_current(con: duckdb.DuckDBPyConnection, known_by: dt.datetime | None = None) -> None:
+    """Mark every record's current version by the one rule (CURRENT_VERSION_ORDER). With
+    ``known_by``, first drop what was exported on or after it, so that the raw schema is what it
+    was with only the exports made before then (a past period's data as known at its close).
+    merge() keeps the marks by the same rule as each export is loaded."""
+    cutoff = {"cutoff": known_by} if known_by is not None else {}
+    for name in TABLE_ORDER:
+        if cutoff:
+            con.execute(f"DELETE FROM raw.{name} WHERE _exported_at >= $cutoff", cutoff)
+        con.execute(
+            f"UPDATE raw.{name} AS t SET _is_current = c.is_current FROM (SELECT rowid AS row_id, row_number() OVER "
+            f"(PARTITION BY {ident(TABLES[name].key)} ORDER BY {CURRENT_VERSION_ORDER}) = 1 AS is_current "
+            f"FROM raw.{name}) c WHERE t.rowid = c.row_id AND t._is_current IS DISTINCT FROM c.is_current")
+    if cutoff:
+        con.execute("DELETE FROM raw.load_manifest WHERE exported_at >= $cutoff", cutoff)
+
+
 def merge(con: duckdb.DuckDBPyConnection, table_name: str, records: str, load_id: int, source_file: str,
           exported_at: dt.datetime) -> dict[str, int]:
     """Store the records (a relation with _row, _line and the stored columns, one record per
-    key) as new versions where they differ from the current one."""
+    key) as new versions where they differ from the current one, keeping the current marks by
+    mark_current's rule: a version from an older export than the current one's is stored as not
+    current; one from the same or a later export replaces it (this load is the latest)."""
     table = TABLES[table_name]
     key = ident(table.key)
     columns = [ident(c) for c in table.stored_columns]
