@@ -42,14 +42,19 @@ class CleanStep:
     step: str
     text: str = ""
     replacement: str = ""
+    written: str = field(default="", compare=False)
+    """The step's argument as the file writes it (`strip_suffix: " COUNTY"` keeps its space): what
+    a writer of exports in this layout adds back."""
 
 
 @dataclass(frozen=True)
 class Rule:
     """One branch of a ``cases:`` mapping: when every named column holds one of its words, the
     field takes ``then``."""
-    when: tuple[tuple[str, tuple[str, ...] | bool], ...]  # header -> accepted words, or True/False (a yes/no)
+    when: tuple[tuple[str, tuple[str, ...] | bool], ...]  # header -> accepted words (lower case), or True/False (a yes/no)
     then: str
+    written: tuple[tuple[str, tuple[str, ...] | bool], ...] = field(default=(), compare=False)
+    """``when`` with its words as the file writes them (a writer of exports in this layout uses those)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,11 @@ class Layout:
     values: dict[str, dict[str, str]]  # canonical column -> {lower-cased source value: canonical}
     export_date: ExportDatePattern | None = None
     kinds: list[FileKind] = field(default_factory=list, compare=False, hash=False)
+    # The words as the file writes them, for writing exports in this layout (the sample generator):
+    spellings: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, hash=False)
+    """Column -> (source value, canonical value) pairs of `values:`, in the file's order."""
+    booleans_written: dict[bool, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+    """The layout's own `booleans:` words (empty when it lists none)."""
 
     @property
     def shown_path(self) -> str:
@@ -211,7 +221,7 @@ def _clean_steps(raw: object, where: str) -> tuple[CleanStep, ...]:
         if step == "case":
             if str(arg).lower() not in ("upper", "lower"):
                 raise LayoutError(f"{at}: case is upper or lower")
-            steps.append(CleanStep(step, str(arg).lower()))
+            steps.append(CleanStep(step, str(arg).lower(), written=str(arg)))
         elif step == "replace":
             if not isinstance(arg, dict) or set(arg) != {"pattern", "with"}:
                 raise LayoutError(f"{at}: replace needs 'pattern' (a regular expression) and 'with'")
@@ -219,9 +229,10 @@ def _clean_steps(raw: object, where: str) -> tuple[CleanStep, ...]:
                 re.compile(str(arg["pattern"]))
             except re.error as e:
                 raise LayoutError(f"{at}.pattern: not a regular expression ({e})") from None
-            steps.append(CleanStep(step, str(arg["pattern"]), "" if arg["with"] is None else str(arg["with"])))
+            steps.append(CleanStep(step, str(arg["pattern"]), "" if arg["with"] is None else str(arg["with"]),
+                                   written=str(arg["pattern"])))
         else:
-            steps.append(CleanStep(step, _text(arg, f"{at}.{step}")))
+            steps.append(CleanStep(step, _text(arg, f"{at}.{step}"), written=str(arg)))
     return tuple(steps)
 
 
@@ -233,14 +244,16 @@ def _rules(raw: object, where: str) -> tuple[Rule, ...]:
         at = f"{where}.cases[{n}]"
         if not isinstance(item, dict) or set(item) != {"when", "then"} or not isinstance(item["when"], dict) or not item["when"]:
             raise LayoutError(f"{at}: expected when: {{column: value, ...}} and then: value")
-        when = []
+        when, written = [], []
         for header, accepted in item["when"].items():
             if isinstance(accepted, bool):
                 when.append((str(header), accepted))
+                written.append((str(header), accepted))
             else:
                 words = accepted if isinstance(accepted, list) else [accepted]
                 when.append((str(header), tuple(_text(w, f"{at}.when.{header}").lower() for w in words)))
-        rules.append(Rule(tuple(when), _text(item["then"], f"{at}.then")))
+                written.append((str(header), tuple(str(w) for w in words)))
+        rules.append(Rule(tuple(when), _text(item["then"], f"{at}.then"), tuple(written)))
     return tuple(rules)
 
 
@@ -298,10 +311,12 @@ def _build_layout(path: Path, doc: object) -> Layout:
     # PyYAML reads unquoted true/false keys as booleans.
     booleans = {str(k).lower(): v for k, v in (doc.get("booleans") or {}).items()}
     values: dict[str, dict[str, str]] = {}
+    spellings: dict[str, tuple[tuple[str, str], ...]] = {}
     for canon, mapping in (doc.get("values") or {}).items():
         if not isinstance(mapping, dict):
             raise LayoutError(f"{path}: values.{canon} must map source values to canonical ones")
         values[canon] = {str(k).strip().lower(): str(v).strip() for k, v in mapping.items()}
+        spellings[canon] = tuple((str(k), str(v)) for k, v in mapping.items())
     layout = Layout(
         name=name,
         path=path,
@@ -311,6 +326,9 @@ def _build_layout(path: Path, doc: object) -> Layout:
         false_words=DEFAULT_FALSE + _words(booleans.get("false"), f"{path}: booleans.false"),
         values=values,
         export_date=_export_date(doc.get("export_date"), path),
+        spellings=spellings,
+        booleans_written={flag: tuple(str(w) for w in booleans.get(str(flag).lower()) or ())
+                          for flag in (True, False)} if booleans else {},
     )
     for kind, spec in doc["files"].items():
         where = f"{path}: files.{kind}"

@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from ingest.contract import CALIFORNIA_COUNTIES, OFFENSE_LEVELS, TABLE_ORDER, TABLES
 from ingest.engine import VEHICLE_TAXONOMY_CSV
+from ingest import layouts
 from ingest.layouts import BUNDLED_LAYOUTS_DIR
 
 DEFAULT_SEED = 2026
@@ -1133,7 +1133,7 @@ def _keep_first_of_equal_keys(frame: pd.DataFrame, keep: np.ndarray, columns: li
 class Entry:
     """How a layout's YAML gives one contract column (docs/data-contract.md, "A column map
     entry"), with its words as the YAML spells them: what the export must hold for ingest to
-    read the record's value back. ingest/layouts.py reads the same entries (and checks them)."""
+    read the record's value back. Made from ingest's reading of the layout file (ingest/layouts.py)."""
     form: str  # column | first_of | value | key_from | cases | not_available
     headers: tuple[str, ...] = ()
     value: str | None = None  # of `value:`
@@ -1143,32 +1143,21 @@ class Entry:
     otherwise: str | None = None  # `else:` of `cases:`
 
 
-ENTRY_FORMS = ("column", "first_of", "value", "key_from", "cases", "not_available")
-
-
-def _entry(raw, where: str) -> Entry:
-    if not isinstance(raw, dict):
-        return Entry("column", (str(raw),))
-    form = next(k for k in ENTRY_FORMS if k in raw)
-    blank = None if raw.get("blank") is None else str(raw["blank"])
-    clean = tuple(next(iter(step.items())) for step in raw.get("clean") or ())
+def _entry(spec: layouts.ColumnSpec, where: str) -> Entry:
+    """The entry as its layout file writes it, from ingest's reading of the file."""
+    clean = tuple((step.step, step.written) for step in spec.clean)
     for step, _ in clean:
         if step not in ("strip_prefix", "strip_suffix", "case"):
             # A regular expression's replacement cannot be run backwards to a value it reads.
             raise ValueError(f"{where}: pcr samples cannot write a column cleaned with {step!r}")
-    if form == "column":
-        return Entry(form, (str(raw["column"]),), clean=clean, blank=blank)
-    if form in ("first_of", "key_from"):
-        return Entry(form, tuple(str(h) for h in raw[form]), clean=clean, blank=blank)
-    if form == "value":
-        return Entry(form, value=str(raw["value"]))
-    if form == "not_available":
-        return Entry(form)
-    rules = tuple((tuple((str(h), a if isinstance(a, bool) else tuple(str(w) for w in (a if isinstance(a, list) else [a])))
-                         for h, a in case["when"].items()), str(case["then"])) for case in raw["cases"])
-    headers = tuple(dict.fromkeys(h for when, _ in rules for h, _ in when))
-    return Entry(form, headers, rules=rules, blank=blank,
-                 otherwise=None if raw.get("else") is None else str(raw["else"]))
+    if spec.source in ("column", "first_of", "key_from"):
+        return Entry(spec.source, spec.headers, clean=clean, blank=spec.blank)
+    if spec.source == "value":
+        return Entry(spec.source, value=spec.value)
+    if spec.source == "not_available":
+        return Entry(spec.source)
+    rules = tuple((rule.written, rule.then) for rule in spec.rules)
+    return Entry(spec.source, spec.headers, rules=rules, blank=spec.blank, otherwise=spec.otherwise)
 
 
 @dataclass
@@ -1189,33 +1178,33 @@ class Layout:
 
 
 def load_layout(name: str) -> Layout:
+    """The bundled layout ``name`` as read (and checked) by ingest's layout reader."""
     path = BUNDLED_LAYOUTS_DIR / f"{name}.yml"
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if "booleans" in spec:
-        listed = {str(k).lower(): v for k, v in spec["booleans"].items()}  # YAML reads `true:` as True
-        booleans = {True: list(listed["true"]), False: list(listed["false"])}
+    read = layouts.load_layout(path)
+    if read.booleans_written:
+        booleans = {flag: list(words) for flag, words in read.booleans_written.items()}
     elif name in UNLISTED_BOOLEANS:
         yes, no = UNLISTED_BOOLEANS[name]
         booleans = {True: list(yes), False: list(no)}
     else:
         raise ValueError(f"{path}: no `booleans:` list and no boolean spellings known for this layout")
     spellings: dict[str, dict[str, list[str]]] = {}
-    for column, mapping in (spec.get("values") or {}).items():
+    for column, pairs in read.spellings.items():
         inverse: dict[str, list[str]] = {}
-        for source, canonical in mapping.items():
-            inverse.setdefault(str(canonical), []).append(str(source))
+        for source, canonical in pairs:
+            inverse.setdefault(canonical, []).append(source)
         spellings[column] = inverse
     files: dict[str, dict[str, dict[str, Entry]]] = {}
     when_present: dict[str, dict[str, str | None]] = {}
-    for file_key, file_spec in spec["files"].items():
-        files[file_key], when_present[file_key] = {}, {}
-        for table, mapping in file_spec["tables"].items():
-            if mapping == "same_names":
-                mapping = {c.name: c.name for c in TABLES[table].columns}
-            where = f"{path}: files.{file_key}.tables.{table}"
-            files[file_key][table] = {k: _entry(v, f"{where}.{k}") for k, v in mapping.items() if k != "when_present"}
-            when_present[file_key][table] = mapping.get("when_present")
-    layout = Layout(name, list(spec["date_formats"]), booleans, spellings, files, when_present)
+    for kind in read.kinds:
+        files[kind.kind], when_present[kind.kind] = {}, {}
+        for table_map in kind.tables:
+            where = f"{path}: files.{kind.kind}.tables.{table_map.table}"
+            specs = table_map.columns if table_map.columns is not None else {
+                c.name: layouts.ColumnSpec("column", (c.name,)) for c in TABLES[table_map.table].columns}
+            files[kind.kind][table_map.table] = {k: _entry(v, f"{where}.{k}") for k, v in specs.items()}
+            when_present[kind.kind][table_map.table] = table_map.when_present
+    layout = Layout(name, list(read.date_formats), booleans, spellings, files, when_present)
     for file_key in files:  # a key made from columns needs each of them written as a column of its own
         written = {c.source for c in _file_columns(layout, file_key)}
         for table, entries in files[file_key].items():

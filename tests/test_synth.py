@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from python_calamine import CalamineWorkbook
 
 from ingest.contract import CALIFORNIA_COUNTIES, TABLE_ORDER, TABLES
@@ -49,7 +50,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, rendered):
 def test_every_layout_header_has_signature_and_mapped_columns(rendered):
     _, out, manifest = rendered
     for name in synth.LAYOUTS:
-        spec = synth.yaml.safe_load((BUNDLED_LAYOUTS_DIR / f"{name}.yml").read_text(encoding="utf-8"))
+        spec = yaml.safe_load((BUNDLED_LAYOUTS_DIR / f"{name}.yml").read_text(encoding="utf-8"))
         book = CalamineWorkbook.from_path(str(out / synth.export_file(name, "xlsx")))
         assert book.sheet_names == list(spec["files"])
         for file_key, file_spec in spec["files"].items():
