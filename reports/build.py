@@ -2,8 +2,8 @@
 
 Everything a funder receives is built here from ``SuppressedTable``s (access/disclosure.py)
 at the grants file's threshold (default 11). The exact counts are read through the data-access
-layer as GROUP BY queries; time to resolution needs durations per unit, which stay in this
-process and leave it only as medians of at least ``threshold`` units.
+layer as GROUP BY queries; time to resolution is estimated in the database over the grant's
+units (reports/scoped.py) and leaves it only as medians of at least ``threshold`` units.
 
 Disclosure design: each table is protected on its own and no two tables share an entry, so
 no published number can be subtracted from another to reveal a suppressed one. The period's
@@ -112,18 +112,6 @@ class GrantReport:
     rate_rules: list[str] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
     # What the report shows as "not available in these exports" and why, one sentence each.
     not_available: list[str] = field(default_factory=list)
-
-
-def km_quantile(durations: np.ndarray, events: np.ndarray, survival_at_most: float) -> float:
-    """Smallest t with Kaplan-Meier S(t) <= the given level (NaN when never reached);
-    S(t) = product over event times t_i <= t of (1 - d_i / n_i), n_i = units with duration >= t_i."""
-    survival = 1.0
-    for t in np.unique(durations[events]):
-        at_risk = np.count_nonzero(durations >= t)
-        survival *= 1 - np.count_nonzero((durations == t) & events) / at_risk
-        if survival <= survival_at_most + 1e-9:  # same tolerance as mart_time_to_resolution
-            return float(t)
-    return float("nan")
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -247,17 +235,10 @@ def _not_available_table(table: ReportTable, sentence: str) -> ReportTable:
 
 
 def _time_to_resolution(scoped: Scoped, threshold: int, available: Availability = Availability()) -> ReportTable:
-    units = scoped.time_to_resolution()
-    rows, stats, unit_names = [], [], []
-    for measure, (label, unit) in TTR_MEASURES.items():
-        part = units[units.measure == measure]
-        durations, events = part.duration_days.to_numpy(dtype=float), part.is_event.to_numpy(dtype=bool)
-        rows.append(f"{label} ({unit})")
-        unit_names.append(unit)
-        stats.append([len(part), int(events.sum()), km_quantile(durations, events, 0.5),
-                      km_quantile(durations, events, 0.25),
-                      float(np.median(durations[events])) if events.any() else float("nan")])
-    exact = pd.DataFrame(stats, index=rows, columns=["units", "resolved", "km_median", "km_p75", "closed_median"])
+    rows = [f"{label} ({unit})" for label, unit in TTR_MEASURES.values()]
+    unit_names = [unit for _, unit in TTR_MEASURES.values()]
+    exact = scoped.time_to_resolution().reindex(list(TTR_MEASURES)).fillna({"units": 0, "resolved": 0})
+    exact = exact.astype({"units": "int64", "resolved": "int64"}).set_axis(rows)
     # Each measure counts a different unit: protected one by one, and a measure with fewer
     # than `threshold` units (or resolved units) shows no statistic, saying why.
     units_shown = suppress(exact["units"].astype("int64"), threshold, with_margins=False)
@@ -307,9 +288,8 @@ def _rate(label: str, numerator: tuple[float, str], denominator: tuple[float, st
 def build_report(grant: Grant, period: Period, version: DataVersion, threshold: int) -> GrantReport:
     scope = Scope(Role.PROGRAM_MANAGER, "pcr report")  # exact counts; disclosure control is applied here
     access = DataAccess(scope, version.db)
-    intermediate = DataAccess(scope, version.db, schema="intermediate")
-    in_period = Scoped(access, intermediate, grant, period.start, period.end)
-    to_date = Scoped(access, intermediate, grant, grant.start, period.end)
+    in_period = Scoped(access, grant, period.start, period.end)
+    to_date = Scoped(access, grant, grant.start, period.end)
     now = _publish(in_period, threshold)
     cumulative = _publish(to_date, threshold)
     available = availability.read(version.db)

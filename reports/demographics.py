@@ -17,7 +17,7 @@ column) is reported as "not available in these exports", never as zeros.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 

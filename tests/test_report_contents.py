@@ -189,8 +189,7 @@ def test_demographics_are_suppressed_for_funders_and_no_hidden_count_can_be_work
     # Each column on its own, as published when the report shows its totals.
     grant = make_report(published, threshold=1).grant
     scope = Scope(Role.PROGRAM_MANAGER, "test")
-    scoped = _Scoped(DataAccess(scope, published["db"]), DataAccess(scope, published["db"], schema="intermediate"),
-                     grant, grant.start, grant.end)
+    scoped = _Scoped(DataAccess(scope, published["db"]), grant, grant.start, grant.end)
     hidden = shown_counts = 0
     for key, expected in EXACT.items():
         table = demographics.report_table(demographics.breakdown(scoped, key), threshold)

@@ -57,7 +57,7 @@ def sample_db(tmp_path_factory) -> tuple:
 
 def published_pair(db, grant: Grant, threshold: int):
     scope = Scope(Role.PROGRAM_MANAGER, "test")
-    scoped = _Scoped(DataAccess(scope, db), DataAccess(scope, db, schema="intermediate"), grant, grant.start, grant.end)
+    scoped = _Scoped(DataAccess(scope, db), grant, grant.start, grant.end)
     return _publish(scoped, threshold), _publish(scoped, 1)
 
 

@@ -1,7 +1,7 @@
 -- Median and 75th percentile time to resolution per measure and group, read off the
 -- Kaplan-Meier curve: the smallest t with S(t) <= 0.5 (0.25), NULL when the curve never gets
--- there. The closed-only median is shown beside it for comparison: it ignores still-open work
--- and is biased low. The 1e-9 tolerance keeps S(t) = 0.5 exactly from missing by a rounding error.
+-- there (macros/kaplan_meier.sql). The closed-only median is shown beside it for comparison: it
+-- ignores still-open work and is biased low.
 with counts as (
     select
         measure, dimension, dimension_value,
@@ -13,13 +13,12 @@ with counts as (
     group by all
 ),
 
+km as (
+    select * from {{ ref('mart_time_to_resolution_km') }}
+),
+
 curve as (
-    select
-        measure, dimension, dimension_value,
-        min(t_days) filter (where survival <= 0.5 + 1e-9) as km_median_days,
-        min(t_days) filter (where survival <= 0.25 + 1e-9) as km_p75_days
-    from {{ ref('mart_time_to_resolution_km') }}
-    group by all
+    select * from intermediate.kaplan_meier_quantiles(km)
 )
 
 select
