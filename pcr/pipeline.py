@@ -182,9 +182,9 @@ def _say(text: str = "") -> None:
 
 
 class Pipeline:
-    def __init__(self, published: Path, exports: list[Path], fresh: bool, settings: Settings,
-                 exported_at: dt.datetime | None = None, accept_collapse: bool = False,
-                 layouts: Callable[[], list] = list) -> None:
+    def __init__(self, published: Path, exports: list[Path], fresh: bool, settings: Settings, *,
+                 layouts: Callable[[], list], exported_at: dt.datetime | None = None,
+                 accept_collapse: bool = False) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
