@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import duckdb
 import pytest
 from small_dataset import DATASET, PII_STRINGS, write_layout
 
+from ingest import store
 from ingest.contract import TABLE_ORDER, TABLES
 from ingest.privacy import hmac_hex, install_hmac_macro, load_or_create_key
 from pcr.settings import PROJECT_ROOT, Settings
@@ -303,6 +305,29 @@ def test_newer_export_supersedes_and_older_export_does_not_win(tmp_path, run_pcr
     assert records[1] == {"inserted": 1, "unchanged": 0, "superseded": 1, "stale": 0}
     assert records[2] == {"inserted": 1, "unchanged": 0, "superseded": 0, "stale": 1}
 
+
+
+def test_mark_current_agrees_with_the_marks_loads_keep_and_rewinds_to_a_date(tmp_path, run_pcr):
+    # Exports loaded out of order: the marks each load keeps are those of the one rule, and the
+    # rule applied as known before a date gives the version that was current then.
+    db = tmp_path / "db.duckdb"
+    base = ["M1", "V1", "PC 1473.7(a)(1)", "2020-01-01"]
+    write_csv(tmp_path / "motions_2026-01-31.csv", MOTION_HEADER, [base + ["", "pending"], ["M2", "V1", "PC 1018", "", "", "pending"]])
+    write_csv(tmp_path / "motions_2026-03-31.csv", MOTION_HEADER, [base + ["2026-03-01", "granted"]])
+    write_csv(tmp_path / "motions_2026-02-28.csv", MOTION_HEADER, [base + ["2026-02-01", "denied"]])
+    for name in ("motions_2026-01-31.csv", "motions_2026-03-31.csv", "motions_2026-02-28.csv"):
+        assert run_pcr("ingest", tmp_path / name, "--db", db).code == 0
+    marks = "SELECT motion_id, _load_id, _is_current FROM raw.motions ORDER BY 1, 2"
+    kept = query(db, marks)
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE raw.motions SET _is_current = NOT _is_current")
+        store.mark_current(con)
+    assert query(db, marks) == kept
+    with duckdb.connect(str(db)) as con:
+        store.mark_current(con, known_by=dt.datetime(2026, 3, 1))
+    assert query(db, "SELECT motion_id, outcome FROM raw.motions WHERE _is_current ORDER BY 1") == [
+        ("M1", "denied"), ("M2", "pending")]
+    assert query(db, "SELECT count(*) FROM raw.load_manifest WHERE exported_at >= '2026-03-01'") == [(0,)]
 
 def test_a_store_with_record_hashes_is_upgraded_and_still_detects_unchanged_records(tmp_path, run_pcr):
     db = tmp_path / "db.duckdb"
