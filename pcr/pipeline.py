@@ -167,7 +167,9 @@ class _Groundwork:
         """dbt's manifest; waits for the parse in progress. Raises StageFailed with the parse's error."""
         self._parsed.wait()
         if self._parse_error is not None:
-            raise StageFailed(f"dbt could not parse the project: {self._parse_error}") from self._parse_error
+            error = self._parse_error
+            raise StageFailed(str(error) if isinstance(error, dbt.DbtFailed)
+                              else f"dbt could not parse the project: {error!r}") from error
         return self._manifest
 
     def check_imports(self) -> None:
