@@ -142,6 +142,7 @@ def test_removal_avoided_is_the_persons_status(published):
 
 def test_grant_report_counts_people(published, monkeypatch):
     from pcr.commands.report import rebuild_models
+    from pcr.settings import Settings
     from reports import asof
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
@@ -151,7 +152,8 @@ def test_grant_report_counts_people(published, monkeypatch):
     grant = grants.grants["G-PERSONS"]
     period = parse_period("grant", grant)
     report = build_report(grant, period, asof.prepare(period, grant.close_after_days, published,
-                                                      work_dir=published.parent / "asof", rebuild=rebuild_models),
+                                                      work_dir=published.parent / "asof",
+                                                      rebuild=rebuild_models(Settings.from_env())),
                           grants.threshold)
     shown = {label: value for label, value, _ in report.headline}
     # Referred and not closed before 2019: K1, K2 and twins -> C1, N-C2. Intake in the grant:

@@ -232,7 +232,8 @@ def test_the_grant_report_says_not_available_in_its_headline_deliverables_and_ta
     grant = load_grants(grants_file).grants["G-ALL"]
     period = parse_period("grant", grant)
     report = build_report(grant, period, asof.prepare(period, grant.close_after_days, runs["published"],
-                                                      work_dir=tmp_path / "asof", rebuild=rebuild_models), 1)
+                                                      work_dir=tmp_path / "asof",
+                                                      rebuild=rebuild_models(Settings.from_env())), 1)
 
     headline = {label: value for label, value, _ in report.headline}
     assert headline["Motions filed"] == NOT_AVAILABLE and headline["Removal avoided"] == NOT_AVAILABLE
@@ -275,7 +276,8 @@ def test_the_partner_report_says_not_available(runs, tmp_path):
     firm = busiest_firm(runs["published"])
     period = calendar_period("2026")
     report = build_partner_report(firm, period, asof.prepare(period, 45, runs["published"], work_dir=tmp_path / "asof",
-                                                               rebuild=rebuild_models, as_known_now=True))
+                                                               rebuild=rebuild_models(Settings.from_env()),
+                                                               as_known_now=True))
     figures = {f.label: f for f in report.figures}
     assert figures["Motions filed"].value == NOT_AVAILABLE
     assert figures["Clients whose removal was avoided"].value == NOT_AVAILABLE

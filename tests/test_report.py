@@ -94,6 +94,7 @@ def published(tmp_path_factory) -> dict:
 
 def make_report(published: dict, grant_id: str, period: str, threshold: int = 1, db: Path | None = None):
     from pcr.commands.report import rebuild_models
+    from pcr.settings import Settings
     from reports import asof
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
@@ -102,7 +103,7 @@ def make_report(published: dict, grant_id: str, period: str, threshold: int = 1,
     grant = grants.grants[grant_id]
     p = parse_period(period, grant)
     version = asof.prepare(p, grant.close_after_days, db or published["db"], work_dir=published["root"] / "asof",
-                           rebuild=rebuild_models)
+                           rebuild=rebuild_models(Settings.from_env()))
     return build_report(grant, p, version, grants.threshold)
 
 
@@ -410,6 +411,7 @@ def test_periods():
 
 def test_time_to_resolution_with_no_unit_is_not_available(published):
     from pcr.commands.report import rebuild_models
+    from pcr.settings import Settings
     from reports import asof
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
@@ -419,7 +421,7 @@ def test_time_to_resolution_with_no_unit_is_not_available(published):
     grant = grants.grants["G-LA"]
     period = parse_period("2023Q1", grant)
     version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof",
-                           rebuild=rebuild_models, as_known_now=True)
+                           rebuild=rebuild_models(Settings.from_env()), as_known_now=True)
     report = build_report(grant, period, version, grants.threshold)
     rows = next(t for t in report.tables if t.key == "time_to_resolution").display.to_dict("records")
     empty = [row for row in rows if row["Units"] == "0"]

@@ -89,6 +89,7 @@ def published(tmp_path_factory) -> dict:
 
 def make_report(published: dict, threshold: int):
     from pcr.commands.report import rebuild_models
+    from pcr.settings import Settings
     from reports import asof
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
@@ -97,7 +98,7 @@ def make_report(published: dict, threshold: int):
     grant = grants.grants["G-DEMO"]
     period = parse_period("grant", grant)
     version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof",
-                           rebuild=rebuild_models)
+                           rebuild=rebuild_models(Settings.from_env()))
     return build_report(grant, period, version, grants.threshold)
 
 
@@ -211,6 +212,7 @@ def test_the_hidden_share_counts_the_demographic_tables_and_threshold_one_hides_
     import dataclasses
 
     from pcr.commands.report import rebuild_models
+    from pcr.settings import Settings
     from reports.build import build_report
     from reports.grants import load_grants, parse_period
     from reports import asof
@@ -224,7 +226,7 @@ def test_the_hidden_share_counts_the_demographic_tables_and_threshold_one_hides_
     grant = grants.grants["G-DEMO"]
     period = parse_period("grant", grant)
     version = asof.prepare(period, grant.close_after_days, published["db"], work_dir=published["root"] / "asof",
-                           rebuild=rebuild_models)
+                           rebuild=rebuild_models(Settings.from_env()))
     with_breakdowns = build_report(grant, period, version, grants.threshold)
     without = build_report(dataclasses.replace(grant, demographics=()), period, version, grants.threshold)
     # Every number of a breakdown counts in the share, a marker as hidden ("not available" is not a number).
@@ -371,12 +373,14 @@ def _independent(db: Path, firm: str, start: str, end: str) -> dict[str, object]
 
 def test_partner_report_is_one_page_of_its_own_firm(published, run_pcr, tmp_path):
     from pcr.commands.report import rebuild_models
+    from pcr.settings import Settings
     from reports import asof
     from reports.partner import build_partner_report
     from reports.periods import calendar_period
 
     period = calendar_period("2024")
-    version = asof.prepare(period, 45, published["db"], work_dir=published["root"] / "asof", rebuild=rebuild_models)
+    version = asof.prepare(period, 45, published["db"], work_dir=published["root"] / "asof",
+                           rebuild=rebuild_models(Settings.from_env()))
     reports = {firm: build_partner_report(firm, period, version) for firm in ("Alder LLP", "Birch LLP")}
     for firm, report in reports.items():
         shown = {f.label: f.value for f in report.figures}

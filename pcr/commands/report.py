@@ -45,14 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "kept in <data dir>/reports); write no report")
 
 
-def rebuild_models(db: Path, as_of: dt.date) -> str | None:
+def rebuild_models(settings: Settings):
     """The ``rebuild`` of reports.asof.prepare: dbt's models of a copied database, open work
-    censored on ``as_of``, without the data tests (they ran when the exports were published)."""
+    censored on a day, without the data tests (they ran when the exports were published)."""
     from pcr import dbt
 
-    result = dbt.build(db, dbt_vars=f"{{as_of_date: '{as_of.isoformat()}'}}", work_dir=db.parent / "dbt",
-                       exclude_resource_types=("test", "unit_test"), quiet=True)
-    return None if result.success else (result.error or ", ".join(result.failed_nodes))
+    def rebuild(db: Path, as_of: dt.date) -> str | None:
+        result = dbt.build(db, dbt_vars=f"{{as_of_date: '{as_of.isoformat()}'}}", work_dir=db.parent / "dbt",
+                           exclude_resource_types=("test", "unit_test"), quiet=True, settings=settings)
+        return None if result.success else (result.error or ", ".join(result.failed_nodes))
+
+    return rebuild
 
 
 def _on_behalf_of(args: argparse.Namespace, grants, settings: Settings) -> tuple[str | None, int]:
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
         period = parse_period(args.period, grant)
         version = asof.prepare(period, grant.close_after_days, args.db or settings.published_db,
-                               work_dir=settings.data_dir / "reports", rebuild=rebuild_models,
+                               work_dir=settings.data_dir / "reports", rebuild=rebuild_models(settings),
                                as_known_now=args.as_known_now)
         if args.prepare_only:
             print(f"pcr report: the data is ready ({version.db}). {version.basis}")
@@ -144,7 +147,7 @@ def _partner(args: argparse.Namespace, settings: Settings, formats: list[str]) -
         db = args.db or settings.published_db
         firm = check_firm(args.partner, db)  # any firm of the exports; a period without its work counts zeros
         version = asof.prepare(period, DEFAULT_CLOSE_AFTER_DAYS, db, work_dir=settings.data_dir / "reports",
-                               rebuild=rebuild_models, as_known_now=args.as_known_now)
+                               rebuild=rebuild_models(settings), as_known_now=args.as_known_now)
         if args.prepare_only:
             print(f"pcr report: the data is ready ({version.db}). {version.basis}")
             return 0
