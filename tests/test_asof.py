@@ -201,6 +201,28 @@ def test_a_past_quarter_on_the_samples_is_that_quarter_as_known_then(samples, ro
     assert filed.isdigit() and 0 < int(filed) <= expected
 
 
+def test_the_grant_reports_page_rebuilds_a_past_quarter_in_a_child_process(samples, root, monkeypatch):
+    """The page never rebuilds on its own thread: a `pcr report --prepare-only` child process
+    makes the data as known then (its log says so), and the page then shows that quarter."""
+    from streamlit.testing.v1 import AppTest
+
+    expected, _ = independent_motions_filed(dt.date(2026, 1, 1), dt.date(2026, 3, 31), dt.date(2026, 5, 15))
+    data_dir = root / "page-var"  # no rebuilt copy there yet
+    monkeypatch.setenv("PCR_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PCR_DB", str(samples))
+    monkeypatch.setenv("PCR_GRANTS_FILE", str(root / "grants.yml"))
+    monkeypatch.delenv("PCR_ROLES_FILE", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=300).run()
+    at.switch_page("../dashboards/views/grant_report.py").run()
+    next(s for s in at.selectbox if s.label == "Grant").set_value("SAMPLES-ALL").run()
+    next(s for s in at.selectbox if s.label == "Period").set_value("2026Q1").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert {m.label: m.value for m in at.metric}["Motions filed"] == str(expected)
+    assert any(i.value.startswith("As known on 2026-05-15") for i in at.info)
+    (log,) = (data_dir / "reports").glob("*.log")
+    assert "pcr report: the data is ready" in log.read_text(encoding="utf-8")
+
+
 def test_a_window_that_closes_before_the_next_export_is_refused(samples, root, run_pcr):
     # 2026 Q1 known on 2026-04-10: the newest export by then was made on 2026-01-20, inside the quarter.
     result = report(run_pcr, root, samples, "SAMPLES-SHORT-WINDOW", "2026Q1", "--format", "csv")
