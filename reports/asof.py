@@ -39,8 +39,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.contract import TABLE_ORDER, TABLES
-from ingest.store import EXPORT_DATE_SOURCE_OF_OLDER_LOADS, has_export_date_source
+from ingest.contract import TABLE_ORDER
+from ingest.store import EXPORT_DATE_SOURCE_OF_OLDER_LOADS, has_export_date_source, mark_current
 from reports.periods import Period
 
 Rebuild = Callable[[Path, dt.date], str | None]
@@ -163,13 +163,7 @@ def _why_not_rebuildable(period: Period, known_at: dt.date, exports: tuple[Expor
 def _rewind(db: Path, cutoff: dt.datetime) -> None:
     """Make the raw schema of ``db`` what it was with only the exports dated before ``cutoff``."""
     with duckdb.connect(str(db)) as con:
-        for name in TABLE_ORDER:
-            key = TABLES[name].key
-            con.execute(
-                f"CREATE OR REPLACE TABLE raw.{name} AS SELECT * REPLACE ("
-                f"row_number() OVER (PARTITION BY {key} ORDER BY _exported_at DESC, _load_id DESC) = 1 AS _is_current) "
-                f"FROM raw.{name} WHERE _exported_at < $cutoff", {"cutoff": cutoff})
-        con.execute("DELETE FROM raw.load_manifest WHERE exported_at >= $cutoff", {"cutoff": cutoff})
+        mark_current(con, known_by=cutoff)
         con.execute("CHECKPOINT")
 
 
