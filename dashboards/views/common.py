@@ -17,7 +17,7 @@ from access.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
 from access.queries import DataAccess
 from access.scope import Role, Scope
 from dashboards import charts, session
-from reports import availability, spreadsheet
+from reports import availability, spreadsheet, vocabulary
 from reports.periods import ALL_TIME, Period
 
 ALL = "All"
@@ -214,10 +214,21 @@ def _as_integers(column: pd.Series) -> pd.Series:
     return column
 
 
-# Column headers on screen for the marts' column names and codes (the CSV download keeps the
-# names, which other tools read).
+def decision_classes() -> vocabulary.DecisionClasses:
+    """The decision classes and their words, as the grant reports read them (the seed in the
+    published database)."""
+    return vocabulary.read(session.settings().published_db)
+
+
+def words() -> dict[str, str]:
+    """What the pages call the marts' codes: a decision class by its seed's short label, any other
+    code by charts.LABELS."""
+    return {**charts.LABELS, **decision_classes().short_labels}
+
+
+# Column headers on screen for the marts' column names (codes are shown in their ``words()``);
+# the CSV download keeps the names and codes, which other tools read.
 HEADERS = {
-    **charts.LABELS,
     "partner_firm": "partner firm", "decision_quarter": "quarter of decision", "status_quarter": "quarter the status was reached",
     "cases_with_time": "cases with time", "value_usd": "value of donated time", "attorneys_participating": "attorneys participating",
     "hours_per_attorney": "hours per attorney", "hours_per_case": "hours per case",
@@ -231,9 +242,9 @@ HEADERS = {
 def _column_config(frame: pd.DataFrame) -> dict:
     """Readable headers, thousands separators, and dollars for the value of donated time
     (numbers a funder sees are already text in that format)."""
-    config = {}
+    config, headers = {}, {**words(), **HEADERS}
     for column in frame.columns:
-        header = HEADERS.get(str(column), str(column))
+        header = headers.get(str(column), str(column))
         if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
             config[column] = st.column_config.NumberColumn(header, format="dollar" if column == "value_usd" else "localized")
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):

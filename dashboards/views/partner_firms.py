@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboards import charts
 from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
-                                     pro_bono_count, show_frame, suppression_note)
+                                     pro_bono_count, show_frame, suppression_note, words)
 
 PRO_BONO = "mart_dashboard_pro_bono"
 
@@ -40,7 +40,8 @@ elif len(numeric):
         "Value of donated time = hours × the hourly rate the program sets for donated time."
         + (" Hours per attorney = hours ÷ attorneys who logged time." if "hours_per_attorney" in numeric else "")))
     by_firm = numeric.set_index("partner_firm")[["hours"]]
-    show_chart(charts.stacked_bars(by_firm, x_title="firm", y_title="hours", title="Pro bono hours by firm", horizontal=True),
+    show_chart(charts.stacked_bars(by_firm, words=words(), x_title="firm", y_title="hours", title="Pro bono hours by firm",
+                                   horizontal=True),
                by_firm, "pro bono hours by firm")
 else:
     nothing_matches(ctx, "pro bono time entries", PRO_BONO)
@@ -64,8 +65,8 @@ outcomes = ctx.data.aggregate("fct_motions", "partner_firm", "outcome", where=wh
 if not_available(ctx, "Decided motions by firm", "motions_decided"):
     pass  # the sentence it showed says why
 elif has_rows(outcomes):
-    show_chart(charts.stacked_bars(outcomes.numeric, x_title="firm", y_title="motions decided", title="Decided motions by firm",
-                                   horizontal=True), outcomes.numeric, "decided motions by firm")
+    show_chart(charts.stacked_bars(outcomes.numeric, words=words(), x_title="firm", y_title="motions decided",
+                                   title="Decided motions by firm", horizontal=True), outcomes.numeric, "decided motions by firm")
     show_frame(frame_for(outcomes, ctx.scope, "partner_firm"), "motion outcomes by firm", caption="Decided motions, in the quarter of the decision.")
 else:
     nothing_matches(ctx, "decided motions", "fct_motions")

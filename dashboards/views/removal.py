@@ -7,7 +7,7 @@ import streamlit as st
 from access.disclosure import TOTAL_LABEL
 from dashboards import charts
 from dashboards.views.common import (show_chart, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
-                                     show_frame, suppression_note)
+                                     show_frame, suppression_note, words)
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
 RELATION = "mart_removal_avoided"
@@ -52,9 +52,9 @@ st.subheader("Over time")
 quarters = by_quarter.numeric.drop(index="none", errors="ignore")
 drawn = [s for s in STATUSES[:3] if s in quarters.columns]
 if drawn and len(charts.interior(quarters)):
-    show_chart(charts.lines(quarters.reindex(columns=drawn), x_title="quarter the status was reached", y_title="clients",
-                            title="Confirmed, projected and administrative closure by quarter"), quarters.reindex(columns=drawn),
-               "removal avoided by quarter")
+    show_chart(charts.lines(quarters.reindex(columns=drawn), words=words(), x_title="quarter the status was reached",
+                            y_title="clients", title="Confirmed, projected and administrative closure by quarter"),
+               quarters.reindex(columns=drawn), "removal avoided by quarter")
 else:
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided by quarter",
@@ -62,7 +62,8 @@ show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided 
 
 st.subheader("By county")
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
-show_chart(charts.stacked_bars(county_statuses, x_title="county", y_title="clients", title="Status by county", horizontal=True),
+show_chart(charts.stacked_bars(county_statuses, words=words(), x_title="county", y_title="clients", title="Status by county",
+                               horizontal=True),
            county_statuses, "status by county")
 show_frame(frame_for(by_county, ctx.scope, "county"), "removal avoided by county",
            caption="County of the conviction of the motion the status rests on; '(none)': no motion places the client in a county.")

@@ -7,12 +7,10 @@ import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, ratio
 from dashboards import charts
-from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
-                                     show_frame, suppression_note)
+from dashboards.views.common import (show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
+                                     nothing_matches, page_context, show_frame, suppression_note, words)
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
-VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
-BESIDE = ["offense_reduction", "sentence_modification", "rehabilitative"]
 
 # Motion counts pre-aggregated at the grain of these tables (grouping the 1M motions took
 # ~45 ms per table): decided motions and pending filed ones, granted motions.
@@ -20,6 +18,12 @@ MOTION_OUTCOMES, RELIEF = "mart_dashboard_motion_outcomes", "mart_dashboard_reli
 
 ctx = page_context()
 st.title("Vacaturs by vehicle")
+classes_in_report = decision_classes()
+vacatur_classes = list(classes_in_report.of("vacaturs"))
+# Relief granted beside vacaturs, in the report's order; the relief mart keeps a sentence
+# modification as one class where the report splits it by 8 CFR 1003.55 (honoured or not).
+relief_beside = list(dict.fromkeys("sentence_modification" if code.startswith("sentence_modification") else code
+                                   for code in classes_in_report.of("beside")))
 period = ctx.filters.period
 on_decision, p_decision = period.condition("decision_quarter")
 
@@ -41,7 +45,7 @@ def link_granted_motions(page) -> None:
         return
     page.link([("relief", TOTAL_LABEL, TOTAL_LABEL)], ("trend", TOTAL_LABEL, TOTAL_LABEL))
     for kind in trend_by.columns:
-        classes = [c for c in (VACATUR_CLASSES if kind == "vacatur" else [kind]) if c in relief_by.columns]
+        classes = [c for c in (vacatur_classes if kind == "vacatur" else [kind]) if c in relief_by.columns]
         page.link([("relief", TOTAL_LABEL, c) for c in classes], ("trend", TOTAL_LABEL, kind))
 
 
@@ -75,8 +79,8 @@ elif has_rows(outcomes):
     show_frame(table, "motions by vehicle and outcome",
                caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
     by_vehicle = charts.interior(numeric).droplevel(0)
-    show_chart(charts.stacked_bars(by_vehicle, x_title="vehicle", y_title="motions", title="Outcomes by vehicle", horizontal=True),
-               by_vehicle, "outcomes by vehicle")
+    show_chart(charts.stacked_bars(by_vehicle, words=words(), x_title="vehicle", y_title="motions", title="Outcomes by vehicle",
+                                   horizontal=True), by_vehicle, "outcomes by vehicle")
 else:
     nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
@@ -84,14 +88,14 @@ st.subheader("Granted relief by vehicle and recognition class")
 if not_available(ctx, "Granted relief by recognition class", "relief_by_recognition_class"):
     pass  # the sentence it showed says why
 elif has_rows(relief):
-    classes = relief.numeric.reindex(columns=[*VACATUR_CLASSES, *BESIDE], fill_value=0)
+    classes = relief.numeric.reindex(columns=[*vacatur_classes, *relief_beside], fill_value=0)
     relief_table = frame_for(relief, ctx.scope, "vehicle")
     # Shown only when every class is published: a sum over hidden cells would narrow them down.
-    vacaturs = classes[VACATUR_CLASSES].sum(axis=1, min_count=len(VACATUR_CLASSES), skipna=False)
+    vacaturs = classes[vacatur_classes].sum(axis=1, min_count=len(vacatur_classes), skipna=False)
     relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.reindex(relief.numeric.index), relief, ctx.scope))
     relief_table = relief_table.rename(columns={TOTAL_LABEL: "all granted relief"})
     # Vacatur classes beside their sum, then the relief that is not a vacatur, then the total.
-    order = ["vehicle", "vacaturs (all classes)", *VACATUR_CLASSES, *BESIDE]
+    order = ["vehicle", "vacaturs (all classes)", *vacatur_classes, *relief_beside]
     relief_table = relief_table[[c for c in order if c in relief_table.columns]
                                 + sorted(set(relief_table.columns) - set(order) - {"all granted relief"}) + ["all granted relief"]]
     show_frame(relief_table, "granted relief by vehicle and class", caption=(
@@ -105,8 +109,8 @@ st.subheader("Trend by quarter of decision")
 if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
     pass  # the sentence it showed says why
 elif has_rows(trend):
-    show_chart(charts.lines(trend.numeric, x_title="quarter of decision", y_title="granted motions", title="Granted relief by kind"),
-               trend.numeric, "granted relief by quarter")
+    show_chart(charts.lines(trend.numeric, words=words(), x_title="quarter of decision", y_title="granted motions",
+                            title="Granted relief by kind"), trend.numeric, "granted relief by quarter")
     show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
 else:
     nothing_matches(ctx, "granted motions", RELIEF)
