@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.dashboard_render import measure
+from bench.dashboard_render import app_settings, measure
 from e2e.support import busiest_firm, write_roles  # tests/ is on the path once dashboard_render is imported
 
 
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     db = Path(argv[0]).resolve()
     roles = write_roles(Path(tempfile.mkdtemp(prefix="pcr-bench-roles-")) / "roles.yml", busiest_firm(db))
     pages: dict[str, float] = {}
-    for _role, page, _cold, _warm, queries in measure(db, roles):
+    for _role, page, _cold, _warm, queries in measure(app_settings(db, roles)):
         pages[page] = max(pages.get(page, 0.0), queries)
     print(json.dumps(pages))
     return 0
