@@ -15,12 +15,12 @@ import duckdb
 
 from ingest import store
 from ingest.contract import TABLES
+from ingest.files import SUFFIXES, export_files
 from ingest.layouts import DetectionError, Layout, Match, detect, signature_matches
 from ingest.privacy import install_hmac_macro, load_or_create_key
 from ingest.sources import FileProblem, Source, read_csv, read_xlsx, scan_file
 from ingest.transform import SourceSql
 
-SUFFIXES = (".csv", ".xlsx")
 VEHICLE_TAXONOMY_CSV = Path(__file__).resolve().parent.parent / "seeds" / "vehicle_taxonomy.csv"
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
@@ -55,18 +55,9 @@ class FileResult:
 
 
 def collect_files(inputs: list[Path]) -> tuple[list[Path], list[FileResult]]:
-    """CSV and XLSX files under the inputs (folders recurse); other files are ignored."""
-    files: list[Path] = []
-    missing: list[FileResult] = []
-    for item in inputs:
-        if item.is_dir():
-            files += sorted(p for p in item.rglob("*")
-                            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("~$"))
-        elif item.is_file():
-            files.append(item)
-        else:
-            missing.append(FileResult(item, "failed", "no such file or folder"))
-    return list(dict.fromkeys(files)), missing
+    """The export files under the inputs, and a failed result for each input that does not exist."""
+    files, missing = export_files(inputs)
+    return files, [FileResult(item, "failed", "no such file or folder") for item in missing]
 
 
 # How a file's export date was known, as raw.load_manifest.exported_at_source records it. Only

@@ -24,7 +24,8 @@ from pathlib import Path
 import duckdb
 
 from ingest.contract import TABLE_ORDER, TABLES, Column
-from ingest.engine import SUFFIXES, load_vehicles
+from ingest.engine import load_vehicles
+from ingest.files import SUFFIXES
 from ingest.layout_schema import SCHEMA_FILE
 from ingest.layouts import (DEFAULT_FALSE, DEFAULT_TRUE, DEFAULT_UNKNOWN, HEADER_SEARCH_ROWS, Layout,
                             load_layout, norm)

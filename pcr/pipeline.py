@@ -25,7 +25,9 @@ from typing import Callable, Iterator
 import duckdb
 
 from pcr import dbt
-from pcr.publish import kill_point, publish, start_working_copy, working_path
+from pcr.freshness import Fingerprint
+from pcr.freshness import record as record_fingerprint
+from pcr.publish import kill_point, publish, remove_db_files, start_working_copy, working_path
 from pcr.settings import Settings
 
 STAGES = ("prepare", "ingest", "build", "validate", "publish")
@@ -183,10 +185,30 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def sweep_leftovers(published: Path) -> None:
+    """What runs that never published (killed, or failed before) left beside `published`: their
+    working file and their Data Docs. Called with the run lock held, by every run, also one
+    that finds the published data current and builds nothing."""
+    remove_db_files(working_path(published))
+    docs_root = published.parent / "data_docs"
+    if not docs_root.is_dir():
+        return
+    published_runs: set[str] = set()
+    if published.exists():
+        try:
+            with duckdb.connect(str(published), read_only=True) as con:
+                published_runs = {r for (r,) in con.execute("SELECT run_id FROM pipeline.runs").fetchall()}
+        except duckdb.Error:
+            return  # no run records to tell leftovers by: keep everything
+    for old in docs_root.iterdir():
+        if old.is_dir() and old.name not in published_runs:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 class Pipeline:
     def __init__(self, published: Path, exports: list[Path], fresh: bool, settings: Settings, *,
-                 layouts: Callable[[], list], exported_at: dt.datetime | None = None,
-                 accept_collapse: bool = False) -> None:
+                 layouts: Callable[[], list], fingerprint: Fingerprint, why: list[str] | None = None,
+                 exported_at: dt.datetime | None = None, accept_collapse: bool = False) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
@@ -195,6 +217,8 @@ class Pipeline:
         self.accept_collapse = accept_collapse
         self.settings = settings
         self.layouts = layouts  # the layouts in use; raises LayoutError
+        self.fingerprint = fingerprint  # what this build rests on, recorded with the run
+        self.why = why or []  # why the published data is not current
         self.started_at = _utcnow()
         self.run_id = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         self.docs_dir = published.parent / "data_docs" / self.run_id
@@ -221,6 +245,8 @@ class Pipeline:
 
     def execute(self) -> int:
         _say(f"pcr run {self.run_id}: building {self.working.name}, publishing {self.published} if every gate passes")
+        if self.why:
+            _say("  because: " + "; ".join(self.why))
         failed_stage = None
         try:
             self._prepare()
@@ -246,26 +272,9 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------------
 
-    def _sweep_leftovers(self) -> None:
-        """Data Docs of runs that never published (killed, or failed before this run) go: the
-        working file they describe is replaced by this run."""
-        docs_root = self.docs_dir.parent
-        if not docs_root.is_dir():
-            return
-        published_runs: set[str] = set()
-        if self.published.exists():
-            try:
-                with duckdb.connect(str(self.published), read_only=True) as con:
-                    published_runs = {r for (r,) in con.execute("SELECT run_id FROM pipeline.runs").fetchall()}
-            except duckdb.Error:
-                return  # no run records to tell leftovers by: keep everything
-        for old in docs_root.iterdir():
-            if old.is_dir() and old.name not in published_runs:
-                shutil.rmtree(old, ignore_errors=True)
-
     def _prepare(self) -> None:
         with self.stage("prepare", f"working copy {self.working}") as s:
-            self._sweep_leftovers()
+            sweep_leftovers(self.published)
             if not self.exports and (self.fresh or not self.published.exists()):
                 raise StageFailed("no export files given and no published database to rebuild")
             copied = start_working_copy(self.published, self.working, self.fresh)
@@ -425,6 +434,7 @@ class Pipeline:
                     "'previously_loaded' FROM raw.load_manifest WHERE load_id NOT IN (SELECT load_id FROM "
                     "pipeline.run_inputs WHERE run_id = ? AND load_id IS NOT NULL) GROUP BY load_id",
                     [self.run_id, self.run_id])
+            record_fingerprint(con, self.run_id, self.fingerprint)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:

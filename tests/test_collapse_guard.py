@@ -131,7 +131,7 @@ def test_accept_collapse_publishes_the_change_and_records_it_as_a_warning(env, p
 
     # Against the version just accepted nothing collapses any more; the funnel break is in the
     # data itself and still needs the flag.
-    again = env.run()
+    again = env.run("--rebuild")
     assert again.returncode == 1
     (sentence,) = _summary_sentences(again.stdout)
     assert sentence.startswith("motions filed is 0 while motions decided is ") and sentence.endswith(ADVICE)

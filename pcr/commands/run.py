@@ -12,7 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ingest.files import export_files
 from pcr.commands.ingest import add_exported_at_argument, add_layouts_argument, layouts_in_use
+from pcr.freshness import check, current_fingerprint
 from pcr.settings import Settings
 
 
@@ -28,20 +30,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="publish although a headline number or a column the metrics need went from values "
                              "to none against the published data, or a funnel step is 0 while the next is not; "
                              "the check then warns. Use it only when that change is true")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="build and check again even when the published data is current (every export given "
+                             "already loaded, the project, package versions and day unchanged since it was published)")
     add_exported_at_argument(parser)
     add_layouts_argument(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from pcr.pipeline import Pipeline
+    from pcr.pipeline import Pipeline, sweep_leftovers
     from pcr.publish import RunLock, RunLocked, lock_path
 
     published = (args.db or settings.published_db).absolute()
     published.parent.mkdir(parents=True, exist_ok=True)
+    fingerprint = current_fingerprint(settings.project_root)
     try:
         with RunLock(lock_path(published)):
+            why: list[str] = []
+            if not (args.fresh or args.rebuild):
+                # Decided before dbt or Great Expectations is imported: a run with nothing new
+                # costs reading the published run record and checksumming the exports.
+                files, missing = export_files(list(args.paths))
+                if not missing:
+                    state = check(published, files, fingerprint)
+                    if state.current:
+                        sweep_leftovers(published)
+                        given = f"all {len(files)} export file(s) given are loaded, and " if files else ""
+                        print(f"pcr run: the published data is current: {given}the project, the package versions "
+                              f"and the day ({fingerprint.day}) are as when run {state.published_run} published "
+                              f"{published}. Nothing rebuilt; --rebuild builds and checks again anyway.")
+                        return 0
+                    why = state.reasons
             return Pipeline(published, list(args.paths), args.fresh, settings, exported_at=args.exported_at,
-                            accept_collapse=args.accept_collapse,
+                            accept_collapse=args.accept_collapse, fingerprint=fingerprint, why=why,
                             layouts=lambda: layouts_in_use(args, settings)).execute()
     except RunLocked as e:
         print(f"pcr run: refused: {e}", file=sys.stderr)

@@ -1,0 +1,114 @@
+"""`pcr run` with nothing new publishes nothing and imports neither dbt nor Great Expectations;
+a changed export, model, seed or expectation makes it build again (pcr/freshness.py)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pcr.freshness import PROJECT_PARTS, Fingerprint, check, current_fingerprint
+from pcr.settings import PROJECT_ROOT
+from ingest.files import export_files
+from test_pipeline import Env, exports, query, sha256
+
+# Runs `pcr run` in-process and says which heavy packages it imported.
+PROBE = ("import json, sys; from pcr import cli; code = cli.main(sys.argv[1:]); "
+         "print(json.dumps({'code': code, 'dbt': 'dbt.cli.main' in sys.modules, "
+         "'gx': 'great_expectations' in sys.modules}))")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Env, Path]:
+    root = tmp_path_factory.mktemp("freshness")
+    env = Env(root, root / "hmac.key")
+    given = exports(root, "exports")
+    result = env.run(given)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return env, given
+
+
+def probe(env: Env, *args: str | Path) -> tuple[dict, str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, "run", *map(str, args)], env=env.environ(),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    *printed, flags = out.stdout.strip().splitlines()
+    return json.loads(flags), "\n".join(printed)
+
+
+def test_an_unchanged_rerun_publishes_nothing_and_imports_neither_dbt_nor_gx(built):
+    env, given = built
+    before = sha256(env.published)
+    runs_before = query(env.published, "select count(*) from pipeline.runs")
+
+    flags, printed = probe(env, given)
+
+    assert flags == {"code": 0, "dbt": False, "gx": False}
+    assert "the published data is current" in printed and "Nothing rebuilt" in printed
+    assert sha256(env.published) == before
+    assert query(env.published, "select count(*) from pipeline.runs") == runs_before
+    # No paths at all means "rebuild what is loaded": with nothing changed, nothing to do either.
+    assert probe(env)[0] == {"code": 0, "dbt": False, "gx": False}
+
+
+def test_rebuild_forces_a_build(built, tmp_path):
+    env, given = built
+    copy = Env(tmp_path, env.key)
+    (tmp_path / "var").mkdir()
+    shutil.copyfile(env.published, copy.published)
+    result = copy.run(given, "--rebuild")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[3/5] build:" in result.stdout and "Published" in result.stdout
+    assert len(query(copy.published, "select run_id from pipeline.runs")) == 2
+
+
+def test_a_new_export_is_a_reason_to_build_and_is_built(built, tmp_path):
+    env, given = built
+    copy = Env(tmp_path, env.key)
+    (tmp_path / "var").mkdir()
+    shutil.copyfile(env.published, copy.published)
+    changed = exports(tmp_path, "later", change=lambda d: d["motions"][0].update(hearing_date=dt.date(2019, 8, 15)))
+
+    files, _ = export_files([changed])
+    state = check(copy.published, files, current_fingerprint(PROJECT_ROOT))
+    assert not state.current and "new export" in state.reasons[0]
+
+    result = copy.run(changed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "because: 1 new export" in result.stdout and "Published" in result.stdout
+
+
+@pytest.mark.parametrize("edit", [
+    "models/marts/metrics/mart_funnel.sql",
+    "seeds/vehicle_taxonomy.csv",
+    "expectations/marts.py",
+    "dbt_project.yml",
+])
+def test_a_changed_model_seed_expectation_or_project_file_is_a_reason_to_build(built, tmp_path, edit):
+    env, given = built
+    project = tmp_path / "project"
+    project.mkdir()
+    for part in PROJECT_PARTS:
+        source = PROJECT_ROOT / part
+        (shutil.copytree if source.is_dir() else shutil.copyfile)(source, project / part)
+    files, _ = export_files([given])
+    assert check(env.published, files, current_fingerprint(project)).current
+
+    with (project / edit).open("a") as f:
+        f.write("\n")
+    state = check(env.published, files, current_fingerprint(project))
+    assert not state.current
+    assert state.reasons == [f"{edit} changed"]
+
+
+def test_another_day_is_a_reason_to_build(built):
+    env, given = built
+    recorded = Fingerprint.from_json(query(env.published, "select fingerprint from pipeline.run_fingerprints")[0][0])
+    tomorrow = Fingerprint(recorded.files, recorded.packages, "2999-01-01")
+    files, _ = export_files([given])
+    state = check(env.published, files, tomorrow)
+    assert not state.current and state.reasons[0].startswith("the day")
