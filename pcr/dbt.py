@@ -35,7 +35,7 @@ class BuildResult:
     error: str | None = None
 
 
-def parse(db: Path, settings: Settings | None = None, dbt_vars: str | None = None, work_dir: Path | None = None):
+def parse(db: Path, settings: Settings, dbt_vars: str | None = None, work_dir: Path | None = None):
     """`dbt parse` of the project for a build on `db`: the manifest to hand to build(). It never
     opens the database, so it can run while something else writes to it. Raises DbtFailed when
     dbt cannot parse the project.
@@ -47,7 +47,6 @@ def parse(db: Path, settings: Settings | None = None, dbt_vars: str | None = Non
     profile holding the absolute path."""
     from dbt.cli.main import dbtRunner  # slow import: only when dbt actually runs
 
-    settings = settings or _settings()
     db, work_dir = Path(db).resolve(), work_dir or settings.data_dir / "dbt"
     with _saved_parse(db, dbt_vars, work_dir / "target", settings), \
             _profiles_dir(Path(db.name), work_dir, settings) as profiles:
@@ -63,6 +62,7 @@ class DbtFailed(Exception):
 
 def build(
     db: Path,
+    settings: Settings,
     select: list[str] | None = None,
     dbt_vars: str | None = None,
     work_dir: Path | None = None,
@@ -70,14 +70,12 @@ def build(
     exclude_resource_types: tuple[str, ...] = (),
     quiet: bool = False,
     log_level_file: str | None = None,
-    settings: Settings | None = None,
 ) -> BuildResult:
     """Run `dbt build` against `db` and say which nodes failed. `manifest`: from parse() with the
     same arguments (else parsed here first).
     `exclude_resource_types`, `quiet` and `log_level_file` are dbt's flags of those names."""
     from dbt.cli.main import dbtRunner  # slow import: only when a build actually runs
 
-    settings = settings or _settings()
     work_dir = work_dir or settings.data_dir / "dbt"
     db = Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -111,11 +109,6 @@ def build(
     skipped = sum(1 for r in results if str(r.status).lower() == "skipped")
     error = str(outcome.exception) if outcome.exception else None
     return BuildResult(outcome.success and not failed, failed, skipped, error)
-
-
-def _settings() -> Settings:
-    """For a caller that has no settings to hand (the shell passes its own)."""
-    return Settings.from_env()
 
 
 def _common_args(work_dir: Path, profiles_dir: Path, dbt_vars: str | None, settings: Settings) -> list[str]:

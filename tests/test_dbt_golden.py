@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from pcr import cli, dbt
-from pcr.settings import PROJECT_ROOT
+from pcr.settings import PROJECT_ROOT, Settings
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 
@@ -32,7 +32,7 @@ def golden_db(tmp_path_factory) -> Path:
         mp.setenv("PCR_HMAC_KEY_FILE", str(root / "hmac.key"))
         mp.setenv("PCR_DATA_DIR", str(root / "var"))
         assert cli.main(["ingest", "--db", str(db), "--strict", "--exported-at", "2025-01-02", str(GOLDEN)]) == 0
-        result = dbt.build(db, work_dir=root / "dbt")
+        result = dbt.build(db, Settings.from_env(), work_dir=root / "dbt")
     assert result.success, f"dbt build failed: {result.failed_nodes} {result.error}"
     return db
 
@@ -243,7 +243,7 @@ def test_build_releases_the_database_and_reports_a_locked_one(golden_db, tmp_pat
          str(tmp_path / "locked.duckdb")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
-        result = dbt.build(tmp_path / "locked.duckdb", work_dir=tmp_path / "dbt")
+        result = dbt.build(tmp_path / "locked.duckdb", Settings.from_env(), work_dir=tmp_path / "dbt")
     finally:
         holder.communicate("")
     assert not result.success
@@ -263,7 +263,7 @@ def test_a_build_in_another_data_directory_starts_from_the_saved_parse(tmp_path,
     logs = []
     for directory in ("first", "second"):
         work = tmp_path / directory
-        result = dbt.build(work / "pcr.work.duckdb", select=["relief_result_overrides"], work_dir=work / "dbt")
+        result = dbt.build(work / "pcr.work.duckdb", Settings.from_env(), select=["relief_result_overrides"], work_dir=work / "dbt")
         assert result.success, result.error
         logs.append((work / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8"))
     assert "Starting full parse" in logs[0]
