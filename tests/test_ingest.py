@@ -284,7 +284,8 @@ def test_identical_records_in_a_new_export_are_unchanged(tmp_path, run_pcr):
     assert query(db, "SELECT count(*) FROM raw.motions") == [(1,)]
 
 
-def test_newer_export_supersedes_and_older_export_does_not_win(tmp_path, run_pcr):
+def _load_three_motion_exports_out_of_order(tmp_path: Path, run_pcr) -> Path:
+    """M1 pending (January export), granted (March), denied (February, loaded last)."""
     db = tmp_path / "db.duckdb"
     base = ["M1", "V1", "PC 1473.7(a)(1)", "2020-01-01"]
     write_csv(tmp_path / "motions_2026-01-31.csv", MOTION_HEADER, [base + ["", "pending"], ["M2", "V1", "PC 1018", "", "", "pending"]])
@@ -292,6 +293,11 @@ def test_newer_export_supersedes_and_older_export_does_not_win(tmp_path, run_pcr
     write_csv(tmp_path / "motions_2026-02-28.csv", MOTION_HEADER, [base + ["2026-02-01", "denied"]])
     for name in ("motions_2026-01-31.csv", "motions_2026-03-31.csv", "motions_2026-02-28.csv"):
         assert run_pcr("ingest", tmp_path / name, "--db", db).code == 0
+    return db
+
+
+def test_newer_export_supersedes_and_older_export_does_not_win(tmp_path, run_pcr):
+    db = _load_three_motion_exports_out_of_order(tmp_path, run_pcr)
     versions = query(db, "SELECT outcome, _load_id, _exported_at::DATE::VARCHAR, _is_current, _superseded_by_load_id "
                          "FROM raw.motions WHERE motion_id = 'M1' ORDER BY _load_id")
     assert versions == [
@@ -310,13 +316,7 @@ def test_newer_export_supersedes_and_older_export_does_not_win(tmp_path, run_pcr
 def test_mark_current_agrees_with_the_marks_loads_keep_and_rewinds_to_a_date(tmp_path, run_pcr):
     # Exports loaded out of order: the marks each load keeps are those of the one rule, and the
     # rule applied as known before a date gives the version that was current then.
-    db = tmp_path / "db.duckdb"
-    base = ["M1", "V1", "PC 1473.7(a)(1)", "2020-01-01"]
-    write_csv(tmp_path / "motions_2026-01-31.csv", MOTION_HEADER, [base + ["", "pending"], ["M2", "V1", "PC 1018", "", "", "pending"]])
-    write_csv(tmp_path / "motions_2026-03-31.csv", MOTION_HEADER, [base + ["2026-03-01", "granted"]])
-    write_csv(tmp_path / "motions_2026-02-28.csv", MOTION_HEADER, [base + ["2026-02-01", "denied"]])
-    for name in ("motions_2026-01-31.csv", "motions_2026-03-31.csv", "motions_2026-02-28.csv"):
-        assert run_pcr("ingest", tmp_path / name, "--db", db).code == 0
+    db = _load_three_motion_exports_out_of_order(tmp_path, run_pcr)
     marks = "SELECT motion_id, _load_id, _is_current FROM raw.motions ORDER BY 1, 2"
     kept = query(db, marks)
     with duckdb.connect(str(db)) as con:
