@@ -11,6 +11,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,10 +72,13 @@ def build(
     exclude_resource_types: tuple[str, ...] = (),
     quiet: bool = False,
     log_level_file: str | None = None,
+    on_node_done: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     """Run `dbt build` against `db` and say which nodes failed. `manifest`: from parse() with the
     same arguments (else parsed here first).
-    `exclude_resource_types`, `quiet` and `log_level_file` are dbt's flags of those names."""
+    `exclude_resource_types`, `quiet` and `log_level_file` are dbt's flags of those names.
+    `on_node_done(done, total)` hears of each node dbt finishes (from dbt's worker threads);
+    `total` counts the project's nodes of the types built, all of them without `select`."""
     from dbt.cli.main import dbtRunner  # slow import: only when a build actually runs
 
     work_dir = work_dir or settings.data_dir / "dbt"
@@ -101,7 +106,8 @@ def build(
             args += [flag for kind in exclude_resource_types for flag in ("--exclude-resource-type", kind)]
             args += ["--quiet"] if quiet else []
             args += ["--log-level-file", log_level_file] if log_level_file else []
-            outcome = dbtRunner(manifest=manifest).invoke(args)
+            callbacks = [] if on_node_done is None else [_node_counter(manifest, exclude_resource_types, on_node_done)]
+            outcome = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(args)
     finally:
         held.close()
     results = getattr(outcome.result, "results", None) or []
@@ -109,6 +115,22 @@ def build(
     skipped = sum(1 for r in results if str(r.status).lower() == "skipped")
     error = str(outcome.exception) if outcome.exception else None
     return BuildResult(outcome.success and not failed, failed, skipped, error)
+
+
+def _node_counter(manifest, excluded: tuple[str, ...], on_node_done: Callable[[int, int], None]):
+    built = {"model", "seed", "snapshot", "test", "unit_test"} - set(excluded)
+    total = sum(1 for node in manifest.nodes.values() if str(node.resource_type) in built) \
+        + (len(getattr(manifest, "unit_tests", {})) if "unit_test" in built else 0)
+    done = 0
+    lock = threading.Lock()
+
+    def on_event(event) -> None:
+        nonlocal done
+        if event.info.name == "NodeFinished" and event.data.node_info.resource_type in built:
+            with lock:
+                done += 1
+                on_node_done(done, total)
+    return on_event
 
 
 def _common_args(work_dir: Path, profiles_dir: Path, dbt_vars: str | None, settings: Settings) -> list[str]:

@@ -132,7 +132,9 @@ def _dbt_counts(run_results: Path) -> str:
         results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
     except (OSError, ValueError, KeyError):
         return "no dbt run results"
-    counts = Counter((r["unique_id"].split(".")[0], r["status"]) for r in results)
+    # Exposures document who reads what (models/exposures.yml); dbt lists each as a no-op.
+    counts = Counter((r["unique_id"].split(".")[0], r["status"]) for r in results
+                     if not r["unique_id"].startswith("exposure."))
     return ", ".join(f"{n} {kind}s {status}" for (kind, status), n in sorted(counts.items()))
 
 
@@ -183,6 +185,22 @@ class _Groundwork:
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
+
+
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+def _every_few_seconds(started: float):
+    """A progress line for dbt's build: how many nodes are done, at most every few seconds."""
+    last = started
+
+    def say(done: int, total: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if now - last >= PROGRESS_EVERY_SECONDS:
+            last = now
+            _say(f"      build: {done} of {total} nodes done, {now - started:.0f} s")
+    return say
 
 
 def sweep_leftovers(published: Path) -> None:
@@ -303,8 +321,9 @@ class Pipeline:
                 _say(f"      {result.path}: {result.status}"
                      + (f", {result.export_date.describe()}, {result.total('rows_loaded'):,} rows loaded, "
                         f"{result.total('rows_quarantined'):,} quarantined, "
-                        f"{result.total('rows_duplicate'):,} duplicates" if result.status == "loaded"
-                        else f" ({result.message})"))
+                        f"{result.total('rows_duplicate'):,} duplicates, {result.seconds:.1f} s "
+                        f"({result.total('rows_read') / max(result.seconds, 1e-3):,.0f} rows/s)"
+                        if result.status == "loaded" else f" ({result.message})"))
 
             outcome = load_files(self.working, files, layouts=layouts, hmac_key_file=self.settings.hmac_key_file,
                                  memory_limit=self.settings.memory_limit, exported_at=self.exported_at,
@@ -349,7 +368,7 @@ class Pipeline:
         with self.stage("build", "dbt build (seeds, models, data tests)") as s:
             manifest = self.groundwork.manifest() if self.groundwork else None
             result = dbt.build(self.working, work_dir=self.dbt_work_dir, manifest=manifest, settings=self.settings,
-                               **DBT_RUN_FLAGS)
+                               on_node_done=_every_few_seconds(time.perf_counter()), **DBT_RUN_FLAGS)
             s.detail = _dbt_counts(self.dbt_work_dir / "target" / "run_results.json")
             if result.error:
                 _say(f"      dbt could not run: {result.error}")

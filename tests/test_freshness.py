@@ -14,6 +14,7 @@ import pytest
 from pcr.freshness import PROJECT_PARTS, Fingerprint, check, current_fingerprint
 from pcr.settings import PROJECT_ROOT
 from ingest.files import export_files
+from pcr.publish import KILL_ENV, working_path
 from test_pipeline import Env, exports, query, sha256
 
 # Runs `pcr run` in-process and says which heavy packages it imported.
@@ -64,6 +65,24 @@ def test_rebuild_forces_a_build(built, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[3/5] build:" in result.stdout and "Published" in result.stdout
     assert len(query(copy.published, "select run_id from pipeline.runs")) == 2
+
+
+def test_a_run_with_nothing_new_still_sweeps_what_a_killed_run_left(built, tmp_path):
+    env, given = built
+    copy = Env(tmp_path, env.key)
+    (tmp_path / "var").mkdir()
+    shutil.copyfile(env.published, copy.published)
+    later = exports(tmp_path, "later", change=lambda d: d["motions"][0].update(hearing_date=dt.date(2019, 8, 15)))
+    killed = copy.run(later, **{KILL_ENV: "after_validate"})
+    assert killed.returncode == -9
+    docs = tmp_path / "var" / "data_docs"
+    assert working_path(copy.published).exists() and len(list(docs.iterdir())) == 1
+
+    flags, printed = probe(copy, given)
+
+    assert flags == {"code": 0, "dbt": False, "gx": False} and "Nothing rebuilt" in printed
+    assert not working_path(copy.published).exists()
+    assert list(docs.iterdir()) == []
 
 
 def test_a_new_export_is_a_reason_to_build_and_is_built(built, tmp_path):

@@ -213,7 +213,7 @@ def test_the_next_run_sweeps_what_a_killed_run_left(env):
     assert result.returncode == -9
     killed = [d.name for d in docs.iterdir()]
     assert len(killed) == 1 and (env.root / "var" / "pcr.work.duckdb").exists()
-    result = env.run()  # the next run of any kind: here a rebuild with nothing new
+    result = env.run("--rebuild")  # the next run of any kind: here a rebuild with nothing new
     assert result.returncode == 0, result.stdout
     assert not (docs / killed[0]).exists()
     assert not (env.root / "var" / "pcr.work.duckdb").exists()
