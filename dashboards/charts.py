@@ -61,11 +61,14 @@ def stacked_bars(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: st
         orientation="h" if horizontal else "v", title=title,
         labels={"label": x_title, "value": y_title, "series": ""},
         color_discrete_map={label(code, words): colour for code, colour in COLOURS.items()},
+        # The legend in the table's column order: in order of first appearance, a series whose
+        # first rows are hidden for a funder would move, and the same chart would list it elsewhere.
+        category_orders={"series": [label(code, words) for code in data.columns]},
     )
     figure = _tidy(figure)
-    if horizontal:  # one readable row per label
+    if horizontal:  # one readable row per label, and room for every legend entry
         figure.update_yaxes(categoryorder="total ascending", dtick=1)
-        figure.update_layout(height=max(240, 120 + 26 * long["label"].nunique()))
+        figure.update_layout(height=max(240, 120 + 26 * long["label"].nunique(), 120 + 22 * long["series"].nunique()))
     return figure
 
 
