@@ -67,7 +67,9 @@ def _periods(grant: Grant) -> list[str]:
 
 grant_id = st.selectbox("Grant", offered, format_func=lambda g: f"{g} — {grants.grants[g].funder}")
 grant = grants.grants[grant_id]
-period_text = st.selectbox("Period", _periods(grant), help="A quarter, a fiscal year or the whole grant.")
+# "grant" is the value pcr report --period takes; on screen it reads as the report calls it.
+period_text = st.selectbox("Period", _periods(grant), help="A quarter, a fiscal year or the whole grant.",
+                           format_func=lambda p: f"Whole grant ({grant.start} to {grant.end})" if p == "grant" else p)
 threshold = grants.threshold_for(ctx.scope)
 work_dir = settings().data_dir / "reports"
 
