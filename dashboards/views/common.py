@@ -255,10 +255,16 @@ def _column_config(frame: pd.DataFrame) -> dict:
     return config
 
 
-def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
+def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, coded: tuple[str, ...] = ()) -> None:
     """A table on screen and the same table as a CSV download (cells that would start a
-    spreadsheet formula neutralised; the download is recorded in the access log)."""
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=_column_config(frame))
+    spreadsheet formula neutralised; the download is recorded in the access log). The columns
+    ``coded`` hold the marts' codes: on screen they read in ``words()``, the download keeps the codes."""
+    shown = frame.copy() if coded else frame
+    if coded:
+        vocabulary_words = words()
+        for column in coded:
+            shown[column] = shown[column].map(lambda code: charts.label(code, vocabulary_words))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown))
     file_name = f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv"
     st.download_button(
         f"Download {name} (CSV)",

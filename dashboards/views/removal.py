@@ -46,7 +46,7 @@ if not has_rows(status):  # the tables below read the same clients
 status_frame = frame_for(status, ctx.scope, "status", "clients")
 order = {s: i for i, s in enumerate([*STATUSES, "Total"])}
 status_frame = status_frame.sort_values("status", key=lambda c: c.map(order))
-show_frame(status_frame, "clients by removal-avoided status")
+show_frame(status_frame, "clients by removal-avoided status", coded=("status",))
 
 st.subheader("Over time")
 quarters = by_quarter.numeric.drop(index="none", errors="ignore")

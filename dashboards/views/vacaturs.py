@@ -76,7 +76,7 @@ elif has_rows(outcomes):
     table = frame_for(outcomes, ctx.scope, ["recognition class", "vehicle"])
     table = table[["recognition class", "vehicle", *[c for c in [*OUTCOMES, TOTAL_LABEL] if c in table.columns]]]
     table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
-    show_frame(table, "motions by vehicle and outcome",
+    show_frame(table, "motions by vehicle and outcome", coded=("recognition class",),
                caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
     by_vehicle = charts.interior(numeric).droplevel(0)
     show_chart(charts.stacked_bars(by_vehicle, words=words(), x_title="vehicle", y_title="motions", title="Outcomes by vehicle",
