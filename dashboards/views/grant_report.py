@@ -86,41 +86,48 @@ def _report_files(grant_id: str, period_text: str, threshold: int, db_identity: 
 
 
 @st.cache_resource
-def _rebuilds() -> dict[Path, subprocess.Popen]:
-    """The rebuilds running, by the file each makes: shared by every visitor, so a period asked
-    for twice is rebuilt once."""
+def _rebuilds() -> dict[Path, tuple[subprocess.Popen, float]]:
+    """The rebuilds running (process, start time), by the file each makes: shared by every
+    visitor, so a period asked for twice is rebuilt once."""
     return {}
 
 
-def _wait_for_rebuild(needed: asof.RebuildNeeded) -> str | None:
-    """Start (or join) the child process that rebuilds the data, show its status until it ends;
-    None when the data is there, else the child's message."""
-    running, log = _rebuilds(), needed.target.with_suffix(".log")
-    process = running.get(needed.target)
-    if process is None or process.poll() is not None:
-        needed.target.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pcr.cli", "report", "--grant", grant_id, "--period", period_text,
-                   "--prepare-only", "--db", str(ctx.data.db_path), "--grants", str(grants.path)]
-        with log.open("w", encoding="utf-8") as output:
-            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                       env={**os.environ, **settings().environment()})
-        running[needed.target] = process
-    started = time.monotonic()
-    with st.status(f"Rebuilding the data as known when {period_text} closed (once for this period; usually a "
-                   "minute or two)…", expanded=True) as status:
-        st.write(needed.basis)
-        while process.poll() is None:
-            time.sleep(1)
-            status.update(label=f"Rebuilding the data as known when {period_text} closed: "
-                                f"{time.monotonic() - started:.0f} s…")
-        running.pop(needed.target, None)
-        if process.returncode == 0 and needed.target.exists():
-            status.update(label="The data is rebuilt.", state="complete", expanded=False)
-            return None
-        status.update(label="The rebuild failed.", state="error")
+def _start_rebuild(needed: asof.RebuildNeeded) -> None:
+    """Start the child process that rebuilds the data, unless one for the same file runs."""
+    running = _rebuilds()
+    if needed.target in running and running[needed.target][0].poll() is None:
+        return
+    needed.target.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pcr.cli", "report", "--grant", grant_id, "--period", period_text,
+               "--prepare-only", "--db", str(ctx.data.db_path), "--grants", str(grants.path)]
+    with needed.target.with_suffix(".log").open("w", encoding="utf-8") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **settings().environment()})
+    running[needed.target] = (process, time.monotonic())
+
+
+def _failure(needed: asof.RebuildNeeded, process: subprocess.Popen) -> str:
+    log = needed.target.with_suffix(".log")
     said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines() if log.exists() else []
     errors = [line.removeprefix("pcr report: ") for line in said if line.startswith("pcr report: ")]
     return errors[-1] if errors else f"the rebuild stopped with exit code {process.returncode} (log: {log})"
+
+
+# A fragment that polls, so the page's run itself ends at once: the last report (another period's
+# numbers, with live download buttons) is cleared instead of staying on screen, faded, while
+# this one is rebuilt.
+@st.fragment(run_every=2)
+def _rebuild_status(needed: asof.RebuildNeeded) -> None:
+    process, started = _rebuilds().get(needed.target, (None, time.monotonic()))
+    if process is None or (process.poll() == 0 and needed.target.exists()):
+        _rebuilds().pop(needed.target, None)
+        st.rerun()  # the whole page, which now finds the data
+    if process.poll() is None:
+        with st.status(f"Rebuilding the data as known when {period_text} closed (once for this period; usually a "
+                       f"minute or two): {time.monotonic() - started:.0f} s…", expanded=True):
+            st.write(needed.basis)
+        return
+    st.error(f"The rebuild failed: {_failure(needed, process)}")
 
 
 def _report():
@@ -133,11 +140,9 @@ try:
         with st.spinner("Building the report…"):
             report, files, charts = _report()
     except asof.RebuildNeeded as needed:
-        if (failure := _wait_for_rebuild(needed)) is not None:
-            st.error(failure)
-            st.stop()
-        with st.spinner("Building the report…"):
-            report, files, charts = _report()
+        _start_rebuild(needed)
+        _rebuild_status(needed)
+        st.stop()
 except (ValueError, asof.ReportDataError, DataUnavailable) as problem:
     st.error(str(problem))
     st.stop()
