@@ -33,6 +33,20 @@ def built(tmp_path_factory) -> tuple[Env, Path]:
     return env, given
 
 
+@pytest.fixture
+def copy(built, tmp_path) -> Env:
+    """A copy of the built published database, sharing its HMAC key."""
+    env, _ = built
+    (tmp_path / "var").mkdir()
+    shutil.copyfile(env.published, tmp_path / "var" / "pcr.duckdb")
+    return Env(tmp_path, env.key)
+
+
+def later_exports(root: Path) -> Path:
+    """A later export: one motion's hearing date moved, everything else the same."""
+    return exports(root, "later", change=lambda d: d["motions"][0].update(hearing_date=dt.date(2019, 8, 15)))
+
+
 def probe(env: Env, *args: str | Path) -> tuple[dict, str]:
     out = subprocess.run([sys.executable, "-c", PROBE, "run", *map(str, args)], env=env.environ(),
                          capture_output=True, text=True, timeout=600)
@@ -56,23 +70,17 @@ def test_an_unchanged_rerun_publishes_nothing_and_imports_neither_dbt_nor_gx(bui
     assert probe(env)[0] == {"code": 0, "dbt": False, "gx": False}
 
 
-def test_rebuild_forces_a_build(built, tmp_path):
-    env, given = built
-    copy = Env(tmp_path, env.key)
-    (tmp_path / "var").mkdir()
-    shutil.copyfile(env.published, copy.published)
+def test_rebuild_forces_a_build(built, copy, tmp_path):
+    _, given = built
     result = copy.run(given, "--rebuild")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[3/5] build:" in result.stdout and "Published" in result.stdout
     assert len(query(copy.published, "select run_id from pipeline.runs")) == 2
 
 
-def test_a_run_with_nothing_new_still_sweeps_what_a_killed_run_left(built, tmp_path):
-    env, given = built
-    copy = Env(tmp_path, env.key)
-    (tmp_path / "var").mkdir()
-    shutil.copyfile(env.published, copy.published)
-    later = exports(tmp_path, "later", change=lambda d: d["motions"][0].update(hearing_date=dt.date(2019, 8, 15)))
+def test_a_run_with_nothing_new_still_sweeps_what_a_killed_run_left(built, copy, tmp_path):
+    _, given = built
+    later = later_exports(tmp_path)
     killed = copy.run(later, **{KILL_ENV: "after_validate"})
     assert killed.returncode == -9
     docs = tmp_path / "var" / "data_docs"
@@ -85,12 +93,9 @@ def test_a_run_with_nothing_new_still_sweeps_what_a_killed_run_left(built, tmp_p
     assert list(docs.iterdir()) == []
 
 
-def test_a_new_export_is_a_reason_to_build_and_is_built(built, tmp_path):
-    env, given = built
-    copy = Env(tmp_path, env.key)
-    (tmp_path / "var").mkdir()
-    shutil.copyfile(env.published, copy.published)
-    changed = exports(tmp_path, "later", change=lambda d: d["motions"][0].update(hearing_date=dt.date(2019, 8, 15)))
+def test_a_new_export_is_a_reason_to_build_and_is_built(built, copy, tmp_path):
+    _, given = built
+    changed = later_exports(tmp_path)
 
     files, _ = export_files([changed])
     state = check(copy.published, files, current_fingerprint(PROJECT_ROOT))
