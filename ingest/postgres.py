@@ -1,0 +1,116 @@
+"""Copy the raw schema of a DuckDB file into PostgreSQL with COPY, so the dbt project can build
+on PostgreSQL from the same loads.
+
+What is copied is what ingest already wrote: the raw schema holds no name, no date of birth,
+and A-numbers and court case numbers only as keyed hashes (ingest/privacy.py), so nothing here
+decides what may leave; it copies tables as they are, with their DuckDB types mapped onto
+PostgreSQL's. Each table is replaced whole, in one transaction: a reader sees either the
+previous raw schema or the new one.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+SCHEMA = "raw"
+
+# DuckDB type -> PostgreSQL type, for the types ingest writes (ingest/store.py, ingest/transform.py).
+_SCALAR_TYPES = {
+    "VARCHAR": "text",
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "HUGEINT": "numeric",
+    "FLOAT": "real",
+    "DOUBLE": "double precision",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "JSON": "jsonb",
+}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+class UnsupportedColumn(ValueError):
+    """A raw column whose DuckDB type has no mapping here: the message names it."""
+
+
+def postgres_type(duckdb_type: str, where: str) -> str:
+    """PostgreSQL's type for a DuckDB column type; `where` (table.column) names it in the error."""
+    upper = duckdb_type.upper()
+    if upper in _SCALAR_TYPES:
+        return _SCALAR_TYPES[upper]
+    if match := _DECIMAL.fullmatch(upper):
+        return f"numeric({match[1]},{match[2]})"
+    if upper.endswith("[]"):
+        return postgres_type(upper[:-2], where) + "[]"
+    raise UnsupportedColumn(f"{where}: DuckDB type {duckdb_type} has no PostgreSQL mapping in ingest/postgres.py")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _as_copy_text(column: str, duckdb_type: str) -> str:
+    """The DuckDB expression whose CSV text PostgreSQL's COPY reads back as the same value: a
+    list becomes an array literal ({"a","b"}); everything else is already written in a form
+    both read alike (ISO dates and timestamps, true/false, NULL as an empty unquoted field)."""
+    if duckdb_type.upper().endswith("[]"):
+        element = "'\"' || replace(replace(cast(x as varchar), '\\', '\\\\'), '\"', '\\\"') || '\"'"
+        return (f"case when {_quoted(column)} is null then null else "
+                f"'{{' || array_to_string(list_transform({_quoted(column)}, lambda x: {element}), ',') || '}}' end")
+    return _quoted(column)
+
+
+def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [name for (name,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
+        "order by table_name", [SCHEMA]).fetchall()]
+
+
+def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | None = None) -> dict[str, int]:
+    """Replace the raw schema's tables in PostgreSQL (`pg_connection`: an open psycopg2
+    connection) with those of the DuckDB file; returns the rows copied per table. The
+    connection's transaction is committed at the end, rolled back on any error."""
+    copied: dict[str, int] = {}
+    with duckdb.connect(str(duckdb_path), read_only=True) as source:
+        names = list(tables) if tables is not None else raw_tables(source)
+        try:
+            with pg_connection.cursor() as cursor:
+                cursor.execute(f"create schema if not exists {SCHEMA}")
+                for name in names:
+                    copied[name] = _copy_table(source, cursor, name)
+            pg_connection.commit()
+        except BaseException:
+            pg_connection.rollback()
+            raise
+    return copied
+
+
+def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str) -> int:
+    columns = source.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position", [SCHEMA, name]).fetchall()
+    if not columns:
+        raise UnsupportedColumn(f"{SCHEMA}.{name}: no such table in the DuckDB file")
+    target = f"{SCHEMA}.{_quoted(name)}"
+    ddl = ", ".join(f"{_quoted(c)} {postgres_type(t, f'{SCHEMA}.{name}.{c}')}" for c, t in columns)
+    cursor.execute(f"drop table if exists {target}")
+    cursor.execute(f"create table {target} ({ddl})")
+    select = ", ".join(_as_copy_text(c, t) for c, t in columns)
+    with tempfile.TemporaryDirectory(prefix="pcr-copy-") as folder:
+        csv_path = Path(folder) / f"{name}.csv"
+        # DuckDB's own CSV writer: NULL as \N, an empty string as an empty field, ISO dates
+        # and timestamps, true/false; PostgreSQL's CSV reader reads each back as the same value.
+        source.execute(f"copy (select {select} from {SCHEMA}.{_quoted(name)}) to '{csv_path}' "
+                       "(format csv, header false, nullstr '\\N')")
+        column_list = ", ".join(_quoted(c) for c, _ in columns)
+        with csv_path.open(encoding="utf-8") as rows:
+            cursor.copy_expert(f"copy {target} ({column_list}) from stdin with (format csv, null '\\N')", rows)
+    return cursor.rowcount
