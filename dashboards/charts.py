@@ -9,29 +9,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from access.disclosure import TOTAL_LABEL
+from reports.vocabulary import colour, series_colour
 
-# Words a chart or a column header shows for the marts' codes that are not decision classes
-# (outcomes, relief kinds, removal-avoided statuses, case status). The decision classes' words are
-# the seed's (reports/vocabulary.py), which dashboards.views.common.words() adds to these; a page
-# hands the result to a chart as ``words``. Any other code is shown as it is.
-LABELS = {
-    "granted": "granted", "granted_in_part": "granted in part", "pending": "pending",
-    "vacatur": "vacatur", "sentence_modification": "sentence modification",
-    "confirmed": "confirmed", "projected": "projected", "administrative_closure": "administrative closure",
-    "partial_relief": "partial relief", "none_yet": "no effective relief yet (work open)",
-    "no_effective_relief": "no effective relief (nothing open)", "not_avoided": "not avoided",
-    "open": "open", "closed": "closed",
-}
-# One colour per code on every page, so "denied" looks the same wherever it is drawn.
-COLOURS = {
-    "granted": "#1f77b4", "granted_in_part": "#aec7e8", "denied": "#d62728", "withdrawn": "#c7c7c7", "pending": "#ff7f0e",
-    "vacatur": "#2ca02c", "vacatur_recognized": "#2ca02c", "uncertain": "#98df8a",
-    "not_recognized": "#bcbd22", "offense_reduction": "#9467bd", "sentence_modification": "#8c564b",
-    "rehabilitative": "#e377c2",
-    "confirmed": "#2ca02c", "projected": "#1f77b4", "administrative_closure": "#9467bd", "partial_relief": "#ffbb78",
-    "none_yet": "#c7c7c7", "no_effective_relief": "#7f7f7f",
-    "not_avoided": "#d62728", "hours": "#1f77b4",
-}
+# The words of codes come from reports.vocabulary (a page hands them to a chart as ``words``:
+# dashboards.views.common.words()), and so do the colours: one per outcome, class and status on
+# every page, role and report.
 
 
 def label(code, words: Mapping[str, str]) -> str:
@@ -60,7 +42,7 @@ def stacked_bars(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: st
         long, y="label" if horizontal else "value", x="value" if horizontal else "label", color="series",
         orientation="h" if horizontal else "v", title=title,
         labels={"label": x_title, "value": y_title, "series": ""},
-        color_discrete_map={label(code, words): colour for code, colour in COLOURS.items()},
+        color_discrete_map={label(code, words): colour(code) for code in data.columns},
         # The legend in the table's column order: in order of first appearance, a series whose
         # first rows are hidden for a funder would move, and the same chart would list it elsewhere.
         category_orders={"series": [label(code, words) for code in data.columns]},
@@ -78,7 +60,7 @@ def lines(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: str, y_ti
     figure = go.Figure()
     for column in data.columns:
         figure.add_trace(go.Scatter(x=[str(x) for x in data.index], y=data[column], mode="lines+markers",
-                                    name=label(column, words), connectgaps=False, line_color=COLOURS.get(str(column))))
+                                    name=label(column, words), connectgaps=False, line_color=colour(column)))
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     return _tidy(figure)
 

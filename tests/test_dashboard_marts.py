@@ -14,7 +14,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards import charts
 from dashboards.views.common import ALL_TIME, Period, pro_bono_count
 from reports import vocabulary
 from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm, open_page, write_roles
@@ -235,8 +234,8 @@ def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):
             shown = at.dataframe[0].value.set_index(["recognition class", "vehicle"])
             outcomes, relief = motions_direct(con, period, chosen_firm)
             assert len(outcomes) > 0, state
-            # The page names a recognition class in the seed's words (charts.LABELS for the relief mart's own codes).
-            class_words = {**charts.LABELS, **vocabulary.read(db).short_labels}
+            # The page names a recognition class in the seed's words (reports/vocabulary.py).
+            class_words = vocabulary.read(db).vocabulary().words()
             for recognition_class, vehicle, outcome, motions in outcomes:
                 assert shown.loc[(class_words[recognition_class], vehicle), outcome] == motions, (state, vehicle, outcome)
             assert shown["Total"].max() == sum(n for *_, n in outcomes), state  # the grand total: nothing else counted

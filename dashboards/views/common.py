@@ -220,38 +220,38 @@ def decision_classes() -> vocabulary.DecisionClasses:
     return vocabulary.read(session.settings().published_db)
 
 
+def vocabulary_of_pages() -> vocabulary.Vocabulary:
+    """The words, help texts and colours of every code and column (reports/vocabulary.py), with
+    the decision classes' words of the published seed."""
+    return decision_classes().vocabulary()
+
+
 def words() -> dict[str, str]:
-    """What the pages call the marts' codes: a decision class by its seed's short label, any other
-    code by charts.LABELS."""
-    return {**charts.LABELS, **decision_classes().short_labels}
+    """What the pages call the marts' codes and columns (reports/vocabulary.py)."""
+    return vocabulary_of_pages().words()
 
 
-# Column headers on screen for the marts' column names (codes are shown in their ``words()``);
-# the CSV download keeps the names and codes, which other tools read.
-HEADERS = {
-    "partner_firm": "partner firm", "decision_quarter": "quarter of decision", "status_quarter": "quarter the status was reached",
-    "cases_with_time": "cases with time", "value_usd": "value of donated time", "attorneys_participating": "attorneys participating",
-    "hours_per_attorney": "hours per attorney", "hours_per_case": "hours per case",
-    "km_median_days": "median days (Kaplan–Meier)", "km_p75_days": "75th percentile days (Kaplan–Meier)",
-    "closed_only_median_days": "median days of closed work only", "events": "resolved", "censored": "still open",
-    "motion_id": "motion", "case_id": "case", "attorney_id": "attorney", "filing_date": "filing date",
-    "hearing_date": "hearing date", "days_open": "days open",
-}
+# Number formats of a column on screen (a funder's numbers are already text in these formats).
+MONEY_COLUMNS = {"value_usd"}
 
 
 def _column_config(frame: pd.DataFrame) -> dict:
-    """Readable headers, thousands separators, and dollars for the value of donated time
-    (numbers a funder sees are already text in that format)."""
-    config, headers = {}, {**words(), **HEADERS}
+    """Readable headers with their help text, thousands separators, and dollars for the value
+    of donated time."""
+    config, words_of = {}, vocabulary_of_pages()
     for column in frame.columns:
-        header = headers.get(str(column), str(column))
+        header, help_text = words_of.header(column), words_of.help(column) or None
         if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
-            config[column] = st.column_config.NumberColumn(header, format="dollar" if column == "value_usd" else "localized")
+            # "localized": thousands separators, and 41 rather than 41.0 (41.5 stays 41.5).
+            config[column] = st.column_config.NumberColumn(
+                header, help=help_text, format="dollar" if column in MONEY_COLUMNS else "localized")
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             dates_only = (frame[column].dropna() == frame[column].dropna().dt.normalize()).all()
-            config[column] = (st.column_config.DateColumn if dates_only else st.column_config.DatetimeColumn)(header)
-        elif header != str(column):
-            config[column] = st.column_config.Column(header)
+            config[column] = (st.column_config.DateColumn if dates_only else st.column_config.DatetimeColumn)(header, help=help_text)
+        elif pd.api.types.is_bool_dtype(frame[column]):
+            config[column] = st.column_config.CheckboxColumn(header, help=help_text)
+        else:
+            config[column] = st.column_config.Column(header, help=help_text)
     return config
 
 
