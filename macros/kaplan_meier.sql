@@ -6,10 +6,18 @@
     distinct duration) of a relation with those columns, duration_days and is_event.
     S(t) = product over event times t_i <= t of (1 - d_i / n_i), with d_i events at t_i and n_i
     units still at risk (duration >= t_i): units censored at t_i count as at risk at t_i.
+    The 95% confidence band is Greenwood's variance on the log(-log S) scale (Kalbfleisch and
+    Prentice's "exponential Greenwood", the interval lifelines gives, which stays in [0, 1]):
+    G(t) = sum over t_i <= t of d_i / (n_i (n_i - d_i)), c = log(-log S), se(c) = sqrt(G) / |log S|,
+    bounds exp(-exp(c -/+ 1.96 se)). Where S is still 1 (no event yet) the band is 1; where
+    S reaches 0 (the last units all resolved) the variance is undefined and the band is 0.
 
     intermediate.kaplan_meier_quantiles(curve): per group, the smallest t with S(t) <= 0.5 (the
     median) and <= 0.25 (the 75th percentile), NULL when the curve never gets there. The 1e-9
-    tolerance keeps S(t) = 0.5 exactly from missing by a rounding error. -#}
+    tolerance keeps S(t) = 0.5 exactly from missing by a rounding error. The median's 95%
+    interval is read off the band the same way (Brookmeyer-Crowley style, as lifelines'
+    median_survival_times of the confidence interval): lower = first t where the lower band
+    reaches 0.5, upper = first t where the upper band does (NULL: not reached yet). -#}
 {% macro create_kaplan_meier_macros() %}
 create schema if not exists intermediate;
 create or replace macro intermediate.kaplan_meier_curve(units) as table
@@ -31,26 +39,49 @@ create or replace macro intermediate.kaplan_meier_curve(units) as table
                 rows between unbounded preceding and current row
             ) as at_risk
         from time_points
+    ),
+
+    estimate as (
+        select
+            measure,
+            dimension,
+            dimension_value,
+            t_days,
+            at_risk,
+            events,
+            censored,
+            product(1 - events / at_risk) over cumulative as survival,
+            -- d = n makes the term infinite; S is 0 from there on and the band is set to 0 below.
+            sum(case when events < at_risk then events / (at_risk * (at_risk - events)) else 0 end) over cumulative
+                as greenwood,
+            bool_or(events >= at_risk and events > 0) over cumulative as reached_zero
+        from at_risk
+        window cumulative as (
+            partition by measure, dimension, dimension_value order by t_days
+            rows between unbounded preceding and current row
+        )
     )
 
     select
-        measure,
-        dimension,
-        dimension_value,
-        t_days,
-        at_risk,
-        events,
-        censored,
-        product(1 - events / at_risk) over (
-            partition by measure, dimension, dimension_value order by t_days
-            rows between unbounded preceding and current row
-        ) as survival
-    from at_risk;
+        measure, dimension, dimension_value, t_days, at_risk, events, censored, survival,
+        case
+            when reached_zero or survival <= 0 then 0.0
+            when survival >= 1 then 1.0
+            else exp(-exp(ln(-ln(survival)) + 1.959963984540054 * sqrt(greenwood) / abs(ln(survival))))
+        end as survival_lower,
+        case
+            when reached_zero or survival <= 0 then 0.0
+            when survival >= 1 then 1.0
+            else exp(-exp(ln(-ln(survival)) - 1.959963984540054 * sqrt(greenwood) / abs(ln(survival))))
+        end as survival_upper
+    from estimate;
 create or replace macro intermediate.kaplan_meier_quantiles(curve) as table
     select
         measure, dimension, dimension_value,
         min(t_days) filter (where survival <= 0.5 + 1e-9) as km_median_days,
-        min(t_days) filter (where survival <= 0.25 + 1e-9) as km_p75_days
+        min(t_days) filter (where survival <= 0.25 + 1e-9) as km_p75_days,
+        min(t_days) filter (where survival_lower <= 0.5 + 1e-9) as km_median_lower_days,
+        min(t_days) filter (where survival_upper <= 0.5 + 1e-9) as km_median_upper_days
     from query_table(curve)
     group by all;
 {% endmacro %}

@@ -25,6 +25,8 @@ select
     c.*,
     k.km_median_days,
     k.km_p75_days,
+    k.km_median_lower_days,
+    k.km_median_upper_days,
     (select as_of_date from {{ ref('int_as_of_date') }}) as as_of_date
 from counts c
 join curve k using (measure, dimension, dimension_value)
