@@ -9,6 +9,7 @@ page opened and every download is recorded in the access log first. Pages live i
 dashboards/views/."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import streamlit as st
@@ -19,7 +20,9 @@ from access.reader import DataUnavailable
 from access.scope import AccessDenied, LoginRequired, Role, Scope, describe_choice, preview_choices
 from dashboards import session
 from dashboards.session import PREVIEW_KEY
-from dashboards.views.common import ALL, ALL_TIME, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY
+from dashboards.views.common import (ALL, ALL_TIME, CUSTOM_RANGE, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY, RANGE_KEYS, as_of_date,
+                                     chosen_period, day_text, fiscal_year_start_month)
+from reports.periods import fiscal_year_label, parse
 
 VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = [
@@ -73,15 +76,58 @@ def _options(data: DataAccess) -> dict[str, list[str]]:
     return options
 
 
-def _periods(options: dict[str, list[str]]) -> list[str]:
-    quarters = {q for column in ("filing_quarter", "decision_quarter") for q in options.get(column, []) if "-Q" in q}
+def _quarters(options: dict[str, list[str]]) -> list[str]:
+    """The quarters with a filing or a decision in the visitor's scope, latest first."""
+    return sorted({q for column in ("filing_quarter", "decision_quarter") for q in options.get(column, []) if "-Q" in q},
+                  reverse=True)
+
+
+def _periods(quarters: list[str], fiscal_year_start_month: int) -> list[str]:
+    """Fiscal years, calendar years and quarters that hold data, latest first, and a custom range."""
+    starts = [parse(q).start for q in quarters]
+    fiscal_years = sorted({fiscal_year_label(day, fiscal_year_start_month) for day in starts}, reverse=True)
     years = sorted({q[:4] for q in quarters}, reverse=True)
-    return [ALL_TIME, *years, *sorted(quarters, reverse=True)]
+    return [ALL_TIME, *fiscal_years, *years, *quarters, CUSTOM_RANGE]
+
+
+def _period_words(label: str, fiscal_year_start_month: int) -> str:
+    """A period as the sidebar lists it: what kind it is, its months, and "so far" when the data
+    stops inside it."""
+    if label in (ALL_TIME, CUSTOM_RANGE):
+        return label
+    period = parse(label, fiscal_year_start_month)
+    kind = {"fiscal_year": "fiscal year", "year": "calendar year", "quarter": "quarter", "range": "quarters"}[period.kind]
+    as_of = as_of_date()
+    so_far = f" (not over: data to {day_text(as_of)})" if period.partial(as_of) else ""
+    return f"{label}: {kind}, {day_text(period.start)} – {day_text(period.end)}{so_far}"
+
+
+def _period_picker(options: dict[str, list[str]]) -> None:
+    """The sidebar's period: fiscal years (the program's start month), calendar years, quarters,
+    or a custom range of quarters."""
+    fy_month, problem = fiscal_year_start_month()
+    quarters = _quarters(options)
+    choices = _periods(quarters, fy_month)
+    if st.session_state.get(PERIOD_KEY, ALL_TIME) not in choices:
+        st.session_state.pop(PERIOD_KEY, None)  # a fiscal year of another start month, or a period of another scope
+    # Plain labels as options (the value is the label: tests and links set it); the words below.
+    st.selectbox("Period", choices, key=PERIOD_KEY,
+                 help=f"Filings count in the quarter of filing, outcomes in the quarter of the decision. Fiscal years "
+                      f"start in {dt.date(2000, fy_month, 1):%B} (fiscal_year_start_month in the grants file, "
+                      "docs/periods.md). Compared with the period of the same length just before.")
+    if st.session_state.get(PERIOD_KEY) == CUSTOM_RANGE and quarters:
+        first, last = st.columns(2)
+        first.selectbox("From quarter", list(reversed(quarters)), key=RANGE_KEYS[0])
+        last.selectbox("To quarter", quarters, key=RANGE_KEYS[1])
+    if (words := _period_words(chosen_period().label, fy_month)) != ALL_TIME:
+        st.caption(words)
+    if problem:
+        st.caption(problem)
 
 
 def _reset_filters() -> None:
     """Another preview is another scope: filter values of the previous one may not exist in it."""
-    for key in [PERIOD_KEY, *FILTER_KEYS.values()]:
+    for key in [PERIOD_KEY, *RANGE_KEYS, *FILTER_KEYS.values()]:
         st.session_state.pop(key, None)
 
 
@@ -101,7 +147,7 @@ def _preview_picker(own_scope: Scope) -> None:
 
 def _filters_text(scope: Scope) -> str:
     """The sidebar's choices in words, for the access log."""
-    chosen = [f"period {st.session_state.get(PERIOD_KEY, ALL_TIME)}"]
+    chosen = [f"period {chosen_period().label}"]
     for column, key in FILTER_KEYS.items():
         if st.session_state.get(key, ALL) != ALL and not (column == "partner_firm" and scope.role is Role.PARTNER):
             chosen.append(f"{FILTER_LABELS[column]} {st.session_state[key]}")
@@ -136,8 +182,7 @@ def main(settings) -> None:
     with st.sidebar:
         try:
             options = _options(data)
-            st.selectbox("Period", _periods(options), key=PERIOD_KEY,
-                         help="Filings count in the quarter of filing, outcomes in the quarter of the decision.")
+            _period_picker(options)
             filters = {"county": "County", "partner_firm": "Partner firm", "vehicle": "Vehicle"}
             if scope.role is Role.PARTNER:
                 del filters["partner_firm"]

@@ -13,7 +13,7 @@ from access.disclosure import DEFAULT_THRESHOLD
 from access.scope import Scope
 from reports.dimensions import DIMENSIONS
 from reports.metrics import METRICS
-from reports.periods import Period, calendar_period
+from reports.periods import DEFAULT_FISCAL_YEAR_START_MONTH, QUARTER_START_MONTHS, Period, calendar_period
 
 # Client criteria a grant may require, all flags at intake (dim_clients). Unknown counts as no.
 # Exports dated up to this many days after a period's end still count toward it.
@@ -65,6 +65,8 @@ class GrantsFile:
     grants: dict[str, Grant]
     threshold: int = DEFAULT_THRESHOLD
     grantee: str = ""
+    fiscal_year_start_month: int = DEFAULT_FISCAL_YEAR_START_MONTH
+    """The program's fiscal year: the dashboards' fiscal-year periods, and each grant's unless it sets its own."""
 
     def threshold_for(self, scope: Scope) -> int:
         """The suppression threshold of a report made for ``scope``: the stricter of the grants
@@ -131,10 +133,11 @@ def load_grants(path: Path | str) -> GrantsFile:
     threshold = document.get("suppression_threshold", DEFAULT_THRESHOLD)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise GrantConfigError(f"{path}: suppression_threshold must be a positive integer, got {threshold!r}")
-    unknown_top = set(document) - {"suppression_threshold", "grantee", "prepared_by", "grants"}
+    unknown_top = set(document) - {"suppression_threshold", "grantee", "prepared_by", "fiscal_year_start_month", "grants"}
     if unknown_top:
         raise GrantConfigError(f"{path}: unknown top-level key(s) {sorted(unknown_top)}")
     grantee = _text(document.get("grantee"), f"{path}: grantee")
+    program_fy_month = _program_fiscal_year_start_month(document, path)
     default_prepared_by = _text(document.get("prepared_by"), f"{path}: prepared_by")
     grants: dict[str, Grant] = {}
     for number, entry in enumerate(document["grants"], start=1):
@@ -157,7 +160,7 @@ def load_grants(path: Path | str) -> GrantsFile:
         amount = entry.get("amount_usd")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0):
             raise GrantConfigError(f"{where}: amount_usd must be a positive number, got {amount!r}")
-        fy_month = entry.get("fiscal_year_start_month", 7)
+        fy_month = entry.get("fiscal_year_start_month", program_fy_month)
         if fy_month not in range(1, 13):
             raise GrantConfigError(f"{where}: fiscal_year_start_month must be 1..12, got {fy_month!r}")
         close_after = entry.get("close_after_days", DEFAULT_CLOSE_AFTER_DAYS)
@@ -199,7 +202,29 @@ def load_grants(path: Path | str) -> GrantsFile:
             prepared_by=_text(entry.get("prepared_by"), f"{where}: prepared_by") or default_prepared_by,
             narrative=_narrative(entry, path, where), demographics=demographics,
         )
-    return GrantsFile(path, grants, threshold, grantee)
+    return GrantsFile(path, grants, threshold, grantee, program_fy_month)
+
+
+def _program_fiscal_year_start_month(document: dict, path: Path) -> int:
+    """The top-level fiscal_year_start_month: the first month of a quarter, since the dashboards
+    count by quarter and a fiscal year must be whole quarters there."""
+    month = document.get("fiscal_year_start_month", DEFAULT_FISCAL_YEAR_START_MONTH)
+    if month not in QUARTER_START_MONTHS or isinstance(month, bool):
+        raise GrantConfigError(f"{path}: fiscal_year_start_month (top level) must be the first month of a quarter "
+                               f"(1, 4, 7 or 10), got {month!r}")
+    return month
+
+
+def program_fiscal_year_start_month(path: Path | str) -> int:
+    """The program's fiscal-year start month from the grants file at ``path``; the default (July)
+    when there is no such file yet. A wrong value raises GrantConfigError naming the file."""
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return DEFAULT_FISCAL_YEAR_START_MONTH
+    except yaml.YAMLError as error:
+        raise GrantConfigError(f"{path}: not valid YAML: {error}") from None
+    return _program_fiscal_year_start_month(document if isinstance(document, dict) else {}, Path(path))
 
 
 def parse_period(text: str, grant: Grant) -> Period:

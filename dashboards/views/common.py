@@ -6,9 +6,11 @@ Pages read data only through ``access.queries.DataAccess``; counts come from
 manager's with the numbers suppressed by the access layer."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,11 +20,16 @@ from access.queries import DataAccess
 from access.scope import Role, Scope
 from dashboards import charts, session
 from reports import availability, spreadsheet, vocabulary
-from reports.periods import ALL_TIME, Period
+from access.reader import DataUnavailable, read_published
+from reports.grants import GrantConfigError, program_fiscal_year_start_month
+from reports.periods import ALL_TIME, RANGE_WORD, Period, parse, quarter_label, quarter_range
 
 ALL = "All"
 FILTER_KEYS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
 PERIOD_KEY = "filter_period"
+# The sidebar's "Period" choice that opens two quarter pickers (their keys: first, last quarter).
+CUSTOM_RANGE = "Custom range of quarters…"
+RANGE_KEYS = ("filter_range_first", "filter_range_last")
 # Which filters each relation can honour (it has the column).
 FILTERABLE = {
     "fct_motions": {"county", "partner_firm", "vehicle"},
@@ -91,8 +98,126 @@ def not_available(ctx: Context, what: str, *metrics: str) -> bool:
 def pro_bono_count(entity: str, period: Period, *, one_firm: bool) -> str:
     """The mart_dashboard_pro_bono column whose sum over ``period``'s rows is the number of
     distinct ``entity`` (cases, attorneys) with time in it: within each firm when the rows are
-    grouped or filtered by firm, else across firms (a case counted once)."""
+    grouped or filtered by firm, else across firms (a case counted once). Only for the periods
+    the mart pre-counts (``PRE_COUNTED``)."""
     return f"{entity if one_firm else 'program_' + entity}_{period.kind}"
+
+
+# Period kinds whose distinct counts mart_dashboard_pro_bono holds; a fiscal year or a custom
+# range counts distinct cases and attorneys over the time entries themselves.
+PRE_COUNTED = ("quarter", "year", "all_time")
+
+
+def pro_bono_summary(ctx: Context, by: str | list[str], period: Period, *, attorneys: bool = False,
+                     one_firm: bool | None = None) -> SuppressedTable:
+    """Pro bono time in ``period`` by ``by`` (e.g. partner_firm; [] for one row): ``n`` = distinct
+    cases with time, ``hours``, ``value_usd`` and, with ``attorneys``, ``attorneys_participating``
+    (never for a funder: small head counts of people). Within each firm when grouped or filtered
+    by firm (``one_firm``), else a case logging time for two firms counts once."""
+    one_firm = ctx.one_firm or bool(by) if one_firm is None else one_firm
+    on_entry, p_entry = period.condition("entry_quarter")
+    if period.kind in PRE_COUNTED:
+        relation = PRO_BONO_MART
+        where, params = ctx.filters.where(relation, on_entry, p_entry)
+        stats = {"hours": "coalesce(sum(hours), 0)", "value_usd": "coalesce(sum(value_usd), 0)"}
+        if attorneys:
+            stats["attorneys_participating"] = f"CAST(sum({pro_bono_count('attorneys', period, one_firm=one_firm)}) AS BIGINT)"
+        return ctx.data.summary(relation, by, stats, weight=pro_bono_count("cases", period, one_firm=one_firm),
+                                where=where, params=params)
+    relation = "fct_time_entries"
+    where, params = ctx.filters.where(PRO_BONO_MART, on_entry, p_entry)  # the same filters as the mart honours
+    stats = {"hours": "coalesce(sum(hours), 0)", "value_usd": "coalesce(sum(value_usd), 0)"}
+    if attorneys:
+        stats["attorneys_participating"] = "count(DISTINCT attorney_id)"
+    return ctx.data.summary(relation, by, stats, distinct="case_id", where=where, params=params)
+
+
+PRO_BONO_MART = "mart_dashboard_pro_bono"
+
+
+# --- the period ----------------------------------------------------------------------------
+
+def fiscal_year_start_month() -> tuple[int, str | None]:
+    """The program's fiscal-year start month (top-level ``fiscal_year_start_month`` of the grants
+    file, docs/periods.md) and, when that file is wrong, why the default (July) is used instead."""
+    try:
+        return program_fiscal_year_start_month(session.settings().grants_file), None
+    except GrantConfigError as problem:
+        return 7, f"{problem}; fiscal years start in July until it is fixed."
+
+
+def chosen_period() -> Period:
+    """The sidebar's period: a label (quarter, year, fiscal year, all time) or a custom range."""
+    text = st.session_state.get(PERIOD_KEY, ALL_TIME)
+    if text == CUSTOM_RANGE:
+        first, last = (st.session_state.get(key) for key in RANGE_KEYS)
+        if not first or not last:
+            return Period(ALL_TIME)
+        return quarter_range(min(first, last), max(first, last))
+    try:
+        return parse(text, fiscal_year_start_month()[0])
+    except ValueError:  # a label of another fiscal-year setting, kept in the session
+        return Period(ALL_TIME)
+
+
+def as_of_date() -> dt.date | None:
+    """The day the published data runs to (intermediate.int_as_of_date: the latest date recorded,
+    not after the day of the build): the current quarter or year is partial up to it. It says
+    nothing about any case, so every role reads it."""
+    try:
+        frame = read_published(session.settings().published_db, "SELECT as_of_date FROM intermediate.int_as_of_date")
+    except (DataUnavailable, duckdb.CatalogException):  # a database built before the model existed: no marking
+        return None
+    return None if frame.empty or pd.isna(frame.iloc[0, 0]) else pd.Timestamp(frame.iloc[0, 0]).date()
+
+
+def day_text(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def partial_note(period: Period) -> str | None:
+    """"2026-Q4 so far: data to 4 Dec 2026" when the data stops inside ``period``; else None."""
+    as_of = as_of_date()
+    if not period.partial(as_of):
+        return None
+    return f"{period.label} is not over: data to {day_text(as_of)}"
+
+
+def mark_partial(figure) -> None:
+    """Mark, on any chart, what the data covers only in part (one helper for every page):
+    the bar or point of the quarter (or year) the as-of date falls in, hatched or hollow, with
+    a note "to <as-of date>"; and, when the sidebar's period itself is not over, a note on top.
+    Categories are read from the figure's traces, so any chart by quarter or year is marked."""
+    as_of = as_of_date()
+    if as_of is None:
+        return
+    current = {quarter_label(as_of): parse(quarter_label(as_of)), str(as_of.year): parse(str(as_of.year))}
+    partial = {label for label, period in current.items() if period.partial(as_of)}
+    marked = None
+    for trace in figure.data:
+        horizontal = getattr(trace, "orientation", None) == "h"
+        categories = trace.y if horizontal else trace.x
+        if categories is None:
+            continue
+        hits = [i for i, c in enumerate(categories) if str(c) in partial]
+        if not hits:
+            continue
+        marked = str(categories[hits[0]])
+        if trace.type == "bar":
+            shapes = ["/" if i in hits else "" for i in range(len(categories))]
+            opacity = [0.55 if i in hits else 1.0 for i in range(len(categories))]
+            trace.update(marker_pattern_shape=shapes, marker_opacity=opacity)
+        elif trace.type == "scatter":
+            symbols = ["circle-open" if i in hits else "circle" for i in range(len(categories))]
+            trace.update(marker_symbol=symbols, marker_size=[11 if i in hits else 6 for i in range(len(categories))])
+    notes = []
+    if marked:
+        notes.append(f"hatched / hollow: {marked} so far (data to {day_text(as_of)})")
+    elif (note := partial_note(chosen_period())):
+        notes.append(note)
+    if notes:
+        figure.add_annotation(text=notes[0], xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
+                              showarrow=False, font=dict(size=11, color="#555555"))
 
 
 def page_context() -> Context:
@@ -105,7 +230,7 @@ def page_context() -> Context:
     )
     if scope.role is Role.PARTNER:  # the access layer limits to the firm anyway; say so in filters too
         values = tuple(v for v in values if v[0] != "partner_firm")
-    return Context(scope, session.data_access(scope), Filters(Period(st.session_state.get(PERIOD_KEY, ALL_TIME)), values))
+    return Context(scope, session.data_access(scope), Filters(chosen_period(), values))
 
 
 # --- showing numbers -------------------------------------------------------------------------
@@ -291,6 +416,7 @@ def show_chart(figure, drawn_from: pd.DataFrame | pd.Series, what: str) -> None:
         st.info(f"The chart of {what} is not drawn: every number in it is 0 or hidden to protect small counts "
                 f"({hidden} of {values.size} hidden).")
         return
+    mark_partial(figure)
     st.plotly_chart(figure)
     if hidden:
         st.caption(f"{hidden} of {values.size} numbers of this chart are hidden to protect small counts and not drawn.")

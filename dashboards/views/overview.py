@@ -1,21 +1,29 @@
-"""Overview: the headline numbers of the chosen period, with the change against the previous
-period. Numbers that a subtraction links (granted and decided, vacaturs and the other relief)
-come from one table each, so suppression protects them together."""
+"""Overview: the headline numbers of the chosen period with the change against the period of
+the same length just before, trends by quarter (motions decided and granted, clients whose
+removal was avoided, pro bono hours) with the quarter the data stops in marked, and, for
+program managers, what needs attention. Numbers that a subtraction links (granted and decided,
+vacaturs and the other relief) come from one table each, so suppression protects them together;
+a funder's trends go through the same disclosure control as every count they see."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, ratio
-from dashboards.views.common import (Context, Period, delta, fmt, ignored_note, marker_of, nothing_matches, page_context, pro_bono_count,
-                                     suppression_note, value)
+from access.reader import DataUnavailable
+from access.scope import Role
+from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, day_text, delta, fmt, ignored_note, marker_of,
+                                     nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
+                                     show_chart, show_frame, suppression_note, value, vocabulary_of_pages)
 from reports.availability import NOT_AVAILABLE
+from reports.periods import parse, quarter_label, quarter_range
 
 MEASURE = "referral_to_decision"
 # Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
 # the facts took 0.2-0.6 s per query at 1M motions. Granted motions by relief kind as well.
-CLIENTS, PRO_BONO, RELIEF = "mart_dashboard_clients", "mart_dashboard_pro_bono", "mart_dashboard_relief_granted"
+CLIENTS, RELIEF = "mart_dashboard_clients", "mart_dashboard_relief_granted"
 MOTION_TILES = ["Motions filed", "Motions decided", "Motions granted", "Vacaturs granted", "Offense reductions", "Sentence modifications"]
 # The metric (reports/availability.py NEEDS) of each tile.
 TILE_NEEDS = {
@@ -25,6 +33,14 @@ TILE_NEEDS = {
     "Removal avoided (confirmed)": "clients_removal_avoided_confirmed", "Removal avoided (projected)": "clients_removal_avoided",
     "Pro bono hours": "pro_bono_hours",
 }
+# The code or column of reports/vocabulary.py whose help text explains each tile.
+TILE_HELP = {
+    "Clients served": "clients", "Motions decided": "decided", "Motions granted": "granted_total", "Grant rate": "grant_rate",
+    "Vacaturs granted": "vacatur", "Offense reductions": "offense_reduction", "Sentence modifications": "sentence_modification",
+    "Removal avoided (confirmed)": "confirmed", "Removal avoided (projected)": "projected", "Pro bono hours": "hours",
+}
+TREND_QUARTERS = 12  # three years of quarters: a season and its year-before are both on screen
+ATTENTION_ROWS = 10
 
 
 def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, str]]:
@@ -48,10 +64,7 @@ def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, 
     where, params = f.where("mart_removal_avoided", on_status, p_status)
     removal = da.aggregate("mart_removal_avoided", "removal_avoided_status", where=where, params=params)
 
-    on_entry, p_entry = period.condition("entry_quarter")
-    where, params = f.where(PRO_BONO, on_entry, p_entry)
-    hours = da.summary(PRO_BONO, [], {"hours": "coalesce(sum(hours), 0)"}, weight=pro_bono_count("cases", period, one_firm=ctx.one_firm),
-                       where=where, params=params)
+    hours = pro_bono_summary(ctx, [], period)
 
     granted, n_decided = value(decided, True), value(decided, TOTAL_LABEL)
     rate = ratio(granted, n_decided, threshold=ctx.scope.threshold if ctx.scope.suppresses else None, percent=False)
@@ -100,10 +113,148 @@ def km_median(ctx: Context) -> tuple[float, str, str]:
     return (np.nan, "not reached yet", f"{dimension}: {group}") if pd.isna(median) else (float(median), "", f"{dimension}: {group}")
 
 
+# --- trends ----------------------------------------------------------------------------------
+
+def trend_window(period: Period) -> Period:
+    """The quarters the trends show: the TREND_QUARTERS up to the chosen period's last quarter
+    (for all time, up to the quarter the data stops in)."""
+    as_of = as_of_date()
+    last = quarter_label(as_of) if period.is_all and as_of else period.last_quarter if not period.is_all else None
+    if last is None:
+        return period
+    first = parse(last).start
+    for _ in range(TREND_QUARTERS - 1):
+        first = parse(quarter_label(first - pd.Timedelta(days=1))).start
+    return quarter_range(quarter_label(first), last)
+
+
+def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
+    """A quarter × series table without its margins, one row per quarter of the window (a
+    quarter with no row is a true zero)."""
+    numeric = table.numeric
+    numeric = numeric[numeric.index.get_level_values(0) != TOTAL_LABEL] if len(numeric) else numeric
+    if isinstance(numeric, pd.Series):
+        numeric = numeric.to_frame()
+    return numeric.reindex([q for q in quarters], fill_value=0)
+
+
+def _bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
+    """Grouped bars by quarter, one colour per series (reports/vocabulary.py's)."""
+    words = vocabulary_of_pages()
+    figure = go.Figure()
+    for column in frame.columns:
+        figure.add_trace(go.Bar(x=list(frame.index), y=frame[column].tolist(), name=words.label(column),
+                                marker_color=words.colour(column)))
+    figure.update_layout(title=title, barmode="group", height=330, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
+                         legend=dict(orientation="h", yanchor="bottom", y=-0.35), yaxis_title=y_title,
+                         xaxis=dict(type="category", tickangle=-45))
+    return figure
+
+
+def trends(ctx: Context, window: Period) -> None:
+    quarters = window.quarters()
+    da, f = ctx.data, ctx.filters
+    on_decision, p_decision = window.condition("decision_quarter")
+    where, params = f.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
+    decided = da.aggregate("fct_motions", "decision_quarter", "is_granted", where=where, params=params)
+    on_status, p_status = window.condition("status_quarter")
+    where, params = f.where("mart_removal_avoided", f"removal_avoided_status IN ('confirmed', 'projected') AND {on_status}", p_status)
+    removal = da.aggregate("mart_removal_avoided", "status_quarter", "removal_avoided_status", where=where, params=params)
+    on_entry, p_entry = window.condition("entry_quarter")
+    where, params = f.where(PRO_BONO_MART, on_entry, p_entry)
+    hours = da.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
+                       weight=pro_bono_count("cases", parse(quarters[0]), one_firm=ctx.one_firm), where=where, params=params)
+
+    columns = st.columns(3)
+    with columns[0]:
+        numeric = _by_quarter(decided, quarters)
+        frame = pd.DataFrame({"decided": numeric.get(TOTAL_LABEL, numeric.sum(axis=1)) if TOTAL_LABEL in numeric else numeric.sum(axis=1),
+                              "granted_total": numeric[True] if True in numeric.columns else 0}, index=quarters)
+        if TOTAL_LABEL not in decided.numeric.columns and ctx.scope.suppresses:
+            frame["decided"] = np.nan  # a total summed from hidden cells would reveal them
+        show_chart(_bars(frame, "Motions decided and granted", "motions"), frame, "motions decided and granted")
+    with columns[1]:
+        frame = _by_quarter(removal, quarters).reindex(columns=["confirmed", "projected"], fill_value=0)
+        figure = _bars(frame, "Clients whose removal was avoided", "clients")
+        figure.update_layout(barmode="stack")
+        show_chart(figure, frame, "clients whose removal was avoided")
+    with columns[2]:
+        numeric = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
+        frame = numeric.reindex(quarters, fill_value=0)
+        show_chart(_bars(frame, "Pro bono hours", "hours"), frame, "pro bono hours")
+    st.caption(f"By quarter, {window.label}: motions in the quarter of the decision, clients in the quarter their status "
+               "was reached, hours in the quarter logged.")
+
+
+# --- needs attention ---------------------------------------------------------------------------
+
+def needs_attention(ctx: Context) -> None:
+    """Program managers only: the oldest open motions, the referred cases waiting longest for a
+    first filing, and the data problems of the last run."""
+    st.subheader("Needs attention")
+    as_of = as_of_date()
+    oldest, waiting, problems = st.tabs(["Oldest open motions", "Waiting longest for filing", "Data problems of the last run"])
+    with oldest:
+        where, params = ctx.filters.where("fct_motions", "outcome = 'pending' AND is_filed")
+        frame = ctx.data.query(
+            "SELECT motion_id, vehicle, county, partner_firm, filing_date, "
+            "date_diff('day', filing_date, $as_of::DATE) AS days_open "
+            f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {ATTENTION_ROWS}", {**params, "as_of": as_of})
+        if len(frame):
+            show_frame(frame, "oldest open motions", caption=f"Pending motions filed longest ago; days open to {day_text(as_of)}.")
+        else:
+            nothing_matches(ctx, "pending motions", "fct_motions", period=False)
+    with waiting:
+        where, params = ctx.filters.where("fct_cases", "case_status = 'open' AND referral_date IS NOT NULL AND coalesce(motions_filed, 0) = 0")
+        frame = ctx.data.query(
+            "SELECT case_id, partner_firm, referral_date, date_diff('day', referral_date, $as_of::DATE) AS days_since_referral "
+            f"FROM {{fct_cases}} WHERE {where} ORDER BY referral_date, case_id LIMIT {ATTENTION_ROWS}", {**params, "as_of": as_of})
+        if len(frame):
+            show_frame(frame, "cases waiting for filing", caption=f"Open referred cases with no motion filed yet; days to {day_text(as_of)}.")
+        else:
+            nothing_matches(ctx, "open referred cases without a filing", "fct_cases", period=False)
+    with problems:
+        data_problems(ctx)
+
+
+def data_problems(ctx: Context) -> None:
+    pipeline, raw = ctx.access("pipeline"), ctx.access("raw")
+    try:
+        runs = pipeline.query("SELECT run_id, started_at, finished_at, rows_quarantined, blocking_failures, warnings "
+                              "FROM {runs} ORDER BY finished_at DESC LIMIT 1")
+    except DataUnavailable:
+        runs = pd.DataFrame()
+    if runs.empty:
+        st.info("No pipeline run is recorded: the data was built without `pcr run`, so there are no checks to report.")
+        return
+    last = runs.iloc[0]
+    st.caption(f"Run {last.run_id}, finished {last.finished_at:%Y-%m-%d %H:%M} UTC: {int(last.rows_quarantined):,} rows "
+               f"quarantined, {int(last.blocking_failures)} blocking check(s) and {int(last.warnings)} warning(s) not met.")
+    quarantined = raw.query(
+        "SELECT m.file_name AS source_file, m.file_kind, count(q.load_id) AS rows_quarantined "
+        "FROM {load_manifest} m JOIN {quarantine} q ON q.load_id = m.load_id "
+        "WHERE m.started_at >= $started AND m.started_at <= $finished GROUP BY ALL ORDER BY rows_quarantined DESC, source_file",
+        {"started": last.started_at, "finished": last.finished_at})
+    if len(quarantined):
+        show_frame(quarantined, "quarantined rows per file", caption="Rows of the files this run loaded that were set aside "
+                                                                     "with a reason (Data quality page: the reasons).")
+    else:
+        st.success("No row of the files this run loaded was quarantined.")
+    failed = pipeline.query("SELECT severity, suite, dataset, expectation, description, unexpected_count FROM {validation_results} "
+                            "WHERE run_id = $run AND NOT success ORDER BY severity, suite, dataset", {"run": last.run_id})
+    if len(failed):
+        show_frame(failed, "checks not met in the last run")
+    else:
+        st.success("Every check of the last run was met.")
+
+
+# --- the page ----------------------------------------------------------------------------------
+
 ctx = page_context()
 st.title("Overview")
 period, previous = ctx.filters.period, ctx.filters.period.previous()
-st.caption(f"Period: **{period.label}**" + (f" — change against {previous.label}" if previous else ""))
+st.caption(f"Period: **{period.label}**" + (f" — change against {previous.label}" if previous else "")
+           + (f". {note}." if (note := partial_note(period)) else ""))
 current, hidden_as = headline(ctx, period)
 # A tile whose columns the exports do not carry would count them as blank: it says so instead.
 lacking = [label for label, metric in TILE_NEEDS.items() if not ctx.available.has(metric)]
@@ -111,12 +262,13 @@ for label in lacking:
     current[label], hidden_as[label] = float("nan"), NOT_AVAILABLE
 if all(number == 0 for label, number in current.items() if label != "Grant rate"):
     # Every count a true zero (a hidden one is NaN): nothing to compare or chart.
-    nothing_matches(ctx, "clients, motions, relief or pro bono time", "fct_motions", CLIENTS, PRO_BONO, "mart_removal_avoided")
+    nothing_matches(ctx, "clients, motions, relief or pro bono time", "fct_motions", CLIENTS, PRO_BONO_MART, "mart_removal_avoided")
     st.stop()
 if all(current[label] == 0 for label in MOTION_TILES):  # clients and hours may still be there: say so above them
     nothing_matches(ctx, "motions", "fct_motions")
 before = headline(ctx, previous)[0] if previous else {}
 
+words = vocabulary_of_pages()
 layout = [
     ["Clients served", "Motions filed", "Motions decided", "Motions granted"],
     ["Grant rate", "Vacaturs granted", "Offense reductions", "Sentence modifications"],
@@ -130,6 +282,7 @@ for columns, row in zip(rows, layout):
             label,
             fmt(current[label], marker=hidden_as[label], percent=is_rate),
             delta(current[label], before.get(label), percent=is_rate),
+            help=words.help(TILE_HELP[label]) if label in TILE_HELP else None,
             border=True,
         )
 median, median_missing, group = km_median(ctx)
@@ -137,12 +290,12 @@ if not ctx.available.has(MEASURE):
     median, median_missing = float("nan"), NOT_AVAILABLE
     lacking.append("Median days, referral to decision")
 dimension, _, group_value = group.partition(": ")
-described = group if not group_value else "every referral" if dimension == "all" else f"{dimension.replace('_', ' ')} {group_value}"
+described = group if not group_value else "every referral" if dimension == "all" else f"{words.header(dimension)} {group_value}"
 km_label = "Median days, referral to decision (Kaplan–Meier)"
 with rows[-1][3].container(border=True):
     # The label is wider than a tile: written above the number, wrapping, instead of cut off.
-    st.caption(km_label, help=f"All referrals, open ones counted as censored at the as-of date ({described}); "
-                              "not limited to the period.")
+    st.caption(km_label, help=f"{words.help('km_median_days')} All referrals ({described}), open ones counted as censored "
+                              "at the as-of date; not limited to the period.")
     st.metric(km_label, fmt(median, marker=median_missing), label_visibility="collapsed")
 st.caption(
     "Grant rate = granted (incl. in part) ÷ decided; withdrawn and pending motions are not in the denominator. "
@@ -151,5 +304,10 @@ st.caption(
 )
 for sentence in ctx.available.sentences([(label, TILE_NEEDS.get(label, MEASURE)) for label in lacking]):
     st.info(sentence)
-ignored_note(ctx, CLIENTS, PRO_BONO, "mart_removal_avoided")
+
+st.subheader("Trends by quarter")
+trends(ctx, trend_window(period))
+if ctx.scope.role is Role.PROGRAM_MANAGER:
+    needs_attention(ctx)
+ignored_note(ctx, CLIENTS, PRO_BONO_MART, "mart_removal_avoided")
 suppression_note(ctx)
