@@ -1,7 +1,0 @@
-{#- Generic model test: no two rows share the same values of `columns` (the model's grain). -#}
-{% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as rows_with_this_key
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
-{% endtest %}
