@@ -65,20 +65,59 @@ def lines(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: str, y_ti
     return _tidy(figure)
 
 
-def survival_curves(curves: pd.DataFrame, *, title: str) -> go.Figure:
-    """Kaplan-Meier step curves: columns group, t_days, survival."""
+def _translucent(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def survival_curves(curves: pd.DataFrame, *, title: str, order: list[str] | None = None, unit: str = "units") -> go.Figure:
+    """Kaplan-Meier step curves with their 95% bands: columns group, t_days, survival and, when
+    present, survival_lower / survival_upper. Groups in ``order`` (largest first), each in one
+    colour of the palette, its band the same colour, faint."""
     figure = go.Figure()
-    for group, points in curves.groupby("group", sort=True):
-        points = points.sort_values("t_days")
+    groups = order or sorted(curves["group"].unique())
+    for i, group in enumerate(g for g in groups if (curves["group"] == g).any()):
+        points = curves[curves["group"] == group].sort_values("t_days")
+        colour = series_colour(i)
         # The curve starts at S(0) = 1 before the first event.
         x = [0, *points["t_days"]]
+        if {"survival_lower", "survival_upper"} <= set(points.columns) and points["survival_lower"].notna().any():
+            # The band as one closed outline: along the upper bound, back along the lower one.
+            upper = [1.0, *points["survival_upper"]]
+            lower = [1.0, *points["survival_lower"]]
+            figure.add_trace(go.Scatter(x=x + x[::-1], y=upper + lower[::-1], mode="lines", line_shape="hv", line_width=0,
+                                        fill="toself", fillcolor=_translucent(colour, 0.15), hoverinfo="skip",
+                                        legendgroup=str(group), showlegend=False, name=f"{group}: 95% band"))
         y = [1.0, *points["survival"]]
-        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=str(group)))
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=str(group), legendgroup=str(group),
+                                    line_color=colour,
+                                    hovertemplate=f"{group}<br>day %{{x:,}}: %{{y:.0%}} of {unit} still unresolved<extra></extra>"))
     figure.add_hline(y=0.5, line_dash="dot", annotation_text="median", annotation_position="bottom right")
-    figure.update_layout(title=title, xaxis_title="days", yaxis_title="share still unresolved", yaxis_range=[0, 1.02])
+    figure.update_layout(title=title, xaxis_title="days since the start of the clock", yaxis_title=f"share of {unit} still unresolved",
+                         yaxis_range=[0, 1.02], yaxis_tickformat=".0%")
     return _tidy(figure)
 
 
-def _tidy(figure: go.Figure) -> go.Figure:
-    figure.update_layout(margin=dict(l=10, r=10, t=50, b=10), legend_title_text="", height=420)
+def median_intervals(medians: pd.DataFrame, *, title: str, group_title: str) -> go.Figure:
+    """One point per group at its Kaplan-Meier median with a bar across its 95% interval
+    (columns group, km_median_days, km_median_lower_days, km_median_upper_days); an interval
+    whose upper end is not reached yet runs to the right edge, open. Groups without a median
+    (not reached, or hidden) are left out."""
+    data = medians.dropna(subset=["km_median_days"]).iloc[::-1]  # the first group at the top
+    right_edge = float(pd.concat([data["km_median_upper_days"], data["km_median_days"]]).max()) * 1.1
+    upper = data["km_median_upper_days"].fillna(right_edge)
+    figure = go.Figure(go.Scatter(
+        x=data["km_median_days"], y=data["group"].astype(str), mode="markers", marker=dict(size=9, color=series_colour(0)),
+        error_x=dict(type="data", symmetric=False, array=upper - data["km_median_days"],
+                     arrayminus=data["km_median_days"] - data["km_median_lower_days"].fillna(data["km_median_days"]),
+                     color=series_colour(0), thickness=1.5),
+        name="median", hovertemplate="%{y}: median %{x:,} days<extra></extra>"))
+    figure.update_layout(title=title, xaxis_title="median days (95% interval)", yaxis_title=group_title,
+                         height=max(240, 110 + 26 * len(data)), showlegend=False)
+    figure.update_yaxes(dtick=1, automargin=True)
+    return _tidy(figure, height=max(240, 110 + 26 * len(data)))
+
+
+def _tidy(figure: go.Figure, height: int = 420) -> go.Figure:
+    figure.update_layout(margin=dict(l=10, r=10, t=50, b=10), legend_title_text="", height=height)
     return figure

@@ -32,6 +32,11 @@ RELATION = "reference.decision_classes"
 class Term:
     label: str
     help: str = ""
+    missing: str = ""  # what an empty cell of this column says (else ``MISSING``)
+
+
+MISSING = "–"  # an empty cell whose column says nothing more specific
+NOT_REACHED = "not reached yet"
 
 
 # Codes the marts hold, other than the decision classes (whose words are the seed's).
@@ -125,23 +130,25 @@ COLUMNS: dict[str, Term] = {
     "censored": Term("still open", "Units still open at the as-of date (counted as censored, not dropped)."),
     "km_median_days": Term("median days (Kaplan–Meier)",
                            "The first day at which half of the units are resolved, open ones counted as censored "
-                           "(empty: not reached yet)."),
-    "km_median_lower_days": Term("median: lower bound (95%)", "Lower end of the 95% confidence interval of the median."),
-    "km_median_upper_days": Term("median: upper bound (95%)",
-                                 "Upper end of the 95% confidence interval of the median (empty: not reached yet)."),
+                           "(not reached yet: fewer than half are resolved).", NOT_REACHED),
+    "km_median_lower_days": Term("median: 95% interval from", "Lower end of the 95% confidence interval of the median.",
+                                 NOT_REACHED),
+    "km_median_upper_days": Term("median: 95% interval to",
+                                 "Upper end of the 95% confidence interval of the median (not reached yet: the curve's "
+                                 "upper band has not come down to 50%).", NOT_REACHED),
     "km_p75_days": Term("75th percentile days (Kaplan–Meier)",
-                        "The first day at which three quarters of the units are resolved (empty: not reached yet)."),
+                        "The first day at which three quarters of the units are resolved.", NOT_REACHED),
     "closed_only_median_days": Term("median days of closed work only",
                                     "The median over resolved units only: it ignores open work and is biased low; shown "
-                                    "for comparison."),
+                                    "for comparison.", "no closed work"),
     "t_days": Term("days", "Days since the start of the clock."),
     "survival": Term("share still unresolved", "Kaplan–Meier estimate of the share of units not yet resolved."),
     "at_risk": Term("units at risk", "Units neither resolved nor censored before this day."),
     "motion_id": Term("motion", "The motion's id in the export."),
     "case_id": Term("case", "The case's id in the export."),
-    "attorney_id": Term("attorney", "The attorney's id in the export."),
+    "attorney_id": Term("attorney", "The attorney's id in the export.", "not recorded"),
     "filing_date": Term("filing date"),
-    "hearing_date": Term("hearing date", "The next or last hearing recorded."),
+    "hearing_date": Term("hearing date", "The next or last hearing recorded.", "none recorded"),
     "days_open": Term("days open", "Days from filing to the as-of date of the data."),
     "intake_cohort": Term("intake year", "The calendar year of the case's intake."),
     "dimension_value": Term("group"),
@@ -273,6 +280,12 @@ class Vocabulary:
             return self.classes.descriptions[key]
         term = COLUMNS.get(key) or TERMS.get(key)
         return term.help if term else ""
+
+    @staticmethod
+    def missing(column) -> str:
+        """What an empty cell of ``column`` says: never a blank that reads as 0, never "None"."""
+        term = COLUMNS.get(str(column))
+        return term.missing if term and term.missing else MISSING
 
     def words(self) -> dict[str, str]:
         """code -> label for every code and column name known."""

@@ -380,15 +380,31 @@ def _column_config(frame: pd.DataFrame) -> dict:
     return config
 
 
+def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) -> pd.Series:
+    """A column whose empty cells say what they mean (``missing``) instead of a blank or "None":
+    numbers and dates then become text in the pages' formats; a column without an empty cell is
+    left as it is (typed, sortable)."""
+    empty = column.isna() | column.astype(str).isin(["", "None", "nan", "NaN", "NaT", "<NA>"])
+    if not empty.any():
+        return column
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        kind = "money" if money else "hours"  # whole numbers without ".0", others to one decimal
+        return pd.Series([missing if e else vocabulary.number(v, kind) for v, e in zip(column, empty)], index=column.index)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return pd.Series([missing if e else f"{v:%Y-%m-%d}" for v, e in zip(column, empty)], index=column.index)
+    return column.astype(object).where(~empty, missing)
+
+
 def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, coded: tuple[str, ...] = ()) -> None:
     """A table on screen and the same table as a CSV download (cells that would start a
     spreadsheet formula neutralised; the download is recorded in the access log). The columns
     ``coded`` hold the marts' codes: on screen they read in ``words()``, the download keeps the codes."""
-    shown = frame.copy() if coded else frame
-    if coded:
-        vocabulary_words = words()
-        for column in coded:
-            shown[column] = shown[column].map(lambda code: charts.label(code, vocabulary_words))
+    shown = frame.copy()
+    words_of = vocabulary_of_pages()
+    for column in coded:
+        shown[column] = shown[column].map(words_of.label)
+    for column in shown.columns:
+        shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
     st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown))
     file_name = f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv"
     st.download_button(

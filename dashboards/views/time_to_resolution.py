@@ -1,11 +1,12 @@
-"""Time to resolution: Kaplan-Meier curves, medians and 75th percentiles by vehicle, county,
-firm or intake cohort; the oldest open motions for program managers.
+"""Time to resolution: Kaplan-Meier curves with their 95% bands, medians with their 95%
+intervals and 75th percentiles, compared across intake cohorts, vehicles, counties or firms;
+the oldest open motions for program managers.
 
-Funders: a curve is drawn only while at least ``threshold`` (11) units remain at risk — the
-usual truncation of published survival curves — and a group's median / 75th percentile only
-when the group has at least ``threshold`` units (complementary suppression across groups).
-Event and censoring counts are not shown to funders. Partners see their own firm's curve
-(the marts are not crossed by firm and vehicle)."""
+Funders: a curve (and its band) is drawn only while at least ``threshold`` (11) units remain at
+risk — the usual truncation of published survival curves — and a group's median, interval and
+75th percentile only when the group has at least ``threshold`` units (complementary suppression
+across groups). Event and censoring counts are not shown to funders. Partners see their own
+firm's curve (the marts are not crossed by firm and vehicle)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -13,58 +14,86 @@ import streamlit as st
 
 from access.scope import Role
 from dashboards import charts
-from dashboards.views.common import frame_for, not_available, nothing_matches, page_context, show_frame, suppression_note
+from dashboards.views.common import (frame_for, not_available, nothing_matches, page_context, show_frame, suppression_note,
+                                     vocabulary_of_pages)
 
-MEASURES = {
-    "referral_to_decision": "Referral → state-court decision (re-filing chains)",
-    "intake_to_decision": "Intake → state-court decision (re-filing chains)",
-    "filing_to_decision": "Filing → decision (motions)",
-    "decision_to_immigration_outcome": "Relief → immigration outcome (clients)",
+MEASURES = {  # measure -> what one unit is
+    "referral_to_decision": "re-filing chains",
+    "intake_to_decision": "re-filing chains",
+    "filing_to_decision": "motions",
+    "decision_to_immigration_outcome": "clients",
 }
-GROUPS = {"all": "All", "vehicle": "Vehicle", "county": "County", "partner_firm": "Partner firm", "intake_cohort": "Intake cohort"}
+GROUPS = {"all": "nothing (all together)", "intake_cohort": "intake year", "vehicle": "vehicle", "county": "county",
+          "partner_firm": "partner firm"}
 TOP_GROUPS = 8
 OLDEST_OPEN = 25
 
 ctx = page_context()
+words = vocabulary_of_pages()
 st.title("Time to resolution")
 st.caption(
     "Kaplan–Meier estimates count still-open work as censored at the as-of date, so the median is not biased "
-    "low the way a median over closed cases is. Not limited to the period filter."
+    "low the way a median over closed cases is. The shaded band around each curve and the interval beside each "
+    "median are 95% confidence intervals. Not limited to the period filter."
 )
 left, right = st.columns(2)
-measure = left.selectbox("Measure", list(MEASURES), format_func=MEASURES.get, key="ttr_measure")
+measure = left.selectbox("Measure", list(MEASURES), key="ttr_measure",
+                         format_func=lambda code: f"{words.label(code)} ({MEASURES[code]})".capitalize(),
+                         help="\n\n".join(f"**{words.label(m).capitalize()}**: {words.help(m)}" for m in MEASURES))
+unit = MEASURES[measure]
+measure_words = f"{words.label(measure)} ({unit})".capitalize()
 if ctx.scope.role is Role.PARTNER:
     dimension = "partner_firm"
     right.caption(f"Your firm: **{ctx.scope.firm}**")
 else:
-    dimension = right.selectbox("Group by", list(GROUPS), format_func=GROUPS.get, key="ttr_dimension")
+    dimension = right.selectbox("Compare by", list(GROUPS), format_func=GROUPS.get, key="ttr_dimension",
+                                help="One curve and one median per intake year, vehicle (of the latest motion of the "
+                                     "chain), county of the convicting court or partner firm.")
 chosen = dict(ctx.filters.values).get(dimension)
 # A clock whose dates the exports do not carry: no curve, no median, the sentence instead.
-measured = not not_available(ctx, MEASURES[measure], measure)
+measured = not not_available(ctx, measure_words, measure)
+
+
+def group_words(value) -> str:
+    """A group as a reader says it: the overall group names its unit, a missing value says so."""
+    return f"all {unit}" if dimension == "all" else words.label(value)
+
 
 where = "measure = $measure AND dimension = $dimension" + (" AND dimension_value = $group" if chosen else "")
 params = {"measure": measure, "dimension": dimension, **({"group": chosen} if chosen else {})}
-stats = {"km_median_days": "max(km_median_days)", "km_p75_days": "max(km_p75_days)",
+stats = {"km_median_days": "max(km_median_days)", "km_median_lower_days": "max(km_median_lower_days)",
+         "km_median_upper_days": "max(km_median_upper_days)", "km_p75_days": "max(km_p75_days)",
          "closed_only_median_days": "max(closed_only_median_days)"}
 if not ctx.scope.suppresses:
     stats |= {"events": "max(events)", "censored": "max(censored)"}
-unit = MEASURES[measure].rsplit("(", 1)[1].rstrip(")")  # what the measure counts: "motions", ...
 medians = ctx.data.summary("mart_time_to_resolution", "dimension_value", stats, weight="units", where=where, params=params,
                            unit=unit)
-st.subheader("Medians and 75th percentiles (days)")
+group_header = "group" if dimension == "all" else dimension
+st.subheader("Medians with their 95% intervals, and 75th percentiles (days)")
 if not measured:
     pass  # the sentence above says why
 elif len(medians.numeric):
-    group_header = "group" if dimension == "all" else GROUPS[dimension].lower()
     frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": group_header, "n": "units"})
+    # Largest groups first (an intake year in its own order), the key columns left, uncut.
+    order = (medians.numeric["dimension_value"].astype(str).rank(method="first") if dimension == "intake_cohort"
+             else -medians.numeric["n"].astype(float).rank(method="first"))
+    frame = frame.iloc[order.argsort().to_numpy()]
+    frame[group_header] = frame[group_header].map(group_words)
     show_frame(frame, "time to resolution medians", caption=(
         "Median / 75th percentile days (Kaplan–Meier): first day the curve reaches 50% / 25% still unresolved "
-        "(empty: not reached yet). The median of closed work only ignores open work and is biased low; shown for "
-        "comparison."))
+        "(not reached yet: the curve has not come down that far). The 95% interval of the median is read off the curve's band; "
+        "its upper end is not reached while the band stays above 50%. The median of closed work only ignores open work and is biased "
+        "low; shown for comparison."))
+    drawn = medians.numeric.assign(group=medians.numeric["dimension_value"].map(group_words)).iloc[order.argsort().to_numpy()]
+    if dimension != "all" and drawn["km_median_days"].notna().sum() > 1:
+        st.plotly_chart(charts.median_intervals(drawn.head(20), title=f"Median days with 95% interval — {measure_words}",
+                                                group_title=words.header(dimension)))
+        if len(drawn) > 20:
+            st.caption("The 20 largest groups; the table has every group.")
 else:
-    group = f"{GROUPS[dimension].lower()} {chosen or ctx.scope.firm}" if (chosen or ctx.scope.firm) else None
-    st.info(f"No times to resolution match these filters for “{MEASURES[measure]}” ({group})." if group
-            else f"No times to resolution for “{MEASURES[measure]}” are in the published data.")
+    group = f"{words.header(dimension)} {chosen or ctx.scope.firm}" if (chosen or ctx.scope.firm) else None
+    st.info(f"No times to resolution match these filters for “{measure_words}” ({group})." if group
+            else f"No times to resolution for “{measure_words}” are in the published data.")
 
 # Curves of the largest groups (at the start of the clock).
 largest = medians.numeric.dropna(subset=["n"]).sort_values("n", ascending=False)["dimension_value"].head(TOP_GROUPS).tolist()
@@ -72,12 +101,16 @@ if largest and measured:
     min_at_risk = ctx.scope.threshold if ctx.scope.suppresses else 0
     curve_where = where.replace("dimension_value = $group", "true") + " AND list_contains($groups, dimension_value) AND at_risk >= $min_at_risk"
     curve_params = {k: v for k, v in params.items() if k != "group"} | {"groups": largest, "min_at_risk": min_at_risk}
-    curves = ctx.data.summary("mart_time_to_resolution_km", ["dimension_value", "t_days"], {"survival": "max(survival)"},
+    curves = ctx.data.summary("mart_time_to_resolution_km", ["dimension_value", "t_days"],
+                              {"survival": "max(survival)", "survival_lower": "max(survival_lower)",
+                               "survival_upper": "max(survival_upper)"},
                               weight="at_risk", where=curve_where, params=curve_params)
-    points = curves.numeric.dropna(subset=["survival"]).rename(columns={"dimension_value": "group"})
-    title = MEASURES[measure] + ("" if dimension == "all" else f" — by {GROUPS[dimension].lower()}") + (
+    points = curves.numeric.dropna(subset=["survival"])
+    points = points.assign(group=points["dimension_value"].map(group_words))
+    order = [group_words(g) for g in largest]
+    title = measure_words + ("" if dimension == "all" else f" — by {words.header(dimension)}") + (
         f" (largest {TOP_GROUPS} groups)" if len(medians.numeric) > TOP_GROUPS else "")
-    st.plotly_chart(charts.survival_curves(points, title=title))
+    st.plotly_chart(charts.survival_curves(points, title=title, order=order, unit=unit))
     if ctx.scope.suppresses:
         st.caption(f"Each curve stops where fewer than {ctx.scope.threshold} units remain at risk.")
 elif len(medians.numeric) and measured:  # with no times at all, the sentence above already says so
@@ -92,7 +125,8 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         oldest = ctx.data.query(
             "WITH oldest AS (SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date "
             f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}) "
-            "SELECT *, date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open "
+            "SELECT date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open, "
+            "motion_id, filing_date, vehicle, county, partner_firm, case_id, attorney_id, hearing_date "
             "FROM oldest ORDER BY filing_date, motion_id", params)
         if len(oldest):
             show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
