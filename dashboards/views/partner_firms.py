@@ -1,74 +1,159 @@
-"""Partner firms: cases, outcomes, pro bono hours, hours per attorney and the value of
-donated time, per firm (a partner sees its own firm only)."""
+"""Partner firms: per firm, the grant rate of its decided motions, clients whose removal was
+avoided, pro bono hours per case and per attorney, and the value of donated time. Program
+managers compare the firms side by side; a partner firm sees its own firm only; a funder sees
+the program's totals over all firms (no comparison), every count suppressed as on every page."""
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import charts
-from dashboards.views.common import (show_chart, cells, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
-                                     pro_bono_count, show_frame, suppression_note, words)
+from access.disclosure import TOTAL_LABEL, ratio
+from dashboards.views.common import (Context, Period, cells, fmt, frame_for, has_rows, ignored_note, marker_of, not_available,
+                                     nothing_matches, page_context, partial_note, pro_bono_summary, show_chart, show_frame,
+                                     suppression_note, value, vocabulary_of_pages)
 
-PRO_BONO = "mart_dashboard_pro_bono"
+REMOVAL = "mart_removal_avoided"
+AVOIDED = ("confirmed", "projected")
+
+
+def outcome_tables(ctx: Context, period: Period, by: list[str]):
+    """Decided motions by grant (is_granted) and clients whose removal was avoided by status, in
+    ``period``, by firm when ``by`` is [partner_firm] (else one row for the visitor's scope)."""
+    on_decision, p_decision = period.condition("decision_quarter")
+    where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
+    decided = ctx.data.aggregate("fct_motions", by or "is_granted", "is_granted" if by else None, where=where, params=params)
+    on_status, p_status = period.condition("status_quarter")
+    where, params = ctx.filters.where(REMOVAL, f"removal_avoided_status IN ('confirmed', 'projected') AND {on_status}", p_status)
+    removal = ctx.data.aggregate(REMOVAL, by or "removal_avoided_status", "removal_avoided_status" if by else None,
+                                 where=where, params=params)
+    return decided, removal
+
+
+def tiles(ctx: Context, period: Period) -> None:
+    """The visitor's whole scope in tiles: one firm (a partner, or the firm filter), or all firms (a funder)."""
+    time = pro_bono_summary(ctx, [], period, attorneys=not ctx.scope.suppresses)
+    decided, removal = outcome_tables(ctx, period, [])
+    words = vocabulary_of_pages()
+    numeric = time.numeric.iloc[0] if len(time.numeric) else pd.Series({"n": 0.0, "hours": 0.0, "value_usd": 0.0})
+    shown = time.display.iloc[0] if len(time.display) else numeric.astype(str)
+    hidden = lambda column: str(shown[column]) if pd.isna(numeric.get(column)) else ""  # noqa: E731
+    threshold = ctx.scope.threshold if ctx.scope.suppresses else None
+    granted, n_decided = value(decided, True), value(decided, TOTAL_LABEL)
+    rate = ratio(granted, n_decided, threshold=threshold, percent=False)
+    avoided = value(removal, TOTAL_LABEL)
+    per_case = numeric["hours"] / numeric["n"] if numeric["n"] else np.nan
+    entries = [
+        ("Pro bono hours", fmt(numeric["hours"], marker=hidden("hours")), "hours"),
+        ("Cases with time", fmt(numeric["n"], marker=hidden("n")), "cases_with_time"),
+        ("Hours per case", fmt(per_case, marker=hidden("hours") or "–", decimals=1), "hours_per_case"),
+        ("Value of donated time", fmt(numeric["value_usd"], marker=hidden("value_usd"), prefix="$"), "value_usd"),
+    ]
+    if "attorneys_participating" in numeric:
+        attorneys = numeric["attorneys_participating"]
+        entries += [("Attorneys participating", fmt(attorneys, marker=""), "attorneys_participating"),
+                    ("Hours per attorney", fmt(numeric["hours"] / attorneys if attorneys else np.nan, marker="–", decimals=1),
+                     "hours_per_attorney")]
+    entries += [
+        ("Motions decided", fmt(n_decided, marker=marker_of(decided, TOTAL_LABEL)), "decided"),
+        ("Grant rate", fmt(float(rate.numeric.iloc[0]), marker=str(rate.display.iloc[0]) if rate.any_suppressed else "–",
+                           percent=True), "grant_rate"),
+        ("Clients whose removal was avoided", fmt(avoided, marker=marker_of(removal, TOTAL_LABEL)), "avoided"),
+    ]
+    columns = st.columns(4)
+    for i, (label, shown_value, term) in enumerate(entries):
+        columns[i % 4].metric(label, shown_value, help=words.help(term) or None, border=True)
+
+
+def comparison(ctx: Context, period: Period) -> None:
+    """Program managers: every firm side by side, sorted by hours, and charts of the grant rate
+    and hours per attorney by firm."""
+    time = pro_bono_summary(ctx, "partner_firm", period, attorneys=True)
+    decided, removal = outcome_tables(ctx, period, ["partner_firm"])
+    if not len(time.numeric) and not has_rows(decided):
+        nothing_matches(ctx, "pro bono time or decided motions", "mart_dashboard_pro_bono", "fct_motions")
+        return
+    firms = time.numeric.set_index("partner_firm") if len(time.numeric) else pd.DataFrame(columns=["n", "hours", "value_usd"])
+    outcomes = decided.numeric.drop(index=TOTAL_LABEL, errors="ignore")
+    avoided = removal.numeric.drop(index=TOTAL_LABEL, errors="ignore")
+    names = sorted(set(firms.index) | set(outcomes.index) | set(avoided.index), key=str)
+    table = pd.DataFrame(index=pd.Index(names, name="partner_firm"))
+    table["hours"] = firms["hours"].reindex(names)
+    table["cases_with_time"] = firms["n"].reindex(names)
+    table["hours_per_case"] = (table["hours"] / table["cases_with_time"]).round(1)
+    table["attorneys_participating"] = firms["attorneys_participating"].reindex(names)
+    table["hours_per_attorney"] = (table["hours"] / table["attorneys_participating"]).round(1)
+    table["value_usd"] = firms["value_usd"].reindex(names)
+    table["decided"] = outcomes[TOTAL_LABEL].reindex(names).fillna(0) if TOTAL_LABEL in outcomes else 0
+    table["granted_total"] = outcomes[True].reindex(names).fillna(0) if True in outcomes else 0
+    table["grant_rate"] = (table["granted_total"] / table["decided"]).where(table["decided"] > 0)
+    table["avoided"] = avoided[TOTAL_LABEL].reindex(names).fillna(0) if TOTAL_LABEL in avoided else 0
+    table = table.sort_values(["hours", "decided"], ascending=False, na_position="last")
+    table = table.apply(pd.to_numeric)
+    for column in ("cases_with_time", "attorneys_participating", "decided", "granted_total", "avoided"):
+        table[column] = table[column].round().astype("Int64")  # a firm with no time: empty, not 0
+    table["hours"] = table["hours"].round(1)
+    shown = table.reset_index()
+    shown["grant_rate"] = (shown["grant_rate"] * 100).round(1)
+    shown = shown.rename(columns={"grant_rate": "grant rate"})
+    show_frame(shown, "partner firms compared", caption=(
+        "Sorted by pro bono hours. Grant rate (%) = granted (incl. in part) ÷ decided, motions decided in the period; "
+        "clients whose removal was avoided (confirmed + projected) in the quarter their status was reached; "
+        "value of donated time = hours × the program's hourly rate."))
+
+    words = vocabulary_of_pages()
+    charted = table[table["decided"] > 0].sort_values("grant_rate")
+    left, right = st.columns(2)
+    with left:
+        figure = go.Figure(go.Bar(x=(charted["grant_rate"] * 100).round(1), y=list(charted.index), orientation="h",
+                                  marker_color=words.colour("granted"), name=words.label("grant_rate"),
+                                  text=[f"{r * 100:.0f}% of {int(d)}" for r, d in zip(charted["grant_rate"], charted["decided"])],
+                                  textposition="auto"))
+        _tidy(figure, "Grant rate by firm", "grant rate (%)", len(charted))
+        show_chart(figure, charted["grant_rate"], "the grant rate by firm")
+    with right:
+        hours = table[table["hours_per_attorney"].notna()].sort_values("hours_per_attorney")
+        figure = go.Figure(go.Bar(x=hours["hours_per_attorney"], y=list(hours.index), orientation="h",
+                                  marker_color=words.colour("hours"), name=words.label("hours_per_attorney")))
+        _tidy(figure, "Hours per attorney by firm", "hours per attorney", len(hours))
+        show_chart(figure, hours["hours_per_attorney"], "hours per attorney by firm")
+
+
+def _tidy(figure: go.Figure, title: str, x_title: str, rows: int) -> None:
+    # Room for the longest firm name: automargin on the category axis, one row per firm.
+    figure.update_layout(title=title, xaxis_title=x_title, height=max(240, 90 + 30 * rows), showlegend=False,
+                         margin=dict(l=10, r=10, t=50, b=10))
+    figure.update_yaxes(automargin=True, type="category")
+
 
 ctx = page_context()
 st.title("Partner firms")
 period = ctx.filters.period
-
-st.subheader(f"Pro bono time — {period.label}")
-on_entry, p_entry = period.condition("entry_quarter")
-# Pre-aggregated by firm and quarter (counting distinct cases and attorneys over the time
-# entries took 0.5-2 s at 1M motions); grouped by firm, so the per-firm counts.
-where, params = ctx.filters.where(PRO_BONO, on_entry, p_entry)
-stats = {"hours": "sum(hours)", "value_usd": "sum(value_usd)"}
-# Attorney head counts are small numbers about people (and hours ÷ hours per attorney gives
-# them back): program managers and partners only.
-if not ctx.scope.suppresses:
-    attorneys = f"CAST(sum({pro_bono_count('attorneys', period, one_firm=True)}) AS BIGINT)"
-    stats |= {"attorneys_participating": attorneys, "hours_per_attorney": f"sum(hours) / {attorneys}"}
-time = ctx.data.summary(PRO_BONO, "partner_firm", stats, weight=pro_bono_count("cases", period, one_firm=True), where=where, params=params)
-numeric = time.numeric
+st.caption(f"Period: **{period.label}**" + (f". {note}." if (note := partial_note(period)) else ""))
 if not_available(ctx, "Pro bono time", "pro_bono_hours"):
     pass  # the sentence it showed says why
-elif len(numeric):
-    hours = frame_for(time, ctx.scope).rename(columns={"n": "cases_with_time"})
-    hours["hours_per_case"] = cells(numeric["hours"] / numeric["n"], time, ctx.scope, decimals=1, hidden_as=time.display["hours"])
-    for column in ("hours", "value_usd", "hours_per_attorney"):
-        if column in numeric:
-            hours[column] = cells(numeric[column], time, ctx.scope, decimals=0 if column == "value_usd" else 1,
-                                  hidden_as=time.display[column], prefix="$" if column == "value_usd" else "")
-    show_frame(hours, "pro bono time by firm", caption=(
-        "Value of donated time = hours × the hourly rate the program sets for donated time."
-        + (" Hours per attorney = hours ÷ attorneys who logged time." if "hours_per_attorney" in numeric else "")))
-    by_firm = numeric.set_index("partner_firm")[["hours"]]
-    show_chart(charts.stacked_bars(by_firm, words=words(), x_title="firm", y_title="hours", title="Pro bono hours by firm",
-                                   horizontal=True),
-               by_firm, "pro bono hours by firm")
+if ctx.is_manager and not ctx.one_firm:
+    comparison(ctx, period)
 else:
-    nothing_matches(ctx, "pro bono time entries", PRO_BONO)
+    if ctx.scope.firm:
+        st.caption(f"Your firm: **{ctx.scope.firm}**.")
+    elif not ctx.one_firm:
+        st.caption("All partner firms together: the comparison of firms is shown to program managers only.")
+    tiles(ctx, period)
 
-st.subheader("Cases by firm")
-start, end = period.bounds()
-where, params = ctx.filters.where("fct_cases", "referral_date IS NOT NULL AND intake_date <= $end AND (closed_date IS NULL OR closed_date >= $start)",
-                                  {"start": start, "end": end})
-cases = ctx.data.aggregate("fct_cases", "partner_firm", "case_status", where=where, params=params)
-if not_available(ctx, "Referred cases by firm", "cases_referred"):
-    pass  # the sentence it showed says why
-elif has_rows(cases):
-    show_frame(frame_for(cases, ctx.scope, "partner_firm"), "cases by firm", caption="Referred cases open at some time in the period.")
-else:
-    nothing_matches(ctx, "referred cases", "fct_cases")
-
-st.subheader("Motion outcomes by firm")
+st.subheader(f"Motion outcomes{' by firm' if ctx.is_manager and not ctx.one_firm else ''}")
 on_decision, p_decision = period.condition("decision_quarter")
 where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
-outcomes = ctx.data.aggregate("fct_motions", "partner_firm", "outcome", where=where, params=params)
+by_firm = ctx.is_manager and not ctx.one_firm
+outcomes = ctx.data.aggregate("fct_motions", "partner_firm" if by_firm else "outcome", "outcome" if by_firm else None,
+                              where=where, params=params)
 if not_available(ctx, "Decided motions by firm", "motions_decided"):
     pass  # the sentence it showed says why
 elif has_rows(outcomes):
-    show_chart(charts.stacked_bars(outcomes.numeric, words=words(), x_title="firm", y_title="motions decided",
-                                   title="Decided motions by firm", horizontal=True), outcomes.numeric, "decided motions by firm")
-    show_frame(frame_for(outcomes, ctx.scope, "partner_firm"), "motion outcomes by firm", caption="Decided motions, in the quarter of the decision.")
+    show_frame(frame_for(outcomes, ctx.scope, "partner_firm" if by_firm else "outcome"), "motion outcomes",
+               coded=() if by_firm else ("outcome",), caption="Decided motions, in the quarter of the decision.")
 else:
     nothing_matches(ctx, "decided motions", "fct_motions")
-ignored_note(ctx, PRO_BONO, "fct_cases")
+ignored_note(ctx, "mart_dashboard_pro_bono", "fct_motions", REMOVAL)
 suppression_note(ctx)
