@@ -32,8 +32,32 @@ if ctx.scope.role is Role.PARTNER:
     st.info("Grant reports cover every partner firm: they are available to program managers and funders.")
     st.stop()
 
+def _grants_file() -> tuple[Path | None, str]:
+    """The grants file to read, and a sentence to show above the report. Right after the quick
+    start there is no config/grants.yml: a program manager then sees the example grants, told how
+    to add their own; anyone else is told that no grant is configured."""
+    configured = settings().grants_file
+    if configured.exists():
+        return configured, ""
+    example = settings().project_root / "config" / "grants.example.yml"
+    default = settings().project_root / "config" / "grants.yml"
+    how = (f"copy {example.relative_to(settings().project_root)} to {default.relative_to(settings().project_root)} and "
+           "put in your grants (fields: docs/reports.md)" if configured == default else
+           f"create {configured} (the grants file the settings name, PCR_GRANTS_FILE) from {example}")
+    if ctx.scope.role is Role.PROGRAM_MANAGER and example.exists():
+        return example, f"These are the example grants: to report on your own, {how}."
+    return None, f"No grants are configured yet: to add one, {how}." if ctx.scope.role is Role.PROGRAM_MANAGER else \
+        "No grants are configured yet: ask the program manager."
+
+
+grants_path, grants_note = _grants_file()
+if grants_path is None:
+    st.info(grants_note)
+    st.stop()
+if grants_note:
+    st.info(grants_note, icon=":material/lightbulb:")
 try:
-    grants = load_grants(settings().grants_file)
+    grants = load_grants(grants_path)
 except GrantConfigError as problem:
     st.error(str(problem))
     st.stop()
