@@ -19,16 +19,50 @@
     median_survival_times of the confidence interval): lower = first t where the lower band
     reaches 0.5, upper = first t where the upper band does (NULL: not reached yet). -#}
 {% macro create_kaplan_meier_macros() %}
+    {{ return(adapter.dispatch('create_kaplan_meier_macros', 'pcr')()) }}
+{% endmacro %}
+
+{% macro duckdb__create_kaplan_meier_macros() %}
 create schema if not exists intermediate;
 create or replace macro intermediate.kaplan_meier_curve(units) as table
+    {{ kaplan_meier_curve_sql('query_table(units)') }};
+create or replace macro intermediate.kaplan_meier_quantiles(curve) as table
+    {{ kaplan_meier_quantiles_sql('query_table(curve)') }};
+{% endmacro %}
+
+{#- PostgreSQL has no table macros: the marts run the same SQL inline (kaplan_meier_curve() and
+    kaplan_meier_quantiles() below); the build needs only the product aggregate it lacks. -#}
+{% macro default__create_kaplan_meier_macros() %}
+create schema if not exists intermediate;
+{{ create_product_aggregate() }}
+{% endmacro %}
+
+{#- The curve / the quantiles of a relation (a model's CTE), as a query. -#}
+{% macro kaplan_meier_curve(units) %}
+    {{ return(adapter.dispatch('kaplan_meier_curve', 'pcr')(units)) }}
+{% endmacro %}
+
+{% macro duckdb__kaplan_meier_curve(units) %}select * from intermediate.kaplan_meier_curve({{ units }}){% endmacro %}
+
+{% macro default__kaplan_meier_curve(units) %}select * from ({{ kaplan_meier_curve_sql(units) }}) as curve{% endmacro %}
+
+{% macro kaplan_meier_quantiles(curve) %}
+    {{ return(adapter.dispatch('kaplan_meier_quantiles', 'pcr')(curve)) }}
+{% endmacro %}
+
+{% macro duckdb__kaplan_meier_quantiles(curve) %}select * from intermediate.kaplan_meier_quantiles({{ curve }}){% endmacro %}
+
+{% macro default__kaplan_meier_quantiles(curve) %}select * from ({{ kaplan_meier_quantiles_sql(curve) }}) as quantiles{% endmacro %}
+
+{% macro kaplan_meier_curve_sql(units) %}
     with time_points as (
         select
             measure, dimension, dimension_value,
             duration_days as t_days,
             count(*) filter (where is_event) as events,
             count(*) filter (where not is_event) as censored
-        from query_table(units)
-        group by all
+        from {{ units }}
+        group by measure, dimension, dimension_value, duration_days
     ),
 
     at_risk as (
@@ -50,9 +84,9 @@ create or replace macro intermediate.kaplan_meier_curve(units) as table
             at_risk,
             events,
             censored,
-            product(1 - events / at_risk) over cumulative as survival,
+            {{ product_aggregate() }}(1 - {{ as_double('events') }} / at_risk) over cumulative as survival,
             -- d = n makes the term infinite; S is 0 from there on and the band is set to 0 below.
-            sum(case when events < at_risk then events / (at_risk * (at_risk - events)) else 0 end) over cumulative
+            sum(case when events < at_risk then {{ as_double('events') }} / (at_risk * (at_risk - events)) else 0 end) over cumulative
                 as greenwood,
             bool_or(events >= at_risk and events > 0) over cumulative as reached_zero
         from at_risk
@@ -74,14 +108,16 @@ create or replace macro intermediate.kaplan_meier_curve(units) as table
             when survival >= 1 then 1.0
             else exp(-exp(ln(-ln(survival)) - 1.959963984540054 * sqrt(greenwood) / abs(ln(survival))))
         end as survival_upper
-    from estimate;
-create or replace macro intermediate.kaplan_meier_quantiles(curve) as table
+    from estimate
+{% endmacro %}
+
+{% macro kaplan_meier_quantiles_sql(curve) %}
     select
         measure, dimension, dimension_value,
         min(t_days) filter (where survival <= 0.5 + 1e-9) as km_median_days,
         min(t_days) filter (where survival <= 0.25 + 1e-9) as km_p75_days,
         min(t_days) filter (where survival_lower <= 0.5 + 1e-9) as km_median_lower_days,
         min(t_days) filter (where survival_upper <= 0.5 + 1e-9) as km_median_upper_days
-    from query_table(curve)
-    group by all;
+    from {{ curve }}
+    group by measure, dimension, dimension_value
 {% endmacro %}

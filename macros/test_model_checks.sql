@@ -26,17 +26,17 @@ expectations/inventory.py lists these rules as the assertions they are.
 {%- endif -%}
 {%- set head = "select '" ~ column ~ "' as failing_column, '" ~ kind ~ "' as failing_rule, cast(" ~ column ~ " as varchar) as failing_value, count(*) as failing_rows from (select * from " ~ model ~ ") as checked" -%}
 {%- if kind == 'not_null' -%}
-  {%- do branches.append(head ~ " where " ~ column ~ " is null group by all") -%}
+  {%- do branches.append(head ~ " where " ~ column ~ " is null group by 3") -%}
 {%- elif kind == 'unique' -%}
-  {%- do branches.append(head ~ " where " ~ column ~ " is not null group by all having count(*) > 1") -%}
+  {%- do branches.append(head ~ " where " ~ column ~ " is not null group by 3 having count(*) > 1") -%}
 {%- elif kind == 'non_negative' -%}
-  {%- do branches.append(head ~ " where " ~ column ~ " < 0 group by all") -%}
+  {%- do branches.append(head ~ " where " ~ column ~ " < 0 group by 3") -%}
 {%- elif kind == 'accepted_values' -%}
   {%- set listed = [] -%}
   {%- for value in argument -%}{%- do listed.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}{%- endfor -%}
-  {%- do branches.append(head ~ " where " ~ column ~ " not in (" ~ listed | join(', ') ~ ") group by all") -%}
+  {%- do branches.append(head ~ " where " ~ column ~ " not in (" ~ listed | join(', ') ~ ") group by 3") -%}
 {%- elif kind == 'relationships' -%}
-  {%- do branches.append(head ~ " where " ~ column ~ " is not null and not exists (select 1 from " ~ argument['to'] ~ " as parent where parent." ~ argument['field'] ~ " = checked." ~ column ~ ") group by all") -%}
+  {%- do branches.append(head ~ " where " ~ column ~ " is not null and not exists (select 1 from " ~ argument['to'] ~ " as parent where parent." ~ argument['field'] ~ " = checked." ~ column ~ ") group by 3") -%}
 {%- else -%}
   {{ exceptions.raise_compiler_error("model_checks on " ~ model ~ ": column " ~ column ~ " has an unknown rule '" ~ kind ~ "' (not_null, unique, non_negative, accepted_values, relationships)") }}
 {%- endif -%}

@@ -37,7 +37,8 @@ class BuildResult:
     error: str | None = None
 
 
-def parse(db: Path, settings: Settings, dbt_vars: str | None = None, work_dir: Path | None = None):
+def parse(db: Path, settings: Settings, dbt_vars: str | None = None, work_dir: Path | None = None,
+          target: str = "default"):
     """`dbt parse` of the project for a build on `db`: the manifest to hand to build(). It never
     opens the database, so it can run while something else writes to it. Raises DbtFailed when
     dbt cannot parse the project.
@@ -50,9 +51,11 @@ def parse(db: Path, settings: Settings, dbt_vars: str | None = None, work_dir: P
     from dbt.cli.main import dbtRunner  # slow import: only when dbt actually runs
 
     db, work_dir = Path(db).resolve(), work_dir or settings.data_dir / "dbt"
-    with _saved_parse(db, dbt_vars, work_dir / "target", settings), \
+    saved_as = db if target == "default" else db.with_name(f"{db.name}.{target}")  # a parse per target
+    with _saved_parse(saved_as, dbt_vars, work_dir / "target", settings), \
             _profiles_dir(Path(db.name), work_dir, settings) as profiles:
-        outcome = dbtRunner().invoke(["parse", *_common_args(work_dir, profiles, dbt_vars, settings), "--quiet"])
+        outcome = dbtRunner().invoke(["parse", *_common_args(work_dir, profiles, dbt_vars, settings), "--quiet",
+                                      "--target", target])
     if not outcome.success:
         raise DbtFailed(f"dbt could not parse the project: {outcome.exception or 'see ' + str(work_dir / 'logs')}")
     return outcome.result
@@ -73,12 +76,15 @@ def build(
     quiet: bool = False,
     log_level_file: str | None = None,
     on_node_done: Callable[[int, int], None] | None = None,
+    target: str = "default",
 ) -> BuildResult:
     """Run `dbt build` against `db` and say which nodes failed. `manifest`: from parse() with the
     same arguments (else parsed here first).
     `exclude_resource_types`, `quiet` and `log_level_file` are dbt's flags of those names.
     `on_node_done(done, total)` hears of each node dbt finishes (from dbt's worker threads);
-    `total` counts the project's nodes of the types built, all of them without `select`."""
+    `total` counts the project's nodes of the types built, all of them without `select`.
+    `target`: "default" (DuckDB, `db`) or POSTGRES_TARGET (settings.postgres; `db` only names
+    the saved parse)."""
     from dbt.cli.main import dbtRunner  # slow import: only when a build actually runs
 
     work_dir = work_dir or settings.data_dir / "dbt"
@@ -86,7 +92,7 @@ def build(
     db.parent.mkdir(parents=True, exist_ok=True)
     if manifest is None:
         try:
-            manifest = parse(db, settings, dbt_vars, work_dir)
+            manifest = parse(db, settings, dbt_vars, work_dir, target)
         except DbtFailed as e:
             return BuildResult(False, error=str(e))
     # dbt-duckdb (keep_open: false, so the file is released after the build) closes the database
@@ -95,12 +101,12 @@ def build(
     # database instance, so holding one connection for the whole build keeps that instance open
     # in between; closing it afterwards releases it.
     try:
-        held = duckdb.connect(str(db))
+        held = None if target == POSTGRES_TARGET else duckdb.connect(str(db))
     except duckdb.Error as e:  # e.g. locked by another process: say so, as dbt would have
         return BuildResult(False, error=f"cannot open {db}: {e}")
     try:
         with _profiles_dir(db, work_dir, settings) as profiles:
-            args = ["build", *_common_args(work_dir, profiles, dbt_vars, settings)]
+            args = ["build", *_common_args(work_dir, profiles, dbt_vars, settings), "--target", target]
             if select:
                 args += ["--select", *select]
             args += [flag for kind in exclude_resource_types for flag in ("--exclude-resource-type", kind)]
@@ -109,7 +115,8 @@ def build(
             callbacks = [] if on_node_done is None else [_node_counter(manifest, exclude_resource_types, on_node_done)]
             outcome = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(args)
     finally:
-        held.close()
+        if held is not None:
+            held.close()
     results = getattr(outcome.result, "results", None) or []
     failed = [r.node.unique_id for r in results if str(r.status).lower() in FAILED_STATUSES]
     skipped = sum(1 for r in results if str(r.status).lower() == "skipped")
@@ -157,7 +164,23 @@ def profile(db: Path, settings: Settings) -> dict:
         # Above the limit DuckDB spills to <database>.tmp beside the file instead of taking
         # most of the machine's memory.
         "settings": {"memory_limit": settings.memory_limit},
-    }}}}
+    }, **_postgres_output(settings)}}}
+
+
+POSTGRES_TARGET = "postgres"
+
+
+def _postgres_output(settings: Settings) -> dict:
+    """dbt-postgres's output, when the settings name a PostgreSQL database (docs/postgres.md).
+    The password is rendered by dbt from PGPASSWORD when it connects (or libpq reads
+    ~/.pgpass), so the profile written to disk never holds it."""
+    pg = settings.postgres
+    if pg is None:
+        return {}
+    return {POSTGRES_TARGET: {
+        "type": "postgres", "host": pg.host, "port": pg.port, "user": pg.user, "dbname": pg.dbname,
+        "password": "{{ env_var('PGPASSWORD', '') }}", "schema": "public", "threads": settings.dbt_threads,
+    }}
 
 
 @contextmanager

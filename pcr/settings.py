@@ -16,16 +16,38 @@ reads a `PCR_*` variable: a package receives a path, a key file or a limit as an
 | PCR_SECRETS_FILE | secrets_file | none (Streamlit's own `.streamlit/secrets.toml`) |
 | PCR_MEMORY_LIMIT | memory_limit | `1GB` |
 | PCR_DBT_THREADS | dbt_threads | `2` |
+| PGHOST, PGPORT, PGUSER, PGDATABASE | postgres | none (no PostgreSQL target; docs/postgres.md) |
+
+A PostgreSQL password is no setting: dbt's profile reads `PGPASSWORD` when it connects, and
+libpq reads `~/.pgpass`, so no file pcr writes holds it.
 """
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class PostgresConnection:
+    """Where dbt's `postgres` target builds (libpq's PG* variables), without the password."""
+    host: str
+    port: int
+    user: str
+    dbname: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PostgresConnection | None:
+        if not env.get("PGDATABASE"):
+            return None
+        # libpq's own defaults: Debian's socket directory, the user running the process.
+        return cls(host=env.get("PGHOST") or "/var/run/postgresql", port=int(env.get("PGPORT") or 5432),
+                   user=env.get("PGUSER") or getpass.getuser(), dbname=env["PGDATABASE"])
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,8 @@ class Settings:
     RAM; above it, it spills to `<database>.tmp` beside the file."""
     dbt_threads: int = 2
     """dbt's threads: models built at the same time, each one DuckDB connection."""
+    postgres: PostgresConnection | None = None
+    """dbt's `postgres` target, when PGDATABASE is set."""
     kill_at_for_tests: str | None = None
     """A publish step at which the process kills itself (the atomic-publish tests)."""
 
@@ -84,6 +108,7 @@ class Settings:
             secrets_file=path("PCR_SECRETS_FILE", None),
             memory_limit=env.get("PCR_MEMORY_LIMIT") or "1GB",
             dbt_threads=int(env.get("PCR_DBT_THREADS") or 2),
+            postgres=PostgresConnection.from_env(env),
             kill_at_for_tests=env.get("PCR_TEST_KILL_AT") or None,
         )
 
@@ -101,4 +126,7 @@ class Settings:
             "PCR_SECRETS_FILE": self.secrets_file, "PCR_MEMORY_LIMIT": self.memory_limit,
             "PCR_DBT_THREADS": self.dbt_threads,
         }
+        if self.postgres is not None:
+            values.update(PGHOST=self.postgres.host, PGPORT=self.postgres.port, PGUSER=self.postgres.user,
+                          PGDATABASE=self.postgres.dbname)
         return {name: str(value) for name, value in values.items() if value is not None}

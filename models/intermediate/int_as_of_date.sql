@@ -17,5 +17,5 @@ from (
     union all select decision_date from {{ ref('stg_motions') }}
     union all select event_date from {{ ref('stg_immigration_events') }}
     union all select entry_date from {{ ref('stg_time_entries') }}
-)
+) as recorded_dates
 {% endif %}

@@ -6,6 +6,6 @@ select
     cs.case_id,
     coalesce(p.client_id, cs.client_id) as client_id,
     cs.client_id as exported_client_id,
-    cs.* exclude (case_id, client_id)
+    {{ star_except(ref('stg_cases'), 'cs', ['case_id', 'client_id']) }}
 from {{ ref('stg_cases') }} cs
 left join {{ ref('int_client_persons') }} p on p.exported_client_id = cs.client_id

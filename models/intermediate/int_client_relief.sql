@@ -18,20 +18,30 @@ conviction_summary as (
 -- Earliest granted, immigration-effective relief that still stands (latest motion of its chain).
 first_relief as (
     select client_id, motion_id, decision_date
-    from {{ ref('int_motion_relief') }}
-    where is_chain_final and is_immigration_effective
-    qualify row_number() over (partition by client_id order by decision_date, motion_id) = 1
+    from (
+        select
+            client_id, motion_id, decision_date,
+            row_number() over (partition by client_id order by decision_date, motion_id) as relief_rank
+        from {{ ref('int_motion_relief') }}
+        where is_chain_final and is_immigration_effective
+    ) as ranked
+    where relief_rank = 1
 ),
 
 -- Latest motion still standing, used to place a client without relief in a county and firm.
 latest_motion as (
     select client_id, motion_id
-    from {{ ref('int_motion_relief') }}
-    where is_chain_final
-    qualify row_number() over (
-        partition by client_id
-        order by coalesce(decision_date, filing_date) desc nulls last, motion_id desc
-    ) = 1
+    from (
+        select
+            client_id, motion_id,
+            row_number() over (
+                partition by client_id
+                order by coalesce(decision_date, filing_date) desc nulls last, motion_id desc
+            ) as motion_rank
+        from {{ ref('int_motion_relief') }}
+        where is_chain_final
+    ) as ranked
+    where motion_rank = 1
 ),
 
 open_work as (

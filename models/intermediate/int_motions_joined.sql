@@ -23,9 +23,9 @@ select
     cv.conviction_date,
     cv.removal_ground as conviction_is_removal_ground,
     -- The motion's own recorded columns as staged, filing_date to disposition_after_vacatur.
-    m.* exclude (motion_id, conviction_id, vehicle, load_id),
+    {{ star_except(ref('stg_motions'), 'm', ['motion_id', 'conviction_id', 'vehicle', 'load_id']) }},
     -- Its place in its re-filing chain (int_motion_chains).
-    ch.* exclude (motion_id)
+    {{ star_except(ref('int_motion_chains'), 'ch', ['motion_id']) }}
 from {{ ref('stg_motions') }} m
 join {{ ref('stg_convictions') }} cv using (conviction_id)
 join {{ ref('int_cases') }} cs on cs.case_id = cv.case_id

@@ -8,7 +8,7 @@ select
     count(*) as exported_client_ids,
     min(c.intake_date) as intake_date,
     {% for column in earliest_recorded %}
-    first(c.{{ column }} order by c.intake_date, c.client_id) filter (where c.{{ column }} is not null) as {{ column }},
+    {{ first_recorded('c.' ~ column, 'c.intake_date, c.client_id') }} as {{ column }},
     {% endfor %}
     bool_or(c.in_removal_proceedings) as in_removal_proceedings,
     bool_or(c.final_removal_order) as final_removal_order,

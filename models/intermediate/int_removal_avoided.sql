@@ -28,10 +28,15 @@ usable_outcomes as (
 
 deciding_event as (
     select *
-    from usable_outcomes
-    qualify row_number() over (
-        partition by client_id order by event_date desc, same_day_precedence, event_id
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by client_id order by event_date desc, same_day_precedence, event_id
+            ) as outcome_rank
+        from usable_outcomes
+    ) as ranked
+    where outcome_rank = 1
 )
 
 select

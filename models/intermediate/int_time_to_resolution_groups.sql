@@ -10,4 +10,4 @@ from (
          'partner_firm': "coalesce(partner_firm, '(none)')",
          'intake_cohort': "coalesce(cast(intake_cohort as varchar), '(none)')"}
     ) }}
-)
+) as grouped

@@ -9,7 +9,7 @@ with as_of as (
 motions as (
     select
         *,
-        year(case_intake_date) as intake_cohort,
+        {{ year_of('case_intake_date') }} as intake_cohort,
         case when is_decided then decision_date end as decided_on,
         case when outcome = 'withdrawn' then decision_date end as withdrawn_on
     from {{ ref('int_motion_relief') }}
@@ -60,20 +60,24 @@ starts as (
 )
 
 select
-    s.measure,
-    s.unit_type,
-    s.unit_id,
-    s.vehicle,
-    s.county,
-    s.partner_firm,
-    s.intake_cohort,
-    s.start_date,
-    coalesce(s.event_on <= a.as_of_date, false) as is_event,
-    case
-        when s.event_on <= a.as_of_date then s.event_on
-        else least(coalesce(s.censored_on, a.as_of_date), a.as_of_date)
-    end as end_date,
-    date_diff('day', s.start_date, end_date) as duration_days
-from starts s
-cross join as_of a
-where s.start_date <= a.as_of_date
+    *,
+    {{ dbt.datediff('start_date', 'end_date', 'day') }} as duration_days
+from (
+    select
+        s.measure,
+        s.unit_type,
+        s.unit_id,
+        s.vehicle,
+        s.county,
+        s.partner_firm,
+        s.intake_cohort,
+        s.start_date,
+        coalesce(s.event_on <= a.as_of_date, false) as is_event,
+        case
+            when s.event_on <= a.as_of_date then s.event_on
+            else least(coalesce(s.censored_on, a.as_of_date), a.as_of_date)
+        end as end_date
+    from starts s
+    cross join as_of a
+    where s.start_date <= a.as_of_date
+) as units

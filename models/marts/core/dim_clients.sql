@@ -3,7 +3,7 @@ select
     c.client_id,
     c.exported_client_ids,
     c.intake_date,
-    year(c.intake_date) as intake_cohort,
+    {{ year_of('c.intake_date') }} as intake_cohort,
     c.age_at_intake,
     -- Bands rather than single years for anything published by age: a single year of age
     -- beside county and language narrows a group quickly (CHHS de-identification guidelines).

@@ -7,7 +7,8 @@ with convictions as (
         {%- for counted in ['motions', 'motions_filed', 'motions_decided', 'motions_granted', 'standing_motions_undecided'] %}
         cast(sum({{ counted }}) as bigint) as {{ counted }},
         {%- endfor %}
-        max(last_decision_date) as last_decision_date,
+        case when sum(motions_decided) > 0 and sum(standing_motions_undecided) = 0 then max(last_decision_date) end
+            as state_court_resolution_date,
         bool_or(involves_confidential_survivor_vehicle) as involves_confidential_survivor_vehicle
     from {{ ref('int_conviction_status') }}
     group by 1
@@ -27,7 +28,7 @@ select
     cs.client_id,
     cs.exported_client_id,
     cs.intake_date,
-    year(cs.intake_date) as intake_cohort,
+    {{ year_of('cs.intake_date') }} as intake_cohort,
     {{ quarter_label('cs.intake_date') }} as intake_quarter,
     cs.eligibility,
     cs.eligibility_date,
@@ -37,11 +38,10 @@ select
     cs.case_status,
     cs.closed_date,
     {{- counts_or_zero('cv', ['convictions', 'motions', 'motions_filed', 'motions_decided', 'motions_granted']) }},
-    case when cv.motions_decided > 0 and cv.standing_motions_undecided = 0 then cv.last_decision_date end
-        as state_court_resolution_date,
-    date_diff('day', cs.referral_date, state_court_resolution_date) as days_referral_to_decision,
-    date_diff('day', cs.intake_date, state_court_resolution_date) as days_intake_to_decision,
-    date_diff('day', io.relief_date, io.deciding_event_date) as days_decision_to_immigration_outcome,
+    cv.state_court_resolution_date,
+    {{ dbt.datediff('cs.referral_date', 'cv.state_court_resolution_date', 'day') }} as days_referral_to_decision,
+    {{ dbt.datediff('cs.intake_date', 'cv.state_court_resolution_date', 'day') }} as days_intake_to_decision,
+    {{ dbt.datediff('io.relief_date', 'io.deciding_event_date', 'day') }} as days_decision_to_immigration_outcome,
     coalesce(cv.involves_confidential_survivor_vehicle, false) as involves_confidential_survivor_vehicle
 from {{ ref('int_cases') }} cs
 left join convictions cv using (case_id)

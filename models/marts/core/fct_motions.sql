@@ -48,10 +48,10 @@ select
     m.superseded_by_motion_id,
     m.is_superseded,
     m.is_chain_final,
-    case when m.is_decided then date_diff('day', m.referral_date, m.decision_date) end as days_referral_to_decision,
-    case when m.is_decided then date_diff('day', m.case_intake_date, m.decision_date) end as days_intake_to_decision,
-    case when m.is_decided then date_diff('day', m.filing_date, m.decision_date) end as days_filing_to_decision,
+    case when m.is_decided then {{ dbt.datediff('m.referral_date', 'm.decision_date', 'day') }} end as days_referral_to_decision,
+    case when m.is_decided then {{ dbt.datediff('m.case_intake_date', 'm.decision_date', 'day') }} end as days_intake_to_decision,
+    case when m.is_decided then {{ dbt.datediff('m.filing_date', 'm.decision_date', 'day') }} end as days_filing_to_decision,
     case when r.deciding_motion_id = m.motion_id
-        then date_diff('day', m.decision_date, r.deciding_event_date) end as days_decision_to_immigration_outcome
+        then {{ dbt.datediff('m.decision_date', 'r.deciding_event_date', 'day') }} end as days_decision_to_immigration_outcome
 from {{ ref('int_motion_relief') }} m
 left join {{ ref('int_removal_avoided') }} r on r.deciding_motion_id = m.motion_id

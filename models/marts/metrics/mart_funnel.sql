@@ -25,7 +25,7 @@ cases as (
     select
         cs.case_id,
         cs.client_id,
-        cast(year(cs.intake_date) as varchar) as intake_cohort,
+        cast({{ year_of('cs.intake_date') }} as varchar) as intake_cohort,
         cs.eligibility = 'eligible' as is_eligible,
         cs.referral_date is not null as is_referred,
         coalesce(m.has_filed, false) as has_filed,
@@ -68,8 +68,8 @@ reached as (
         from reached
         where {{ unit }}_id is not null
         group by grouping sets ((intake_cohort, {{ unit }}_id), ({{ unit }}_id))
-    )
-    group by all
+    ) as furthest
+    group by cohort, last_step
 ),
 {% endfor %}
 
@@ -94,6 +94,6 @@ counted as (
 
 select
     *,
-    cases / nullif(lag(cases) over (partition by intake_cohort order by step_order), 0) as conversion_from_previous,
-    cases / nullif(first_value(cases) over (partition by intake_cohort order by step_order), 0) as conversion_from_screened
+    {{ as_double('cases') }} / nullif(lag(cases) over (partition by intake_cohort order by step_order), 0) as conversion_from_previous,
+    {{ as_double('cases') }} / nullif(first_value(cases) over (partition by intake_cohort order by step_order), 0) as conversion_from_screened
 from counted

@@ -53,5 +53,5 @@ totals as (
 
 select
     *,
-    motions_granted / nullif(motions_decided, 0) as grant_rate
+    {{ as_double('motions_granted') }} / nullif(motions_decided, 0) as grant_rate
 from totals

@@ -38,7 +38,7 @@ select
     attorneys_participating::bigint as attorneys_participating,
     cases_with_time::bigint as cases_with_time,
     value_usd,
-    hours / nullif(cases_with_time, 0) as hours_per_case,
-    hours / nullif(attorneys_participating, 0) as hours_per_attorney,
+    {{ as_double('hours') }} / nullif(cases_with_time, 0) as hours_per_case,
+    {{ as_double('hours') }} / nullif(attorneys_participating, 0) as hours_per_attorney,
     {{ var('pro_bono_hourly_rate') }} as hourly_rate_usd
 from totals

@@ -7,8 +7,9 @@ select
     m.vehicle,
     m.county,
     coalesce(m.partner_firm, '(none)') as partner_firm,
-    any_value(tx.recognition_class) as vehicle_recognition_class,
-    any_value(tx.is_confidential_survivor_vehicle) as is_confidential_survivor_vehicle,
+    -- One taxonomy row per vehicle, so each group holds one value of these.
+    min(tx.recognition_class) as vehicle_recognition_class,
+    bool_and(tx.is_confidential_survivor_vehicle) as is_confidential_survivor_vehicle,
     count(*) as motions_granted,
     count(*) filter (where is_vacatur_granted) as vacaturs_granted,
     count(*) filter (where is_vacatur_granted and effective_recognition_class = 'vacatur_recognized') as vacaturs_recognized,

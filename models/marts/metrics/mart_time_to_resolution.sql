@@ -8,9 +8,9 @@ with counts as (
         count(*) as units,
         count(*) filter (where is_event) as events,
         count(*) filter (where not is_event) as censored,
-        median(duration_days) filter (where is_event) as closed_only_median_days
+        {{ median_where('duration_days', 'is_event') }} as closed_only_median_days
     from {{ ref('int_time_to_resolution_groups') }}
-    group by all
+    group by measure, dimension, dimension_value
 ),
 
 km as (
@@ -18,7 +18,7 @@ km as (
 ),
 
 curve as (
-    select * from intermediate.kaplan_meier_quantiles(km)
+    {{ kaplan_meier_quantiles('km') }}
 )
 
 select

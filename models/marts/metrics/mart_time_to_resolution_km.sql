@@ -5,4 +5,4 @@ with units as (
     from {{ ref('int_time_to_resolution_groups') }}
 )
 
-select * from intermediate.kaplan_meier_curve(units)
+{{ kaplan_meier_curve('units') }}

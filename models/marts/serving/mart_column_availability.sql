@@ -33,10 +33,7 @@ with current_values as (
             else regexp_replace(stored, '_hash$', '')
         end as column_name,
         n as current_values
-    from (
-        unpivot (select load_id, count(columns(* exclude (load_id))) from {{ ref('stg_' ~ t) }} group by load_id)
-        on columns(* exclude (load_id)) into name stored value n
-    )
+    from ({{ values_per_load_column(ref('stg_' ~ t)) }}) as counted_values
     {{ "union all" if not loop.last }}
     {% endfor %}
 ),

@@ -16,10 +16,10 @@ with cases as (
 select
     partner_firm,
     case_status,
-    cast(date_trunc('quarter', intake_date) as date) as intake_quarter_start,
-    cast(date_trunc('quarter', closed_date) + interval 3 month - interval 1 day as date) as closed_quarter_end,
+    cast(date_trunc('quarter', cast(intake_date as timestamp)) as date) as intake_quarter_start,
+    cast(date_trunc('quarter', cast(closed_date as timestamp)) + interval '3 month' - interval '1 day' as date) as closed_quarter_end,
     involves_confidential_survivor_vehicle,
     case when not is_clients_only_case then client_id end as client_id,
     count(*) filter (where is_clients_only_case) as clients
 from cases
-group by all
+group by 1, 2, 3, 4, 5, 6

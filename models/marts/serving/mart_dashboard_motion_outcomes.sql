@@ -12,4 +12,4 @@ select
     count(*) as motions
 from {{ ref('fct_motions') }}
 where (outcome <> 'pending' and decision_date is not null) or (outcome = 'pending' and is_filed)
-group by all
+group by 1, 2, 3, 4, 5, 6, 7

@@ -42,11 +42,11 @@ with work as (
             lag({{ id }}) over in_program is null
                 or entry_year is distinct from lag(entry_year) over in_program as is_program_year_first,
             lag({{ id }}) over in_program is null as is_program_first
-        from (select distinct partner_firm, entry_year, entry_quarter, {{ id }} from work where {{ id }} is not null)
+        from (select distinct partner_firm, entry_year, entry_quarter, {{ id }} from work where {{ id }} is not null) as logged
         window
             in_firm as (partition by partner_firm, {{ id }} order by entry_quarter),
             in_program as (partition by {{ id }} order by entry_quarter, partner_firm)
-    )
+    ) as firsts
     group by partner_firm, entry_quarter
 ),
 {% endfor %}

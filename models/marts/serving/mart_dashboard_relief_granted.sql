@@ -12,4 +12,4 @@ select
     count(*) as motions
 from {{ ref('fct_motions') }}
 where is_granted
-group by all
+group by 1, 2, 3, 4, 5, 6, 7
