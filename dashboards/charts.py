@@ -9,7 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from access.disclosure import TOTAL_LABEL
-from reports.vocabulary import colour, series_colour
+from reports.vocabulary import COLOURS, colour, series_colour
 
 # The words of codes come from reports.vocabulary (a page hands them to a chart as ``words``:
 # dashboards.views.common.words()), and so do the colours: one per outcome, class and status on
@@ -63,6 +63,21 @@ def lines(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: str, y_ti
                                     name=label(column, words), connectgaps=False, line_color=colour(column)))
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     return _tidy(figure)
+
+
+def year_against_year(numeric: pd.DataFrame, *, title: str, value_title: str) -> go.Figure:
+    """One row per label (a vehicle), a bar for each year (the columns: this year, then last
+    year), the busiest of this year at the top; hidden numbers (NaN) are not drawn."""
+    data = numeric[(numeric.fillna(0) > 0).any(axis=1)]
+    data = data.iloc[data.iloc[:, 0].fillna(-1).to_numpy().argsort(kind="stable")]  # ascending: the largest drawn on top
+    figure = go.Figure()
+    for column, colour in zip(reversed(list(data.columns)), (COLOURS["last_year"], COLOURS["this_year"])):
+        figure.add_trace(go.Bar(y=[str(v) for v in data.index], x=data[column], orientation="h", name=str(column),
+                                marker_color=colour, hovertemplate=f"%{{y}}, {column}: %{{x:,}}<extra></extra>"))
+    figure.update_layout(title=title, barmode="group", xaxis_title=value_title, yaxis_title="vehicle",
+                         legend_traceorder="reversed")
+    figure.update_yaxes(dtick=1, automargin=True)
+    return _tidy(figure, height=max(260, 120 + 34 * len(data)))
 
 
 def _translucent(hex_colour: str, alpha: float) -> str:

@@ -117,6 +117,11 @@ COLUMNS: dict[str, Term] = {
     "grant_rate": Term("grant rate", "(granted + granted in part) ÷ (granted + granted in part + denied). Withdrawn and "
                                      "pending motions are never in the denominator."),
     "motions": Term("motions", "Motions counted on this row."),
+    "vacaturs (all classes)": Term("vacaturs (all classes)", "Granted vacaturs of every recognition class: recognized, "
+                                                             "uncertain and not recognized."),
+    "all granted relief": Term("all granted relief", "Every granted motion: vacaturs, offense reductions, sentence "
+                                                     "modifications and rehabilitative relief. Not a vacatur count."),
+    "change": Term("change", "This year's number minus last year's."),
     "hours": Term("hours", "Pro bono hours partner-firm attorneys logged."),
     "value_usd": Term("value of donated time", "Hours × the hourly rate the program sets for donated time."),
     "cases_with_time": Term("cases with time", "Distinct cases with pro bono time logged."),
@@ -208,6 +213,8 @@ COLOURS: dict[str, str] = {
     "avoided": _O["blue"], "confirmed": _O["bluish_green"], "projected": _O["sky_blue"],
     "administrative_closure": _O["reddish_purple"], "partial_relief": _O["yellow"],
     "none_yet": "#BBBBBB", "no_effective_relief": "#777777", "not_avoided": _O["vermillion"],
+    # a year against the year before
+    "this_year": _O["blue"], "last_year": "#9CC7E4",
     # measures drawn on their own
     "hours": _O["blue"], "value_usd": _O["bluish_green"], "motions": _O["blue"], "clients": _O["blue"],
 }

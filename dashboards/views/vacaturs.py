@@ -1,14 +1,18 @@
 """Vacaturs by vehicle: outcomes and grant rate per vehicle, granted relief by recognition
 class with offense reductions and sentence modifications beside vacaturs (never added into
-them), and the trend by quarter."""
+them), this year against last year, and the trend by quarter. Vehicles are listed by volume,
+the busiest first."""
 from __future__ import annotations
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, ratio
 from dashboards import charts
-from dashboards.views.common import (show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
-                                     nothing_matches, page_context, show_frame, suppression_note, words)
+from dashboards.views.common import (as_of_date, day_text, show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
+                                     nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words)
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
 
@@ -26,6 +30,25 @@ relief_beside = list(dict.fromkeys("sentence_modification" if code.startswith("s
                                    for code in classes_in_report.of("beside")))
 period = ctx.filters.period
 on_decision, p_decision = period.condition("decision_quarter")
+vocabulary = vocabulary_of_pages()
+
+
+def busiest_first(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Rows by ``by`` (a count, numbers or a funder's text) largest first, the Total row last;
+    a hidden entry ("<11", "withheld") sorts between the shown ones and the zeros, in the
+    table's own order (ranking hidden entries among themselves would tell them apart)."""
+    numbers = pd.to_numeric(frame[by].astype(str).str.replace(",", ""), errors="coerce")
+    is_total = frame.apply(lambda row: TOTAL_LABEL in set(map(str, row.to_numpy())), axis=1)
+    key = numbers.fillna(0.5).where(~is_total, float("-inf"))
+    return frame.iloc[key.to_numpy().argsort(kind="stable")[::-1]]
+
+
+def comparison_years() -> tuple[int, bool]:
+    """The year compared with the one before: the period's calendar year when it is one, else the
+    year the published data runs to; and whether the data stops inside it (a year to date)."""
+    as_of = as_of_date()
+    year = int(period.label) if period.kind == "year" else (as_of or dt.date.today()).year
+    return year, as_of is not None and as_of < dt.date(year, 12, 31)
 
 
 def link_granted_motions(page) -> None:
@@ -49,6 +72,27 @@ def link_granted_motions(page) -> None:
         page.link([("relief", TOTAL_LABEL, c) for c in classes], ("trend", TOTAL_LABEL, kind))
 
 
+def link_years(page, years: dict[str, int]) -> None:
+    """A year's table counts the same granted motions as the trend's quarters of that year when
+    the period covers the whole year, and as the relief table when the period is that year."""
+    trend_by, relief_by = page.interior("trend"), page.interior("relief")
+    for key, year in years.items():
+        year_by = page.interior(key)
+        if year_by.empty:
+            continue
+        whole_year = period.is_all or (period.start <= dt.date(year, 1, 1) and period.end >= dt.date(year, 12, 31))
+        quarters = [q for q in trend_by.index if str(q).startswith(f"{year}-")] if not trend_by.empty else []
+        if whole_year and quarters:
+            for kind in year_by.columns:
+                page.link([("trend", q, kind) for q in quarters if kind in trend_by.columns], (key, TOTAL_LABEL, kind))
+        if period.kind == "year" and period.label == str(year) and not relief_by.empty:
+            for vehicle in year_by.index:
+                for kind in year_by.columns:
+                    classes = [c for c in (vacatur_classes if kind == "vacatur" else [kind]) if c in relief_by.columns]
+                    if vehicle in relief_by.index and classes:
+                        page.link([("relief", vehicle, c) for c in classes], (key, vehicle, kind))
+
+
 # Outcomes in the quarter of the decision; motions still pending in the quarter of filing.
 page = ctx.data.linked()
 where, params = ctx.filters.where(MOTION_OUTCOMES, *period.condition("outcome_quarter"))
@@ -60,7 +104,13 @@ ctx.data.aggregate(RELIEF, "vehicle", "effective_recognition_class", weight="mot
 where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on_decision}", p_decision)
 ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params,
                    into=page, into_key="trend")
+this_year, to_date = comparison_years()
+for key, year in (("this_year", this_year), ("last_year", this_year - 1)):
+    where, params = ctx.filters.where(RELIEF, "decision_quarter BETWEEN $first AND $last",
+                                      {"first": f"{year}-Q1", "last": f"{year}-Q4"})
+    ctx.data.aggregate(RELIEF, "vehicle", "relief_kind", weight="motions", where=where, params=params, into=page, into_key=key)
 link_granted_motions(page)
+link_years(page, {"this_year": this_year, "last_year": this_year - 1})
 published = page.publish()
 outcomes, relief, trend = published["outcomes"], published["relief"], published["trend"]
 
@@ -76,6 +126,7 @@ elif has_rows(outcomes):
     table = frame_for(outcomes, ctx.scope, ["recognition class", "vehicle"])
     table = table[["recognition class", "vehicle", *[c for c in [*OUTCOMES, TOTAL_LABEL] if c in table.columns]]]
     table["grant rate"] = rate.display.reindex(outcomes.numeric.index).to_numpy()
+    table = busiest_first(table, TOTAL_LABEL)
     show_frame(table, "motions by vehicle and outcome", coded=("recognition class",),
                caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
     by_vehicle = charts.interior(numeric).droplevel(0)
@@ -98,12 +149,61 @@ elif has_rows(relief):
     order = ["vehicle", "vacaturs (all classes)", *vacatur_classes, *relief_beside]
     relief_table = relief_table[[c for c in order if c in relief_table.columns]
                                 + sorted(set(relief_table.columns) - set(order) - {"all granted relief"}) + ["all granted relief"]]
+    relief_table = busiest_first(relief_table, "all granted relief")
     show_frame(relief_table, "granted relief by vehicle and class", caption=(
-        "Vacaturs: recognized (defect-based), uncertain (unsettled law), not recognized (Pickering: rehabilitation "
-        "or hardship). Offense reductions, sentence modifications and rehabilitative relief are counted beside "
-        "vacaturs; 'all granted relief' is every granted motion, not a vacatur count."))
+        "Offense reductions, sentence modifications and rehabilitative relief are counted beside vacaturs; "
+        "'all granted relief' is every granted motion, not a vacatur count."))
+    with st.expander("What the recognition classes mean", expanded=True):
+        # The seed's descriptions: a program that re-words a class changes it there (seeds/decision_classes.csv).
+        explained = [*vacatur_classes, *relief_beside]
+        st.markdown("\n".join(f"- **{vocabulary.label(code).capitalize()}**: {vocabulary.help(code)}"
+                               for code in explained if vocabulary.help(code)))
+        st.caption("Immigration authorities honour a vacatur only when it rests on a legal defect (Matter of Pickering); "
+                   "a state-court win and its immigration effect are different facts. docs/glossary.md has the rules.")
 else:
     nothing_matches(ctx, "granted motions", RELIEF)
+
+this_label = f"{this_year} to {day_text(as_of_date())}" if to_date else str(this_year)
+st.subheader(f"This year against last year: vacaturs granted by vehicle, {this_label} and {this_year - 1}")
+st.caption("By the year of the decision, whatever the period chosen in the sidebar (a calendar year chosen there is "
+           "compared with the year before it)." + (f" {this_year} is not over: the data runs to {day_text(as_of_date())}."
+                                                   if to_date else ""))
+current, previous = published["this_year"], published["last_year"]
+if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
+    pass  # the sentence it showed says why
+elif has_rows(current) or has_rows(previous):
+    def year_numbers(table, column: str, rows: list) -> tuple[pd.Series, pd.Series]:
+        """A column of a year's table by vehicle: numbers (NaN when hidden) and what is shown; a
+        vehicle or kind without a granted motion that year is a true zero."""
+        present = table.numeric.index if column in table.numeric.columns else pd.Index([])
+        numeric = pd.Series([table.numeric.at[r, column] if r in present else 0.0 for r in rows], index=rows, dtype=float)
+        if not ctx.scope.suppresses:
+            return numeric, numeric.astype("int64")
+        return numeric, pd.Series([table.display.at[r, column] if r in present else "0" for r in rows], index=rows)
+
+    vehicles = list(dict.fromkeys([*charts.interior(current.numeric).index, *charts.interior(previous.numeric).index]))
+    this_vacaturs, this_shown = year_numbers(current, "vacatur", vehicles + [TOTAL_LABEL])
+    last_vacaturs, last_shown = year_numbers(previous, "vacatur", vehicles + [TOTAL_LABEL])
+    this_all, this_all_shown = year_numbers(current, TOTAL_LABEL, vehicles + [TOTAL_LABEL])
+    last_all, last_all_shown = year_numbers(previous, TOTAL_LABEL, vehicles + [TOTAL_LABEL])
+    both = pd.DataFrame({"vehicle": [*vehicles, TOTAL_LABEL], f"vacaturs {this_label}": this_shown.to_numpy(),
+                         f"vacaturs {this_year - 1}": last_shown.to_numpy()})
+    change = this_vacaturs - last_vacaturs
+    both["change"] = [None if pd.isna(c) else (f"{c:+,.0f}" if ctx.scope.suppresses else int(c)) for c in change]
+    if ctx.scope.suppresses:
+        both["change"] = both["change"].fillna("withheld")
+    both[f"all granted relief {this_label}"] = this_all_shown.to_numpy()
+    both[f"all granted relief {this_year - 1}"] = last_all_shown.to_numpy()
+    both = busiest_first(both, f"vacaturs {this_label}")
+    show_frame(both, "vacaturs this year and last year", caption=(
+        "Vacaturs of every recognition class; 'all granted relief' adds offense reductions, sentence modifications and "
+        "rehabilitative relief, which are never counted as vacaturs."))
+    compared = pd.DataFrame({this_label: this_vacaturs, str(this_year - 1): last_vacaturs}).drop(index=TOTAL_LABEL)
+    show_chart(charts.year_against_year(compared, title=f"Vacaturs granted by vehicle: {this_label} and {this_year - 1}",
+                                        value_title="vacaturs granted (motions)"),
+               compared, "vacaturs this year and last year")
+else:
+    nothing_matches(ctx, f"granted motions in {this_year} or {this_year - 1}", RELIEF, period=False)
 
 st.subheader("Trend by quarter of decision")
 if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
