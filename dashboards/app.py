@@ -35,7 +35,7 @@ PAGES = [
     ("grant_report.py", "Grant reports", ":material/description:"),
 ]
 # Program managers only (not while previewing another role).
-MANAGER_PAGES = [("access_log.py", "Access log", ":material/history:")]
+MANAGER_PAGES = [("access_log.py", "Access log", ":material/history:"), ("data_docs.py", "Data Docs", ":material/rule:")]
 
 
 def _refuse(message: str) -> None:

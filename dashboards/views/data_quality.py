@@ -48,10 +48,9 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         cols[1].metric("Rows loaded", f"{last.rows_loaded:,}")
         cols[2].metric("Rows quarantined", f"{last.rows_quarantined:,}")
         cols[3].metric("Blocking failures / warnings", f"{last.blocking_failures} / {last.warnings}")
-        if last.data_docs:
-            docs = Path(last.data_docs)
-            st.markdown(f"Data Docs of this run: [{docs}]({docs.as_uri() if docs.is_absolute() else docs}) "
-                        "(a local file: open it from this computer)")
+        if last.data_docs and Path(last.data_docs).is_file():
+            st.page_link(str(Path(__file__).with_name("data_docs.py")), label="Data Docs of this run (every check, with examples)",
+                         icon=":material/rule:", query_params={"run": last.run_id})
         show_frame(runs.drop(columns="data_docs"), "recent pipeline runs")
 
         st.subheader("Validation results of the last run")
