@@ -84,6 +84,29 @@ TERMS: dict[str, Term] = {
     "(none)": Term("not recorded", "The export recorded no value for this."),
     "none": Term("no date yet", "No relief and no immigration outcome yet, so no date the status was reached."),
     "Total": Term("Total", "The sum of the rows (or columns)."),
+    # the six export tables (raw.load_manifest.file_kind)
+    "clients": Term("clients"), "cases": Term("cases"), "convictions": Term("convictions"), "motions": Term("motions"),
+    "immigration_events": Term("immigration events"), "time_entries": Term("pro bono time entries"),
+}
+
+# Why ingest quarantined a row (raw.quarantine.rules, ingest/transform.py), in plain words.
+QUARANTINE_RULES: dict[str, Term] = {
+    "missing_required": Term("a required value is blank"),
+    "bad_date": Term("not a date in the layout's format"),
+    "future_date": Term("a date in the future"),
+    "date_order": Term("dates out of order", "A later step dated before an earlier one (e.g. a decision before the filing)."),
+    "decided_without_date": Term("decided without a decision date"),
+    "bad_number": Term("not a number"),
+    "bad_hours": Term("hours not between 0 and 24"),
+    "bad_boolean": Term("not yes or no"),
+    "bad_value": Term("a value the layout's vocabulary does not map"),
+    "unknown_vehicle": Term("a vehicle not in the vehicle taxonomy"),
+    "bad_a_number": Term("not a valid A-number"),
+    "bad_key": Term("not a valid id"),
+    "impossible_age": Term("an impossible age at intake"),
+    "damaged_cell": Term("a damaged cell (a null character)"),
+    "oversized_cell": Term("a cell too long to be a value"),
+    "conflicting_duplicate": Term("the same id twice with different values"),
 }
 
 # Column names the marts and pages use, as a header says them.
@@ -275,6 +298,17 @@ class Vocabulary:
             return self.classes.short_labels[key]
         term = TERMS.get(key) or COLUMNS.get(key)
         return term.label if term else key
+
+    @staticmethod
+    def rule(code) -> str:
+        """A quarantine rule in words (an unknown one with its underscores as spaces)."""
+        term = QUARANTINE_RULES.get(str(code))
+        return term.label if term else str(code).replace("_", " ")
+
+    @staticmethod
+    def check(expectation) -> str:
+        """A Great Expectations check's name in words: expect_column_values_to_be_null -> column values to be null."""
+        return str(expectation).removeprefix("expect_").replace("_", " ")
 
     def header(self, column) -> str:
         """A column's header: its words as a column, else as a code (a column per outcome)."""

@@ -372,7 +372,8 @@ def _column_config(frame: pd.DataFrame) -> dict:
                 header, help=help_text, format="dollar" if column in MONEY_COLUMNS else "localized")
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             dates_only = (frame[column].dropna() == frame[column].dropna().dt.normalize()).all()
-            config[column] = (st.column_config.DateColumn if dates_only else st.column_config.DatetimeColumn)(header, help=help_text)
+            config[column] = (st.column_config.DateColumn(header, help=help_text, format="YYYY-MM-DD") if dates_only
+                              else st.column_config.DatetimeColumn(header, help=help_text, format="YYYY-MM-DD HH:mm"))
         elif pd.api.types.is_bool_dtype(frame[column]):
             config[column] = st.column_config.CheckboxColumn(header, help=help_text)
         else:
@@ -395,14 +396,18 @@ def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) 
     return column.astype(object).where(~empty, missing)
 
 
-def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, coded: tuple[str, ...] = ()) -> None:
+def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, coded: tuple[str, ...] = (),
+               shown_as: dict | None = None) -> None:
     """A table on screen and the same table as a CSV download (cells that would start a
     spreadsheet formula neutralised; the download is recorded in the access log). The columns
-    ``coded`` hold the marts' codes: on screen they read in ``words()``, the download keeps the codes."""
+    ``coded`` hold the marts' codes: on screen they read in ``words()``, the download keeps the codes;
+    ``shown_as`` maps other columns' codes to words on screen (e.g. ``{"rule": vocabulary.rule}``)."""
     shown = frame.copy()
     words_of = vocabulary_of_pages()
     for column in coded:
         shown[column] = shown[column].map(words_of.label)
+    for column, in_words in (shown_as or {}).items():  # codes of their own kind (a quarantine rule, a check)
+        shown[column] = shown[column].map(in_words)
     for column in shown.columns:
         shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
     st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown))

@@ -16,13 +16,14 @@ import streamlit as st
 
 from access.reader import DataUnavailable
 from access.scope import AccessDenied, Role
-from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note
+from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note, vocabulary_of_pages
 from reports.availability import NEEDS
 
 # What links a merged client id to the person's client id (mart_client_links.link_rule).
 LINK_RULES = {"same_a_number": "same A-number"}
 
 ctx = page_context()
+words = vocabulary_of_pages()
 st.title("Data quality")
 raw, pipeline = ctx.access("raw"), ctx.access("pipeline")
 
@@ -59,7 +60,7 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
             "FROM {validation_results} WHERE run_id = $run ORDER BY success, severity, suite, dataset", {"run": last.run_id})
         failed = results[~results.success]
         st.caption(f"{len(results)} expectations, {len(failed)} not met.")
-        show_frame(results, "validation results")
+        show_frame(results, "validation results", coded=("dataset",), shown_as={"expectation": words.check})
 
     st.subheader("Freshness of each source export")
     manifest = raw.query(
@@ -68,7 +69,7 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         "count(*) AS loads, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined "
         "FROM {load_manifest} GROUP BY file_kind ORDER BY file_kind")
     if len(manifest):
-        show_frame(manifest, "source export freshness")
+        show_frame(manifest, "source export freshness", coded=("export",))
     else:
         st.info("No export has been loaded yet.")
 
@@ -99,10 +100,11 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         "SELECT file_kind AS export, rule, count(*) AS rows FROM (SELECT file_kind, unnest(rules) AS rule FROM {quarantine}) "
         "GROUP BY ALL ORDER BY rows DESC, export, rule")
     if len(by_rule):
-        show_frame(by_rule, "quarantined rows by rule", caption="A row broken in several ways counts once per rule.")
+        show_frame(by_rule, "quarantined rows by rule", coded=("export",), shown_as={"rule": words.rule},
+                   caption="A row broken in several ways counts once per rule.")
         with st.expander("Quarantined rows (values as mapped, names, A-numbers and dates of birth redacted)"):
             rows = raw.query("SELECT load_id, source_file, line, file_kind, reason, raw_values FROM {quarantine} ORDER BY load_id, line LIMIT 1000")
-            show_frame(rows, "quarantined rows", caption="The first 1,000 rows.")
+            show_frame(rows, "quarantined rows", coded=("file_kind",), caption="The first 1,000 rows.")
     else:
         st.info("No row has been quarantined: every row read was loaded or was an exact duplicate.")
 
@@ -135,7 +137,8 @@ else:
     try:
         quarantine = raw.aggregate("quarantine", "file_kind")
         if has_rows(quarantine):
-            show_frame(frame_for(quarantine, ctx.scope, "export", "quarantined rows"), "quarantined rows by export")
+            show_frame(frame_for(quarantine, ctx.scope, "export", "rows_quarantined"), "quarantined rows by export",
+                       coded=("export",))
         else:
             st.info("No row has been quarantined: every row read was loaded or was an exact duplicate.")
     except AccessDenied as refusal:

@@ -57,15 +57,20 @@ if drawn and len(charts.interior(quarters)):
                quarters.reindex(columns=drawn), "removal avoided by quarter")
 else:
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
-show_frame(frame_for(by_quarter, ctx.scope, "status_quarter"), "removal avoided by quarter",
-           caption="Quarter 'none': no relief and no outcome yet, so no date the status was reached.")
+def in_status_order(frame, key: str):
+    """The statuses in the order of the glossary (strongest first), not alphabetical."""
+    return frame[[key, *[c for c in STATUSES if c in frame.columns], *[c for c in frame.columns if c not in (key, *STATUSES)]]]
+
+
+show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_quarter"), "status_quarter"), "removal avoided by quarter", coded=("status_quarter",),
+           caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
 
 st.subheader("By county")
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
 show_chart(charts.stacked_bars(county_statuses, words=words(), x_title="county", y_title="clients", title="Status by county",
                                horizontal=True),
            county_statuses, "status by county")
-show_frame(frame_for(by_county, ctx.scope, "county"), "removal avoided by county",
-           caption="County of the conviction of the motion the status rests on; '(none)': no motion places the client in a county.")
+show_frame(in_status_order(frame_for(by_county, ctx.scope, "county"), "county"), "removal avoided by county", coded=("county",),
+           caption="County of the conviction of the motion the status rests on; 'not recorded': no motion places the client in a county.")
 ignored_note(ctx, RELATION)
 suppression_note(ctx)
