@@ -4,8 +4,8 @@ on PostgreSQL from the same loads.
 What is copied is what ingest already wrote: the raw schema holds no name, no date of birth,
 and A-numbers and court case numbers only as keyed hashes (ingest/privacy.py), so nothing here
 decides what may leave; it copies tables as they are, with their DuckDB types mapped onto
-PostgreSQL's. Each table is replaced whole, in one transaction: a reader sees either the
-previous raw schema or the new one.
+PostgreSQL's. Each table's rows are replaced whole, in one transaction: a reader sees either
+the previous raw schema or the new one.
 """
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ _SCALAR_TYPES = {
     "TIMESTAMP WITH TIME ZONE": "timestamptz",
     "JSON": "jsonb",
 }
+# How PostgreSQL's format_type() spells the types above that it spells otherwise.
+_FORMATTED = {"timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
+              "timestamp[]": "timestamp without time zone[]"}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
@@ -100,9 +103,17 @@ def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str) -> int:
     if not columns:
         raise UnsupportedColumn(f"{SCHEMA}.{name}: no such table in the DuckDB file")
     target = f"{SCHEMA}.{_quoted(name)}"
-    ddl = ", ".join(f"{_quoted(c)} {postgres_type(t, f'{SCHEMA}.{name}.{c}')}" for c, t in columns)
-    cursor.execute(f"drop table if exists {target}")
-    cursor.execute(f"create table {target} ({ddl})")
+    wanted = [(c, postgres_type(t, f"{SCHEMA}.{name}.{c}")) for c, t in columns]
+    cursor.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute "
+                   "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum", [target])
+    if cursor.fetchall() == [(c, _FORMATTED.get(t, t)) for c, t in wanted]:
+        # Same columns: emptied in place, so the staging views built on it stay.
+        cursor.execute(f"truncate {target}")
+    else:
+        # A new or changed table: the views built on the old one go with it; the next dbt
+        # build makes them again.
+        cursor.execute(f"drop table if exists {target} cascade")
+        cursor.execute(f"create table {target} ({', '.join(f'{_quoted(c)} {t}' for c, t in wanted)})")
     select = ", ".join(_as_copy_text(c, t) for c, t in columns)
     with tempfile.TemporaryDirectory(prefix="pcr-copy-") as folder:
         csv_path = Path(folder) / f"{name}.csv"
@@ -114,3 +125,30 @@ def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str) -> int:
         with csv_path.open(encoding="utf-8") as rows:
             cursor.copy_expert(f"copy {target} ({column_list}) from stdin with (format csv, null '\\N')", rows)
     return cursor.rowcount
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ingest.postgres DUCKDB_FILE [--dsn ...]`: copy the file's raw schema into the
+    PostgreSQL database libpq connects to (the PG* variables and ~/.pgpass, or --dsn)."""
+    import argparse
+
+    import psycopg2
+
+    parser = argparse.ArgumentParser(prog="python -m ingest.postgres", description=main.__doc__)
+    parser.add_argument("duckdb_file", type=Path, help="a DuckDB file written by `pcr ingest` or `pcr run`")
+    parser.add_argument("--dsn", default="", help="libpq connection string (default: the PG* variables)")
+    args = parser.parse_args(argv)
+    if not args.duckdb_file.is_file():
+        parser.error(f"{args.duckdb_file}: no such file")
+    connection = psycopg2.connect(args.dsn)
+    try:
+        copied = copy_raw_schema(args.duckdb_file, connection)
+    finally:
+        connection.close()
+    for name, rows in copied.items():
+        print(f"raw.{name}: {rows} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -215,3 +215,21 @@ def test_dbt_unit_tests_pass_on_both_engines(built, dataset):
     assert set(on_postgres) == set(on_duckdb)
     assert {status for status in on_duckdb.values()} == {"pass"}
     assert {status for status in on_postgres.values()} == {"pass"}
+
+
+def test_copying_a_later_load_into_a_built_database_keeps_its_views(built, postgres_server, tmp_path):
+    """The raw tables of a database dbt has built on are refilled in place: the staging views
+    on them stay and read the new rows."""
+    db, dbname, _, _ = built["golden"]
+    later = tmp_path / "later.duckdb"
+    shutil.copy(db, later)
+    with duckdb.connect(str(later)) as con:
+        con.execute("delete from raw.motions where motion_id = 'M20'")
+    with _connect(postgres_server, dbname) as connection:
+        copied = copy_raw_schema(later, connection)
+        with connection.cursor() as cursor:
+            cursor.execute("select count(*) from staging.stg_motions")
+            (staged,) = cursor.fetchone()
+    connection.close()
+    assert copied["motions"] == 19
+    assert staged == 19
