@@ -10,6 +10,18 @@ AppTest for a program manager, a partner and a funder:
 * **warm**: the same page again (query results come from st.cache_data);
 * **query**: time spent reading DuckDB during the cold run (the rest is Streamlit, pandas,
   suppression and plotly).
+
+    .venv/bin/python bench/dashboard_render.py --browser [--cases 100000] [--out bench/results/dashboard_browser.md]
+
+measures what a visitor waits for instead: `pcr dashboard` serves the database and headless
+Chromium (/usr/bin/chromium) opens each page, three rounds, each page in a fresh browser:
+
+* **first load**: from asking for the page's address until its script run has finished, no
+  element is stale and every Plotly chart has drawn its SVG;
+* **switch**: from clicking the next page in the sidebar until the same holds for it.
+
+The median of the three rounds is reported, and the first round apart (the server's result cache
+is empty for the first visitor of a new version of the data).
 """
 from __future__ import annotations
 
@@ -97,6 +109,102 @@ def measure(settings: Settings) -> list[tuple[str, str, float, float, float]]:
     return rows
 
 
+# --- in a browser --------------------------------------------------------------------------------
+
+# Page (its address under the app) and the title it shows, in the sidebar's order.
+BROWSER_PAGES = [("", "Overview"), ("vacaturs", "Vacaturs by vehicle"), ("removal", "Removal avoided"),
+                 ("time_to_resolution", "Time to resolution"), ("partner_firms", "Partner firms"),
+                 ("data_quality", "Data quality"), ("grant_report", "Grant reports")]
+# Done: the run is over (no running indicator, nothing stale), the page's title is on screen and
+# every Plotly chart has its SVG.
+_DONE = """title => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main || document.querySelector('[data-testid="stStatusWidget"]')) return false;
+  const h1 = main.querySelector('h1');
+  if (!h1 || h1.innerText.trim() !== title) return false;
+  if (main.querySelector('[data-stale="true"]') || main.querySelector('[data-testid="stSkeleton"]')) return false;
+  for (const chart of main.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+    if (!chart.querySelector('.main-svg')) return false;
+  }
+  return true;
+}"""
+
+
+def _wait_done(page, title: str) -> None:
+    page.wait_for_function(_DONE, arg=title, polling=25, timeout=120_000)
+    # Done twice 100 ms apart: a rerun triggered by the first render (a widget's default) counts too.
+    page.wait_for_timeout(100)
+    page.wait_for_function(_DONE, arg=title, polling=25, timeout=120_000)
+
+
+def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROWSER_PAGES) -> dict[str, dict[str, list[float]]]:
+    """Seconds per page: ``first`` (a fresh browser opens the page) and ``switch`` (from the page
+    before it in ``pages``, by the sidebar), one per round."""
+    from e2e.support import chromium
+
+    times = {path: {"first": [], "switch": []} for path, _ in pages}
+    for _ in range(rounds):
+        for i, (path, title) in enumerate(pages):
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                start = time.perf_counter()
+                page.goto(f"{url}/{path}")
+                _wait_done(page, title)
+                times[path]["first"].append(time.perf_counter() - start - 0.1)
+                next_path, next_title = pages[(i + 1) % len(pages)]
+                link = page.locator('[data-testid="stSidebarNav"] a', has_text=next_title).first
+                start = time.perf_counter()
+                link.click()
+                _wait_done(page, next_title)
+                times[next_path]["switch"].append(time.perf_counter() - start - 0.1)
+    return times
+
+
+def browser_table(times: dict[str, dict[str, list[float]]]) -> list[str]:
+    lines = ["| page | first load, median s | first load, round 1 s | switch to it, median s | switch, round 1 s |",
+             "|---|---:|---:|---:|---:|"]
+    for path, title in BROWSER_PAGES:
+        first, switch = times[path]["first"], times[path]["switch"]
+        lines.append(f"| {title} | {statistics.median(first):.2f} | {first[0]:.2f} | {statistics.median(switch):.2f} | "
+                     f"{switch[0]:.2f} |")
+    firsts = [statistics.median(t["first"]) for t in times.values()]
+    switches = [statistics.median(t["switch"]) for t in times.values()]
+    lines += ["", f"Slowest first load {max(firsts):.2f} s (median of rounds), slowest switch {max(switches):.2f} s."]
+    return lines
+
+
+def browser_main(args) -> int:
+    from e2e.support import dashboard_server
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="pcr-bench-"))
+    datasets = {"sample": SAMPLE_MOTIONS, f"{args.motions:,} motions": args.motions}
+    lines = [
+        "# Dashboard pages in a browser",
+        "",
+        f"`bench/dashboard_render.py --browser` on {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+        f"(load average {os.getloadavg()[0]:.1f} at the start), Python {platform.python_version()}, Streamlit {st.__version__}. "
+        "`pcr dashboard` (local program-manager view) and headless Chromium; each page opened by a fresh browser, three "
+        "rounds; **first load** = address asked for until the run is over and every chart drawn, **switch** = sidebar "
+        "click from the page before it until the same. Round 1 is the first visitor after the server started (empty "
+        "result cache). Not a timed test.",
+        "",
+    ]
+    for name, motions in datasets.items():
+        folder = work / name.split()[0].replace(",", "")
+        db = build_published_db(folder, motions=motions, full_pipeline=True)
+        env = dict(os.environ, PCR_DB=str(db), PCR_DATA_DIR=str(folder / "var"))
+        for variable in ("PCR_ROLES_FILE", "PCR_SECRETS_FILE"):
+            env.pop(variable, None)
+        with dashboard_server(db, folder / "server.log", env) as url:
+            times = browser_times(url, rounds=args.rounds)
+        lines += [f"## {name}", "", f"Marts: {sizes(db)}.", "", *browser_table(times), ""]
+        print("\n".join(lines[-len(BROWSER_PAGES) - 6:]), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def sizes(db: Path) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
         counts = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0]
@@ -108,8 +216,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=100_000, help="approximate cases of the large dataset")
     parser.add_argument("--work", type=Path, default=None, help="keep the generated databases here (default: a temp dir)")
-    parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "results" / "dashboard_render.md")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/dashboard_render.md, "
+                                                                "with --browser dashboard_browser.md")
+    parser.add_argument("--browser", action="store_true", help="time each page in headless Chromium instead of AppTest")
+    parser.add_argument("--motions", type=int, default=100_000, help="motions of the large dataset (--browser)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per page (--browser)")
     args = parser.parse_args()
+    if args.browser:
+        args.out = args.out or PROJECT / "bench" / "results" / "dashboard_browser.md"
+        return browser_main(args)
+    args.out = args.out or PROJECT / "bench" / "results" / "dashboard_render.md"
     work = args.work or Path(tempfile.mkdtemp(prefix="pcr-bench-"))
     datasets = {
         "sample": SAMPLE_MOTIONS,

@@ -27,7 +27,8 @@ _REMOTE_URL = re.compile(r"url\(\s*['\"]?(https?:)?//[^)]*\)", re.IGNORECASE)  #
 # A few rules of our own so the pages read without Bootstrap: tables with lines, tabs as headings.
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; margin: 0 8px; color: #222; }
-table { border-collapse: collapse; margin: 6px 0 14px; width: 100%; }
+table { border-collapse: collapse; margin: 6px 0 14px; width: 100%; table-layout: fixed; }
+td, th { overflow-wrap: anywhere; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 .nav-tabs { list-style: none; padding: 0; } .nav-tabs li { display: inline; margin-right: 12px; }
@@ -96,12 +97,20 @@ def _fill_tables(text: str) -> str:
             if columns is None or data is None:
                 continue
             head = "".join(f"<th>{html.escape(str(c.get('title', c.get('field', ''))))}</th>" for c in columns)
-            body = "".join("<tr>" + "".join(f"<td>{row.get(c.get('field'), '')}</td>" for c in columns) + "</tr>"
-                           for row in data)
+            body = "".join("<tr>" + "".join(f"<td>{_cell(row, c.get('field'), i == 0)}</td>" for i, c in enumerate(columns))
+                           + "</tr>" for row in data)
             filled = f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
             text = re.sub(rf"<table\b[^>]*\bid=[\"']?{re.escape(table_id)}[\"']?[^>]*>.*?</table>", lambda _: filled, text,
                           count=1, flags=re.DOTALL)
     return text
+
+
+def _cell(row: dict, field: str | None, first: bool) -> str:
+    """A cell as Great Expectations wrote it; the first cell of a row that the page's script
+    made clickable links to the row's page instead."""
+    content = str(row.get(field, ""))
+    link = row.get("_table_row_link_path")
+    return f'<a href="{html.escape(str(link))}">{content}</a>' if first and link else content
 
 
 def _literal_after(script: str, key: str, start: int):

@@ -212,7 +212,7 @@ def mark_partial(figure) -> None:
             trace.update(marker_symbol=symbols, marker_size=[11 if i in hits else 6 for i in range(len(categories))])
     notes = []
     if marked:
-        notes.append(f"hatched / hollow: {marked} so far (data to {day_text(as_of)})")
+        notes.append(f"{marked} (hatched): data to {day_text(as_of)} only")
     elif (note := partial_note(chosen_period())):
         notes.append(note)
     if notes:

@@ -41,6 +41,7 @@ TILE_HELP = {
 }
 TREND_QUARTERS = 12  # three years of quarters: a season and its year-before are both on screen
 ATTENTION_ROWS = 10
+LABEL_FITS = 22  # characters of a tile's label that fit a quarter of the page's width
 
 
 def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, str]]:
@@ -138,13 +139,17 @@ def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
     return numeric.reindex([q for q in quarters], fill_value=0)
 
 
+# Series with no colour of their own in reports/vocabulary.py: drawn as the measure they count.
+DRAWN_AS = {"decided": "motions"}
+
+
 def _bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
     """Grouped bars by quarter, one colour per series (reports/vocabulary.py's)."""
     words = vocabulary_of_pages()
     figure = go.Figure()
     for column in frame.columns:
         figure.add_trace(go.Bar(x=list(frame.index), y=frame[column].tolist(), name=words.label(column),
-                                marker_color=words.colour(column)))
+                                marker_color=words.colour(DRAWN_AS.get(column, column))))
     figure.update_layout(title=title, barmode="group", height=330, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
                          legend=dict(orientation="h", yanchor="bottom", y=-0.35), yaxis_title=y_title,
                          xaxis=dict(type="category", tickangle=-45))
@@ -276,15 +281,18 @@ layout = [
 ]
 rows = [st.columns(4) for _ in layout]
 for columns, row in zip(rows, layout):
+    # A row with a label wider than a tile writes its labels above the numbers, wrapping, instead
+    # of cut off: "Removal avoided (confirmed)" does not fit a quarter of the page.
+    wrapped = any(len(label) > LABEL_FITS for label in row)
     for column, label in zip(columns, row):
         is_rate = label == "Grant rate"
-        column.metric(
-            label,
-            fmt(current[label], marker=hidden_as[label], percent=is_rate),
-            delta(current[label], before.get(label), percent=is_rate),
-            help=words.help(TILE_HELP[label]) if label in TILE_HELP else None,
-            border=True,
-        )
+        help_text = words.help(TILE_HELP[label]) if label in TILE_HELP else None
+        with column.container(border=True):
+            if wrapped:
+                st.caption(label, help=help_text)
+            st.metric(label, fmt(current[label], marker=hidden_as[label], percent=is_rate),
+                      delta(current[label], before.get(label), percent=is_rate), help=None if wrapped else help_text,
+                      label_visibility="collapsed" if wrapped else "visible")
 median, median_missing, group = km_median(ctx)
 if not ctx.available.has(MEASURE):
     median, median_missing = float("nan"), NOT_AVAILABLE
@@ -292,7 +300,7 @@ if not ctx.available.has(MEASURE):
 dimension, _, group_value = group.partition(": ")
 described = group if not group_value else "every referral" if dimension == "all" else f"{words.header(dimension)} {group_value}"
 km_label = "Median days, referral to decision (Kaplan–Meier)"
-with rows[-1][3].container(border=True):
+with rows[-1][3].container(border=True, height="stretch"):
     # The label is wider than a tile: written above the number, wrapping, instead of cut off.
     st.caption(km_label, help=f"{words.help('km_median_days')} All referrals ({described}), open ones counted as censored "
                               "at the as-of date; not limited to the period.")

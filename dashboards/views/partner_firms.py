@@ -94,9 +94,11 @@ def comparison(ctx: Context, period: Period) -> None:
     for column in ("cases_with_time", "attorneys_participating", "decided", "granted_total", "avoided"):
         table[column] = table[column].round().astype("Int64")  # a firm with no time: empty, not 0
     table["hours"] = table["hours"].round(1)
-    shown = table.reset_index()
+    # The outcomes first, then time: a table wider than the page would hide its last columns.
+    shown = table.reset_index()[["partner_firm", "grant_rate", "decided", "avoided", "hours", "hours_per_case",
+                                 "attorneys_participating", "hours_per_attorney", "value_usd", "cases_with_time"]]
     shown["grant_rate"] = (shown["grant_rate"] * 100).round(1)
-    shown = shown.rename(columns={"grant_rate": "grant rate"})
+    shown = shown.rename(columns={"grant_rate": "grant rate (%)"})
     show_frame(shown, "partner firms compared", caption=(
         "Sorted by pro bono hours. Grant rate (%) = granted (incl. in part) ÷ decided, motions decided in the period; "
         "clients whose removal was avoided (confirmed + projected) in the quarter their status was reached; "
