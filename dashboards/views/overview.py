@@ -140,7 +140,7 @@ def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
 
 
 # Series with no colour of their own in reports/vocabulary.py: drawn as the measure they count.
-DRAWN_AS = {"decided": "motions"}
+DRAWN_AS = {"decided": "motions", "granted_total": "granted"}
 
 
 def _bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
@@ -150,9 +150,11 @@ def _bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
     for column in frame.columns:
         figure.add_trace(go.Bar(x=list(frame.index), y=frame[column].tolist(), name=words.label(column),
                                 marker_color=words.colour(DRAWN_AS.get(column, column))))
-    figure.update_layout(title=title, barmode="group", height=330, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
-                         legend=dict(orientation="h", yanchor="bottom", y=-0.35), yaxis_title=y_title,
-                         xaxis=dict(type="category", tickangle=-45))
+    # A third of the page holds 12 quarters only with short ticks: the quarter, and its year under Q1.
+    ticks = [f"{q[-2:]}<br>{q[:4]}" if q.endswith("Q1") or i == 0 else q[-2:] for i, q in enumerate(frame.index)]
+    figure.update_layout(title=title, barmode="group", height=340, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
+                         legend=dict(orientation="h", yanchor="top", y=-0.2), yaxis_title=y_title,
+                         xaxis=dict(type="category", tickangle=0, tickvals=list(frame.index), ticktext=ticks))
     return figure
 
 
@@ -287,7 +289,7 @@ for columns, row in zip(rows, layout):
     for column, label in zip(columns, row):
         is_rate = label == "Grant rate"
         help_text = words.help(TILE_HELP[label]) if label in TILE_HELP else None
-        with column.container(border=True):
+        with column.container(border=True, height="stretch"):
             if wrapped:
                 st.caption(label, help=help_text)
             st.metric(label, fmt(current[label], marker=hidden_as[label], percent=is_rate),
