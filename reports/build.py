@@ -224,7 +224,7 @@ def _table(key: str, title: str, note: str, table: SuppressedTable, labels: dict
         display, numeric = display.rename(columns=labels, index=labels), numeric.rename(columns=labels, index=labels)
     display = display.reset_index(names=index_name or "")
     display.columns = [str(c) for c in display.columns]
-    return ReportTable(key, title, note, display.astype(str), numeric)
+    return ReportTable(key, title, note, display.astype(str), numeric, codes={v: k for k, v in (labels or {}).items()})
 
 
 def _not_available_table(table: ReportTable, sentence: str) -> ReportTable:

@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 from reports.build import GrantReport  # noqa: E402
 from reports.tables import ReportTable  # noqa: E402
 from reports.spreadsheet import neutralise  # noqa: E402
+from reports.vocabulary import colour  # noqa: E402
 
 SUPPRESSION_TERM = "Small-cell suppression"  # the methods entry that explains hidden numbers
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # earliest time a zip entry can carry
@@ -317,10 +318,11 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _bars(title: str, labels: list[str], values: list[float], texts: list[str], xlabel: str, color: str,
+def _bars(title: str, labels: list[str], values: list[float], texts: list[str], xlabel: str, color: str | list[str],
           where_hidden: str) -> Chart:
-    """Horizontal bars; a hidden value (NaN) gets no bar and its table's marker as text. A
-    chart with no bar to draw is a sentence instead of an empty axis."""
+    """Horizontal bars, in one colour or one per bar (the colour of the class or status the bar
+    counts, as on the dashboards); a hidden value (NaN) gets no bar and its table's marker as
+    text. A chart with no bar to draw is a sentence instead of an empty axis."""
     if all(np.isnan(v) for v in values):
         return Chart(title, None, f"{title}: not charted, every value is hidden to protect small groups ({where_hidden}).")
     if all(np.isnan(v) or v == 0 for v in values):
@@ -357,22 +359,23 @@ def report_charts(report: GrantReport) -> list[Chart]:
         texts = [f"{v:,.1f}%" if not np.isnan(v) else shown for v, shown in
                  zip(report.deliverable_progress.values, report.deliverables["% of target"])]
         out.append(_bars("Deliverables: grant to date, % of target", list(report.deliverable_progress.index),
-                         list(report.deliverable_progress.values), texts, "% of target", "#2b6f9e", "see Deliverables"))
+                         list(report.deliverable_progress.values), texts, "% of target", colour("deliverables"), "see Deliverables"))
     relief = [t for key in ("vacaturs", "beside_vacaturs") if (t := tables.get(key)) is not None and t.numeric is not None]
     if relief:
         parts = [(t.numeric.loc["Total"].drop("Total"), t.display.set_index(t.display.columns[0]).loc["Total"].drop("Total"))
                  for t in relief]
         numeric = pd.concat([n for n, _ in parts]).astype(float)
         display = pd.concat([d for _, d in parts]).reindex(numeric.index).astype(str)
+        codes = {label: code for t in relief for label, code in (t.codes or {}).items()}
         out.append(_bars("Relief granted in the period (motions), by class", list(numeric.index), list(numeric.values),
                          [d if np.isnan(v) else f"{v:,.0f}" for v, d in zip(numeric.values, display.values)],
-                         "motions", "#4d8f5b", "see the vacatur and relief tables"))
+                         "motions", [colour(codes.get(label)) for label in numeric.index], "see the vacatur and relief tables"))
     removal = tables.get("removal_avoided")
     if removal is not None and removal.numeric is not None:
         numeric, display = _table_series(removal, removal.numeric.columns[0])
         out.append(_bars("Clients with removal exposure, by status reached in the period", list(numeric.index),
                          list(numeric.values), [d if np.isnan(v) else f"{v:,.0f}" for v, d in zip(numeric.values, display.values)],
-                         "clients", "#8a5a9e", "see Removal avoided"))
+                         "clients", [colour((removal.codes or {}).get(label)) for label in numeric.index], "see Removal avoided"))
     return out
 
 

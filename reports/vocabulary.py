@@ -178,6 +178,10 @@ COLUMNS: dict[str, Term] = {
     "filing_date": Term("filing date"),
     "hearing_date": Term("hearing date", "The next or last hearing recorded.", "none recorded"),
     "days_open": Term("days open", "Days from filing to the as-of date of the data."),
+    "referral_date": Term("referral date", "The day the case was referred to a partner firm."),
+    "intake_date": Term("intake date"),
+    "decision_date": Term("decision date"),
+    "days_since_referral": Term("days since referral", "Days from referral to the as-of date of the data, with no motion filed."),
     "intake_cohort": Term("intake year", "The calendar year of the case's intake."),
     "dimension_value": Term("group"),
     # data quality
@@ -240,6 +244,7 @@ COLOURS: dict[str, str] = {
     "this_year": _O["blue"], "last_year": "#9CC7E4",
     # measures drawn on their own
     "hours": _O["blue"], "value_usd": _O["bluish_green"], "motions": _O["blue"], "clients": _O["blue"],
+    "deliverables": _O["blue"],
 }
 # A series with no meaning of its own (a vehicle, a firm, a group of a curve): drawn in the
 # palette's order, never in vermillion (which means adverse).

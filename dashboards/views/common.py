@@ -381,6 +381,10 @@ def _column_config(frame: pd.DataFrame) -> dict:
     return config
 
 
+def _is_code(cell) -> bool:
+    return isinstance(cell, str) and (cell == "(none)" or ("_" in cell and cell in vocabulary.TERMS))
+
+
 def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) -> pd.Series:
     """A column whose empty cells say what they mean (``missing``) instead of a blank or "None":
     numbers and dates then become text in the pages' formats; a column without an empty cell is
@@ -408,6 +412,9 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, co
         shown[column] = shown[column].map(words_of.label)
     for column, in_words in (shown_as or {}).items():  # codes of their own kind (a quarantine rule, a check)
         shown[column] = shown[column].map(in_words)
+    for column in shown.columns:  # any other cell that is a code of the vocabulary (granted_in_part, time_entries)
+        if column not in coded and column not in (shown_as or {}) and shown[column].dtype == object:
+            shown[column] = shown[column].map(lambda cell: words_of.label(cell) if _is_code(cell) else cell)
     for column in shown.columns:
         shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
     st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown))
