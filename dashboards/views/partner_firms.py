@@ -43,7 +43,7 @@ def tiles(ctx: Context, period: Period) -> None:
     granted, n_decided = value(decided, True), value(decided, TOTAL_LABEL)
     rate = ratio(granted, n_decided, threshold=threshold, percent=False)
     avoided = value(removal, TOTAL_LABEL)
-    per_case = numeric["hours"] / numeric["n"] if numeric["n"] else np.nan
+    per_case = numeric["hours"] / numeric["n"] if pd.notna(numeric["n"]) and numeric["n"] else np.nan
     entries = [
         ("Pro bono hours", fmt(numeric["hours"], marker=hidden("hours")), "hours"),
         ("Cases with time", fmt(numeric["n"], marker=hidden("n")), "cases_with_time"),
@@ -52,6 +52,7 @@ def tiles(ctx: Context, period: Period) -> None:
     ]
     if "attorneys_participating" in numeric:
         attorneys = numeric["attorneys_participating"]
+        attorneys = 0.0 if pd.isna(attorneys) else float(attorneys)  # no time entry in the scope: no attorney
         entries += [("Attorneys participating", fmt(attorneys, marker=""), "attorneys_participating"),
                     ("Hours per attorney", fmt(numeric["hours"] / attorneys if attorneys else np.nan, marker="–", decimals=1),
                      "hours_per_attorney")]
