@@ -87,7 +87,7 @@ def _periods(quarters: list[str], fiscal_year_start_month: int) -> list[str]:
     starts = [parse(q).start for q in quarters]
     fiscal_years = sorted({fiscal_year_label(day, fiscal_year_start_month) for day in starts}, reverse=True)
     years = sorted({q[:4] for q in quarters}, reverse=True)
-    return [ALL_TIME, *fiscal_years, *years, *quarters, CUSTOM_RANGE]
+    return [ALL_TIME, *fiscal_years, *years, *quarters, *([CUSTOM_RANGE] if quarters else [])]
 
 
 def _period_words(label: str, fiscal_year_start_month: int) -> str:

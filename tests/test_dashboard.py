@@ -237,7 +237,7 @@ def test_page_tables_equal_the_marts(env):
         assert by_county.loc[county, "confirmed"] == confirmed and by_county.loc[county, "Total"] == exposed, county
 
     open_page(at, "partner_firms")
-    hours = download(at, "pro bono time by firm").set_index("partner_firm")
+    hours = download(at, "partner firms compared").set_index("partner_firm")
     for firm_name, firm_hours, attorneys in mart(db, "SELECT partner_firm, hours, attorneys_participating FROM marts.mart_pro_bono "
                                                      "WHERE period = 'all' AND partner_firm <> 'all'"):
         assert hours.loc[firm_name, "hours"] == pytest.approx(firm_hours, abs=0.05)

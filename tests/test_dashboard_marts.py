@@ -223,12 +223,18 @@ def test_pages_show_the_direct_counts_for_a_quarter_and_a_firm(app_env):
             assert shown["Pro bono hours"] == f"{hours:,.0f}", state
 
             open_page(at, "partner_firms", **state)
-            table = at.dataframe[0].value.set_index("partner_firm")
-            for firm_name in table.index.dropna():
-                cases, attorneys, hours = time_direct(con, period, firm_name)
-                assert table.loc[firm_name, "cases_with_time"] == cases, (state, firm_name)
-                assert table.loc[firm_name, "attorneys_participating"] == attorneys, (state, firm_name)
-                assert table.loc[firm_name, "hours"] == round(hours, 1), (state, firm_name)
+            tiles = {m.label: m.value for m in at.metric}  # the scope's totals: one firm, or all firms
+            cases, attorneys, hours = time_direct(con, period, chosen_firm)
+            assert (tiles["Cases with time"], tiles["Pro bono hours"]) == (f"{cases:,}", f"{hours:,.0f}"), state
+            if chosen_firm is None:  # every firm compared
+                table = at.dataframe[0].value.set_index("partner_firm")
+                for firm_name in table.index.dropna():
+                    cases, attorneys, hours = time_direct(con, period, firm_name)
+                    assert table.loc[firm_name, "cases_with_time"] == cases, (state, firm_name)
+                    assert table.loc[firm_name, "attorneys_participating"] == attorneys, (state, firm_name)
+                    assert table.loc[firm_name, "hours"] == round(hours, 1), (state, firm_name)
+            else:
+                assert tiles["Attorneys participating"] == f"{attorneys:,}", state
 
             open_page(at, "vacaturs", **state)
             shown = at.dataframe[0].value.set_index(["recognition class", "vehicle"])

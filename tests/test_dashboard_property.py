@@ -19,6 +19,7 @@ each table's Total row and column, and the sums a reader knows across a page's t
 count is pinned (the rules and the integer program are tests/disclosure_check.py's)."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from streamlit.testing.v1 import AppTest
 
 from access.disclosure import TOTAL_LABEL, WITHHELD
 from disclosure_check import assert_markers_true, layout_equations, value_range
+from dashboards.views.common import CUSTOM_RANGE
 from e2e.support import APP, FUNDER, MANAGER, PARTNER, build_published_db, busiest_firm
+from reports.periods import parse
 from test_dashboard import Recording
 
 # A partner firm spelled in the roles file that has no case in the exports (as the example
@@ -109,10 +112,16 @@ def offered(app_env) -> dict[str, dict[str, list[str]]]:
     for role in USERS:
         at = run_page(role, "overview", {})
         assert not at.exception, [e.message for e in at.exception]
-        options[role] = {box.label: list(box.options) for box in at.sidebar.selectbox if box.label in FILTERS}
+        # The custom range of quarters is drawn by its own two boxes, not as a period label.
+        options[role] = {box.label: [o for o in box.options if o != CUSTOM_RANGE] for box in at.sidebar.selectbox if box.label in FILTERS}
     assert options["partner_without_rows"] == {"Period": ["All time"], "County": ["All"], "Vehicle": ["All"]}
     assert len(options["manager"]["County"]) > 10 and len(options["funder"]["Vehicle"]) > 10
     return options
+
+
+def days(period: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a sidebar period; fiscal years start in July (the default: no grants file here)."""
+    return (dt.date(1, 1, 1), dt.date(9999, 12, 31)) if period == "All time" else parse(period, 7).bounds()
 
 
 def matching_motions(db, firm: str | None, state: dict[str, str]) -> int:
@@ -125,9 +134,9 @@ def matching_motions(db, firm: str | None, state: dict[str, str]) -> int:
             conditions.append(f"{column} = ?")
             params.append(value)
     period = state.get("filter_period", "All time")
-    if period != "All time":
-        conditions.append("(starts_with(filing_quarter, ?) OR starts_with(decision_quarter, ?))")
-        params += [period, period]
+    if period != "All time":  # by the period's days (a quarter, a year or a fiscal year)
+        conditions.append("(filing_date BETWEEN ? AND ? OR decision_date BETWEEN ? AND ?)")
+        params += [*days(period), *days(period)]
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(f"SELECT count(*) FROM marts.fct_motions WHERE {' AND '.join(conditions)}", params).fetchone()[0]
 
@@ -206,9 +215,10 @@ PAGE_CHOICES = {"time_to_resolution": {"Measure": "ttr_measure", "Group by": "tt
 MANAGER_ONLY = {
     # Event and censoring counts are small counts over time; funders get the estimates only.
     "time to resolution medians": {"events", "censored"},
-    # Attorney head counts are small counts of people, and hours ÷ hours per attorney gives them back.
-    "pro bono time by firm": {"attorneys_participating", "hours_per_attorney"},
 }
+# Tiles a program manager sees and a funder does not: attorney head counts are small counts of
+# people, and hours ÷ hours per attorney gives them back.
+MANAGER_ONLY_TILES = {"Attorneys participating", "Hours per attorney"}
 # Leading columns that label the rows (1 unless listed).
 ROW_LABEL_COLUMNS = {"motions by vehicle and outcome": 2}
 # The column of row totals: "Total", which the granted relief table names for what it holds.
@@ -216,7 +226,7 @@ MARGIN_COLUMNS = {TOTAL_LABEL, "all granted relief"}
 # Numbers that are not counts of a table's margins: rates, hours, dollars, days, and the sum of
 # vacatur classes beside the relief table. Their "withheld" says a number would reveal a hidden
 # count, a statement about the other cells, so it bounds nothing of its own.
-NOT_COUNTS = re.compile(r"rate|hours|usd|days|per_|\(all classes\)", re.IGNORECASE)
+NOT_COUNTS = re.compile(r"rate|hours|usd|value|days|per_|per case|\(all classes\)", re.IGNORECASE)
 # Overview tiles read off one table each: whether that table shows a positive number decides
 # what "withheld" may stand on (tests/disclosure_check.py).
 TILES_OF_ONE_TABLE = [{"Motions decided", "Motions granted"},
@@ -462,7 +472,8 @@ def check_tiles(at_funder: AppTest, at_manager: AppTest, db, state: dict[str, st
     against the previous period only as the manager's."""
     funder = {m.label: m for m in at_funder.metric}
     manager = {m.label: m for m in at_manager.metric}
-    assert list(funder) == list(manager), f"{where}: the funder's tiles {list(funder)}, the manager's {list(manager)}"
+    shared = [label for label in manager if label not in MANAGER_ONLY_TILES]
+    assert list(funder) == shared, f"{where}: the funder's tiles {list(funder)}, the manager's {list(manager)}"
     for label, tile in funder.items():
         shown, true, at = tile.value, manager[label].value, f"{where}, tile {label!r}"
         if NOT_COUNTS.search(label):
@@ -482,10 +493,10 @@ def tile_group_counts(label: str, db, state: dict[str, str]) -> list[float]:
     of the Kaplan-Meier median's group (the one filter chosen, or everyone)."""
     firm = state.get("filter_firm", "All")
     with duckdb.connect(str(db), read_only=True) as con:
-        if label == "Pro bono hours":
+        if label in ("Pro bono hours", "Hours per case", "Value of donated time"):  # over the cases with time
             period = state.get("filter_period", "All time")
-            return [con.execute("SELECT count(DISTINCT case_id) FROM marts.fct_time_entries WHERE (? = 'All time' OR starts_with(entry_quarter, ?)) "
-                                "AND (? = 'All' OR partner_firm = ?)", [period, period, firm, firm]).fetchone()[0]]
+            return [con.execute("SELECT count(DISTINCT case_id) FROM marts.fct_time_entries WHERE entry_date BETWEEN ? AND ? "
+                                "AND (? = 'All' OR partner_firm = ?)", [*days(period), firm, firm]).fetchone()[0]]
         assert label == KM_TILE, f"tile {label!r}: which group does its marker speak of?"
         chosen = {column: state.get(key, "All") for column, key in (("county", "filter_county"), ("partner_firm", "filter_firm"),
                                                                       ("vehicle", "filter_vehicle")) if state.get(key, "All") != "All"}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
@@ -218,6 +219,41 @@ def mark_partial(figure) -> None:
     if notes:
         figure.add_annotation(text=notes[0], xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
                               showarrow=False, font=dict(size=11, color="#555555"))
+
+
+TREND_QUARTERS = 12  # three years of quarters: a season and its year-before are both on screen
+
+
+def trend_window(period: Period) -> Period:
+    """The quarters the trends show: the TREND_QUARTERS up to the chosen period's last quarter
+    (for all time, up to the quarter the data stops in)."""
+    as_of = as_of_date()
+    last = quarter_label(as_of) if period.is_all and as_of else period.last_quarter if not period.is_all else None
+    if last is None:
+        return period
+    first = parse(last).start
+    for _ in range(TREND_QUARTERS - 1):
+        first = parse(quarter_label(first - dt.timedelta(days=1))).start
+    return quarter_range(quarter_label(first), last)
+
+
+# Series with no colour of their own in reports/vocabulary.py: drawn as the measure they count.
+DRAWN_AS = {"decided": "motions", "granted_total": "granted"}
+
+
+def quarter_bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
+    """Grouped bars by quarter, one colour per series (reports/vocabulary.py's)."""
+    words = vocabulary_of_pages()
+    figure = go.Figure()
+    for column in frame.columns:
+        figure.add_trace(go.Bar(x=list(frame.index), y=frame[column].tolist(), name=words.label(column),
+                                marker_color=words.colour(DRAWN_AS.get(column, column))))
+    # A third of the page holds 12 quarters only with short ticks: the quarter, and its year under Q1.
+    ticks = [f"{q[-2:]}<br>{q[:4]}" if q.endswith("Q1") or i == 0 else q[-2:] for i, q in enumerate(frame.index)]
+    figure.update_layout(title=title, barmode="group", height=340, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
+                         legend=dict(orientation="h", yanchor="top", y=-0.2), yaxis_title=y_title,
+                         xaxis=dict(type="category", tickangle=0, tickvals=list(frame.index), ticktext=ticks))
+    return figure
 
 
 def page_context() -> Context:

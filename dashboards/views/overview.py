@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, ratio
 from access.reader import DataUnavailable
 from access.scope import Role
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, day_text, delta, fmt, ignored_note, marker_of,
-                                     nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
-                                     show_chart, show_frame, suppression_note, value, vocabulary_of_pages)
+                                     nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary, quarter_bars,
+                                     show_chart, show_frame, suppression_note, trend_window, value, vocabulary_of_pages)
 from reports.availability import NOT_AVAILABLE
-from reports.periods import parse, quarter_label, quarter_range
+from reports.periods import parse
 
 MEASURE = "referral_to_decision"
 # Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
@@ -39,7 +38,6 @@ TILE_HELP = {
     "Vacaturs granted": "vacatur", "Offense reductions": "offense_reduction", "Sentence modifications": "sentence_modification",
     "Removal avoided (confirmed)": "confirmed", "Removal avoided (projected)": "projected", "Pro bono hours": "hours",
 }
-TREND_QUARTERS = 12  # three years of quarters: a season and its year-before are both on screen
 ATTENTION_ROWS = 10
 LABEL_FITS = 22  # characters of a tile's label that fit a quarter of the page's width
 
@@ -116,19 +114,6 @@ def km_median(ctx: Context) -> tuple[float, str, str]:
 
 # --- trends ----------------------------------------------------------------------------------
 
-def trend_window(period: Period) -> Period:
-    """The quarters the trends show: the TREND_QUARTERS up to the chosen period's last quarter
-    (for all time, up to the quarter the data stops in)."""
-    as_of = as_of_date()
-    last = quarter_label(as_of) if period.is_all and as_of else period.last_quarter if not period.is_all else None
-    if last is None:
-        return period
-    first = parse(last).start
-    for _ in range(TREND_QUARTERS - 1):
-        first = parse(quarter_label(first - pd.Timedelta(days=1))).start
-    return quarter_range(quarter_label(first), last)
-
-
 def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
     """A quarter × series table without its margins, one row per quarter of the window (a
     quarter with no row is a true zero)."""
@@ -137,25 +122,6 @@ def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
     if isinstance(numeric, pd.Series):
         numeric = numeric.to_frame()
     return numeric.reindex([q for q in quarters], fill_value=0)
-
-
-# Series with no colour of their own in reports/vocabulary.py: drawn as the measure they count.
-DRAWN_AS = {"decided": "motions", "granted_total": "granted"}
-
-
-def _bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
-    """Grouped bars by quarter, one colour per series (reports/vocabulary.py's)."""
-    words = vocabulary_of_pages()
-    figure = go.Figure()
-    for column in frame.columns:
-        figure.add_trace(go.Bar(x=list(frame.index), y=frame[column].tolist(), name=words.label(column),
-                                marker_color=words.colour(DRAWN_AS.get(column, column))))
-    # A third of the page holds 12 quarters only with short ticks: the quarter, and its year under Q1.
-    ticks = [f"{q[-2:]}<br>{q[:4]}" if q.endswith("Q1") or i == 0 else q[-2:] for i, q in enumerate(frame.index)]
-    figure.update_layout(title=title, barmode="group", height=340, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
-                         legend=dict(orientation="h", yanchor="top", y=-0.2), yaxis_title=y_title,
-                         xaxis=dict(type="category", tickangle=0, tickvals=list(frame.index), ticktext=ticks))
-    return figure
 
 
 def trends(ctx: Context, window: Period) -> None:
@@ -179,16 +145,16 @@ def trends(ctx: Context, window: Period) -> None:
                               "granted_total": numeric[True] if True in numeric.columns else 0}, index=quarters)
         if TOTAL_LABEL not in decided.numeric.columns and ctx.scope.suppresses:
             frame["decided"] = np.nan  # a total summed from hidden cells would reveal them
-        show_chart(_bars(frame, "Motions decided and granted", "motions"), frame, "motions decided and granted")
+        show_chart(quarter_bars(frame, "Motions decided and granted", "motions"), frame, "motions decided and granted")
     with columns[1]:
         frame = _by_quarter(removal, quarters).reindex(columns=["confirmed", "projected"], fill_value=0)
-        figure = _bars(frame, "Clients whose removal was avoided", "clients")
+        figure = quarter_bars(frame, "Clients whose removal was avoided", "clients")
         figure.update_layout(barmode="stack")
         show_chart(figure, frame, "clients whose removal was avoided")
     with columns[2]:
         numeric = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
         frame = numeric.reindex(quarters, fill_value=0)
-        show_chart(_bars(frame, "Pro bono hours", "hours"), frame, "pro bono hours")
+        show_chart(quarter_bars(frame, "Pro bono hours", "hours"), frame, "pro bono hours")
     st.caption(f"By quarter, {window.label}: motions in the quarter of the decision, clients in the quarter their status "
                "was reached, hours in the quarter logged.")
 

@@ -1,7 +1,7 @@
-"""Partner firms: per firm, the grant rate of its decided motions, clients whose removal was
-avoided, pro bono hours per case and per attorney, and the value of donated time. Program
-managers compare the firms side by side; a partner firm sees its own firm only; a funder sees
-the program's totals over all firms (no comparison), every count suppressed as on every page."""
+"""Partner firms: the grant rate of decided motions, clients whose removal was avoided, pro bono
+hours per case and per attorney, and the value of donated time, for the visitor's scope (a
+partner firm: its own firm; a funder: all firms together, suppressed as on every page), with
+pro bono hours by quarter. Program managers also compare the firms side by side."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, ratio
-from dashboards.views.common import (Context, Period, cells, fmt, frame_for, has_rows, ignored_note, marker_of, not_available,
-                                     nothing_matches, page_context, partial_note, pro_bono_summary, show_chart, show_frame,
-                                     suppression_note, value, vocabulary_of_pages)
+from dashboards.views.common import (PRO_BONO_MART, Context, Period, fmt, frame_for, has_rows, ignored_note, marker_of,
+                                     not_available, nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
+                                     quarter_bars, show_chart, show_frame, suppression_note, trend_window, value,
+                                     vocabulary_of_pages)
+from reports.periods import parse
 
 REMOVAL = "mart_removal_avoided"
 AVOIDED = ("confirmed", "projected")
@@ -130,31 +132,46 @@ def _tidy(figure: go.Figure, title: str, x_title: str, rows: int) -> None:
     figure.update_yaxes(automargin=True, type="category")
 
 
+def hours_by_quarter(ctx: Context, period: Period) -> None:
+    """Pro bono hours of the visitor's scope by quarter, the twelve up to the period's end."""
+    window = trend_window(period)
+    on_entry, p_entry = window.condition("entry_quarter")
+    where, params = ctx.filters.where(PRO_BONO_MART, on_entry, p_entry)
+    quarters = window.quarters()
+    hours = ctx.data.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
+                             weight=pro_bono_count("cases", parse(quarters[0]), one_firm=ctx.one_firm), where=where, params=params)
+    numeric = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
+    frame = numeric.reindex(quarters, fill_value=0)
+    show_chart(quarter_bars(frame, "Pro bono hours by quarter", "hours"), frame, "pro bono hours by quarter")
+
+
 ctx = page_context()
 st.title("Partner firms")
 period = ctx.filters.period
 st.caption(f"Period: **{period.label}**" + (f". {note}." if (note := partial_note(period)) else ""))
+st.subheader("Pro bono time and outcomes" + (f" of {ctx.scope.firm}" if ctx.scope.firm else "" if ctx.one_firm else ", all firms"))
 if not_available(ctx, "Pro bono time", "pro_bono_hours"):
     pass  # the sentence it showed says why
+if not ctx.is_manager and not ctx.one_firm:
+    st.caption("All partner firms together: the comparison of firms is shown to program managers only.")
+tiles(ctx, period)
+hours_by_quarter(ctx, period)
 if ctx.is_manager and not ctx.one_firm:
+    st.subheader("Firms compared")
     comparison(ctx, period)
-else:
-    if ctx.scope.firm:
-        st.caption(f"Your firm: **{ctx.scope.firm}**.")
-    elif not ctx.one_firm:
-        st.caption("All partner firms together: the comparison of firms is shown to program managers only.")
-    tiles(ctx, period)
 
-st.subheader(f"Motion outcomes{' by firm' if ctx.is_manager and not ctx.one_firm else ''}")
+by_firm = ctx.is_manager and not ctx.one_firm
+st.subheader("Motion outcomes by firm" if by_firm else "Motion outcomes")
 on_decision, p_decision = period.condition("decision_quarter")
 where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
-by_firm = ctx.is_manager and not ctx.one_firm
 outcomes = ctx.data.aggregate("fct_motions", "partner_firm" if by_firm else "outcome", "outcome" if by_firm else None,
                               where=where, params=params)
 if not_available(ctx, "Decided motions by firm", "motions_decided"):
     pass  # the sentence it showed says why
 elif has_rows(outcomes):
-    show_frame(frame_for(outcomes, ctx.scope, "partner_firm" if by_firm else "outcome"), "motion outcomes",
+    # Named apart: a funder's table and a manager's of one name are the same table, suppressed or not.
+    show_frame(frame_for(outcomes, ctx.scope, "partner_firm" if by_firm else "outcome"),
+               "motion outcomes by firm" if by_firm else "motion outcomes",
                coded=() if by_firm else ("outcome",), caption="Decided motions, in the quarter of the decision.")
 else:
     nothing_matches(ctx, "decided motions", "fct_motions")
