@@ -152,7 +152,9 @@ class Ingestor:
     def close(self) -> None:
         self.con.close()
 
-    def ingest_file(self, path: Path) -> FileResult:
+    def ingest_file(self, path: Path, sha256: str | None = None) -> FileResult:
+        """`sha256`: the file's checksum when the caller already computed it (`pcr run`'s check
+        for anything new), so the file is read only if it is new."""
         started = dt.datetime.now()
         clock = time.perf_counter()
         result = FileResult(path, "failed")
@@ -160,8 +162,9 @@ class Ingestor:
         try:
             if path.suffix.lower() not in SUFFIXES:
                 raise FileProblem("not a .csv or .xlsx file")
-            facts = scan_file(path, check_utf8=not is_xlsx)
-            previous = store.loaded_as(self.con, facts.sha256)
+            previous = None if sha256 is None else store.loaded_as(self.con, sha256)
+            facts = None if previous is not None else scan_file(path, check_utf8=not is_xlsx, sha256=sha256)
+            previous = previous if facts is None else store.loaded_as(self.con, facts.sha256)
             if previous is not None:
                 result.status, result.load_id = "skipped", previous
                 result.message = f"already loaded as load {previous} (same sha256); nothing changed"

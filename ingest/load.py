@@ -28,11 +28,14 @@ class LoadOutcome:
 
 def load_files(db: Path, files: list[Path], *, layouts: list[Layout], hmac_key_file: Path, memory_limit: str,
                exported_at: dt.datetime | None = None, strict: bool = False,
+               checksums: dict[Path, str] | None = None,
                on_note: Callable[[str], None] = lambda note: None,
                on_file: Callable[[FileResult], None] = lambda result: None) -> LoadOutcome:
     """Load each file in its own transaction (a failed file leaves the database as it was for
     it); ``on_note`` hears about an upgrade of the raw store, ``on_file`` each file's result as
-    soon as it is known."""
+    soon as it is known. ``checksums``: the sha256 of files already hashed by the caller (each
+    file is hashed once per run)."""
+    checksums = checksums or {}
     ingestor = Ingestor(db, layouts=layouts, hmac_key_file=hmac_key_file, memory_limit=memory_limit,
                         exported_at=exported_at, strict=strict)
     try:
@@ -40,7 +43,7 @@ def load_files(db: Path, files: list[Path], *, layouts: list[Layout], hmac_key_f
             on_note(ingestor.upgrade_note)
         results = []
         for path in files:
-            result = ingestor.ingest_file(path)
+            result = ingestor.ingest_file(path, checksums.get(path))
             results.append(result)
             on_file(result)
         sha256 = dict(ingestor.con.execute(

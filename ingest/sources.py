@@ -103,15 +103,19 @@ class Source:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {self.table} AS SELECT * FROM ({numbered}) JOIN {self.table}_l USING (_row)")
 
 
-def scan_file(path: Path, check_utf8: bool) -> FileFacts:
-    """sha256 plus, for CSV, proof that the bytes are UTF-8 text (one pass over the file)."""
-    digest = hashlib.sha256()
+def scan_file(path: Path, check_utf8: bool, sha256: str | None = None) -> FileFacts:
+    """sha256 plus, for CSV, proof that the bytes are UTF-8 text (one pass over the file).
+    `sha256`: the file's checksum when the caller already computed it (not computed again)."""
+    if sha256 is not None and not check_utf8:
+        return FileFacts(sha256, path.stat().st_size, 0, False)
+    digest = hashlib.sha256() if sha256 is None else None
     decoder = codecs.getincrementaldecoder("utf-8")()
     size = newlines = nul_bytes = 0
     last = b""
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
-            digest.update(chunk)
+            if digest is not None:
+                digest.update(chunk)
             if check_utf8 and size == 0:
                 _refuse_other_encodings(chunk)
             size += len(chunk)
@@ -135,7 +139,7 @@ def scan_file(path: Path, check_utf8: bool) -> FileFacts:
             except UnicodeDecodeError:
                 raise FileProblem("not UTF-8 text (the file ends inside a multi-byte character); "
                                   "re-export it as UTF-8 CSV") from None
-    return FileFacts(digest.hexdigest(), size, newlines, last == b"\n", nul_bytes)
+    return FileFacts(sha256 or digest.hexdigest(), size, newlines, last == b"\n", nul_bytes)
 
 
 def header_row(rows: list[list[str]], is_header: Callable[[list[str]], bool] | None, where: str) -> int:

@@ -96,13 +96,18 @@ class Freshness:
     reasons: list[str] = field(default_factory=list)  # why a build is needed (empty when current)
     published_run: str | None = None
     files_given: int = 0
+    # Why everything must be built again (no published run, the project or a package changed),
+    # or None: then only what the new exports and the day change needs rebuilding.
+    rebuild_all: str | None = None
+    day_changed: bool = False
+    checksums: dict[Path, str] = field(default_factory=dict)  # sha256 of each export given, for ingest
 
 
 def check(published: Path, exports: list[Path], fingerprint: Fingerprint) -> Freshness:
     """Compare what a run would build on with what the published run was built on. Read only,
     through a short-lived connection, like any reader of the published file."""
     if not published.exists():
-        return Freshness(False, ["no published database yet"])
+        return Freshness(False, ["no published database yet"], rebuild_all="no published database yet")
     try:
         with duckdb.connect(str(published), read_only=True) as con:
             row = con.execute(
@@ -110,15 +115,21 @@ def check(published: Path, exports: list[Path], fingerprint: Fingerprint) -> Fre
                 "WHERE r.status = 'published' ORDER BY r.started_at DESC LIMIT 1").fetchone()
             loaded = {sha for (sha,) in con.execute("SELECT DISTINCT sha256 FROM raw.load_manifest").fetchall()}
     except duckdb.Error:
-        return Freshness(False, ["the published database does not record what it was built on"])
+        row = None
     if row is None:
-        return Freshness(False, ["the published database does not record what it was built on"])
+        unknown = "the published database does not record what it was built on"
+        return Freshness(False, [unknown], rebuild_all=unknown)
     run_id, recorded = row
-    reasons = fingerprint.changes_since(Fingerprint.from_json(recorded))
-    new_files = [p for p in exports if file_sha256(p) not in loaded]
+    earlier = Fingerprint.from_json(recorded)
+    reasons = fingerprint.changes_since(earlier)
+    checksums = {p: file_sha256(p) for p in exports}
+    new_files = [p for p in exports if checksums[p] not in loaded]
     if new_files:
         reasons.insert(0, f"{len(new_files)} new export(s), e.g. {new_files[0]}")
-    return Freshness(not reasons, reasons, run_id, len(exports))
+    project_changed = fingerprint.files != earlier.files or fingerprint.packages != earlier.packages
+    return Freshness(not reasons, reasons, run_id, len(exports),
+                     rebuild_all="the project or a package changed since the published run" if project_changed else None,
+                     day_changed=fingerprint.day != earlier.day, checksums=checksums)
 
 
 def record(con: duckdb.DuckDBPyConnection, run_id: str, fingerprint: Fingerprint) -> None:

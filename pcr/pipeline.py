@@ -13,7 +13,6 @@ import importlib.metadata
 import json
 import platform
 import shutil
-import threading
 import time
 import uuid
 from collections import Counter
@@ -24,8 +23,8 @@ from typing import Callable, Iterator
 
 import duckdb
 
-from pcr import dbt
 from pcr.freshness import Fingerprint
+from pcr.groundwork import Groundwork, GroundworkFailed, Validated
 from pcr.freshness import record as record_fingerprint
 from pcr.publish import kill_point, publish, remove_db_files, start_working_copy, working_path
 from pcr.settings import Settings
@@ -126,81 +125,8 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _dbt_counts(run_results: Path) -> str:
-    """E.g. '3 seeds success, 29 models success, 116 tests pass' from dbt's run_results.json."""
-    try:
-        results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
-    except (OSError, ValueError, KeyError):
-        return "no dbt run results"
-    # Exposures document who reads what (models/exposures.yml); dbt lists each as a no-op.
-    counts = Counter((r["unique_id"].split(".")[0], r["status"]) for r in results
-                     if not r["unique_id"].startswith("exposure."))
-    return ", ".join(f"{n} {kind}s {status}" for (kind, status), n in sorted(counts.items()))
-
-
-class _Groundwork:
-    """What the build and validate stages need whatever the data: importing dbt and parsing the
-    project, importing Great Expectations (costs in bench/findings.md). Ingest spends its time
-    inside DuckDB, which releases the GIL, so a background thread does these meanwhile. Its
-    errors are kept and raised in the stage that needs the work: the build (dbt's parse) and the
-    validation (the GX import)."""
-
-    def __init__(self, db: Path, work_dir: Path, settings: Settings) -> None:
-        self._manifest = None
-        self._parse_error: BaseException | None = None
-        self._import_error: BaseException | None = None
-        self._parsed = threading.Event()
-        self._imported = threading.Event()
-        threading.Thread(target=self._work, args=(db, work_dir, settings), name="pcr-groundwork", daemon=True).start()
-
-    def _work(self, db: Path, work_dir: Path, settings: Settings) -> None:
-        try:
-            self._manifest = dbt.parse(db, settings, work_dir=work_dir)
-        except BaseException as e:  # noqa: BLE001 - raised again in the build stage, with its message
-            self._parse_error = e
-        finally:
-            self._parsed.set()
-        try:
-            importlib.import_module("expectations.runner")
-        except BaseException as e:  # noqa: BLE001 - raised again in the validate stage
-            self._import_error = e
-        finally:
-            self._imported.set()
-
-    def manifest(self):
-        """dbt's manifest; waits for the parse in progress. Raises StageFailed with the parse's error."""
-        self._parsed.wait()
-        if self._parse_error is not None:
-            error = self._parse_error
-            raise StageFailed(str(error) if isinstance(error, dbt.DbtFailed)
-                              else f"dbt could not parse the project: {error!r}") from error
-        return self._manifest
-
-    def check_imports(self) -> None:
-        """Waits for the Great Expectations import; raises StageFailed with its error."""
-        self._imported.wait()
-        if self._import_error is not None:
-            raise StageFailed(f"Great Expectations could not be imported: {self._import_error!r}") from self._import_error
-
-
 def _say(text: str = "") -> None:
     print(text, flush=True)
-
-
-PROGRESS_EVERY_SECONDS = 5.0
-
-
-def _every_few_seconds(started: float):
-    """A progress line for dbt's build: how many nodes are done, at most every few seconds."""
-    last = started
-
-    def say(done: int, total: int) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        if now - last >= PROGRESS_EVERY_SECONDS:
-            last = now
-            _say(f"      build: {done} of {total} nodes done, {now - started:.0f} s")
-    return say
 
 
 def sweep_leftovers(published: Path) -> None:
@@ -226,7 +152,9 @@ def sweep_leftovers(published: Path) -> None:
 class Pipeline:
     def __init__(self, published: Path, exports: list[Path], fresh: bool, settings: Settings, *,
                  layouts: Callable[[], list], fingerprint: Fingerprint, why: list[str] | None = None,
-                 exported_at: dt.datetime | None = None, accept_collapse: bool = False) -> None:
+                 exported_at: dt.datetime | None = None, accept_collapse: bool = False,
+                 rebuild_all: str | None = "no record of what the published data was built on",
+                 day_changed: bool = False, checksums: dict[Path, str] | None = None) -> None:
         self.published = published
         self.working = working_path(published)
         self.exports = exports
@@ -243,9 +171,16 @@ class Pipeline:
         self.stages: list[StageTiming] = []
         self.inputs: list[dict] = []
         self.ingest_totals = {"files_loaded": 0, "files_already_loaded": 0, "rows_loaded": 0, "rows_quarantined": 0}
-        self.validation = None  # expectations.runner.Validation once validated
+        self.validation: Validated | None = None
         self.dbt_work_dir = published.parent / "dbt"
-        self.groundwork: _Groundwork | None = None  # started with ingest
+        self.groundwork: Groundwork | None = None  # started with the run
+        # What to build: everything (with the reason), or what the tables this run's loads
+        # changed feed, and what reads the clock when the day changed since the published run.
+        self.rebuild_all = "--fresh" if fresh else rebuild_all
+        self.day_changed = day_changed
+        self.checksums = checksums or {}  # sha256 of the exports, as the freshness check computed them
+        self.changed_tables: set[str] = set()
+        self.build_scope = ""  # what the build rebuilt and why, in words
 
     @contextmanager
     def stage(self, name: str, doing: str) -> Iterator[StageTiming]:
@@ -266,6 +201,9 @@ class Pipeline:
         if self.why:
             _say("  because: " + "; ".join(self.why))
         failed_stage = None
+        # dbt's import and parse and Great Expectations' import run in child processes from now
+        # on, on the other core while this process copies and ingests (pcr/groundwork.py).
+        self.groundwork = Groundwork(self.working, self.dbt_work_dir, self.settings, say=_say)
         try:
             self._prepare()
             kill_point("after_prepare", self.settings.kill_at_for_tests)
@@ -278,6 +216,8 @@ class Pipeline:
         except StageFailed as e:
             failed_stage = self.stages[-1].name
             _say(f"\nFAILED at {failed_stage}: {e}")
+        finally:
+            self.groundwork.stop()  # the record below writes the working file: no child may hold it
         self._record(failed_stage)
         kill_point("after_record", self.settings.kill_at_for_tests)
         if failed_stage is None:
@@ -296,6 +236,8 @@ class Pipeline:
             if not self.exports and (self.fresh or not self.published.exists()):
                 raise StageFailed("no export files given and no published database to rebuild")
             copied = start_working_copy(self.published, self.working, self.fresh)
+            if not copied:
+                self.rebuild_all = self.rebuild_all or "starting from an empty database"
             s.detail = (f"copied {self.published} ({self.published.stat().st_size / 1e6:.1f} MB)" if copied
                         else "starting from an empty database")
 
@@ -311,7 +253,6 @@ class Pipeline:
             files, results = collect_files(self.exports)
             if not files and not results:
                 raise StageFailed("no .csv or .xlsx files under the given paths")
-            self.groundwork = _Groundwork(self.working, self.dbt_work_dir, self.settings)
             try:
                 layouts = self.layouts()
             except LayoutError as e:
@@ -327,12 +268,15 @@ class Pipeline:
 
             outcome = load_files(self.working, files, layouts=layouts, hmac_key_file=self.settings.hmac_key_file,
                                  memory_limit=self.settings.memory_limit, exported_at=self.exported_at,
-                                 on_note=lambda note: _say(f"      {note}"), on_file=say_file)
+                                 checksums=self.checksums, on_note=lambda note: _say(f"      {note}"), on_file=say_file)
             results += outcome.results
             sha, left_behind = outcome.sha256_by_load, outcome.left_behind
             self.inputs = [{"source_path": str(r.path), "sha256": sha.get(r.load_id), "load_id": r.load_id,
                             "status": r.status} for r in results]
             loaded = [r for r in results if r.status == "loaded"]
+            # Every load adds to the manifest, its column sources and maybe the quarantine.
+            self.changed_tables = {table for r in loaded for source in r.sources for table in source.records} \
+                | ({"load_manifest", "load_columns", "quarantine"} if loaded else set())
             rules = sum((r.quarantine_rules for r in loaded), Counter())
             self.ingest_totals = {
                 "files_loaded": len(loaded),
@@ -364,12 +308,30 @@ class Pipeline:
                     _say(f"      NOT LOADED {r.path}: {r.message}")
                 raise StageFailed(f"{len(failed)} file(s) could not be loaded")
 
+    def _build_selection(self) -> tuple[list[str] | None, str]:
+        """dbt selectors (None: everything) and why, in words."""
+        if self.rebuild_all:
+            return None, self.rebuild_all
+        causes = [f"{t} export" for t in sorted(self.changed_tables - {"load_manifest", "load_columns", "quarantine"})]
+        causes += ["the day"] if self.day_changed else []
+        if not causes:
+            return None, "no new export and the same day: nothing to choose a part by"
+        # The working copy holds every table of the published run; dbt rebuilds what is
+        # downstream of the changed raw tables (and of the models reading the clock).
+        return [f"source:raw.{t}+" for t in sorted(self.changed_tables)], " and ".join(causes) + " changed"
+
     def _build(self) -> None:
         with self.stage("build", "dbt build (seeds, models, data tests)") as s:
-            manifest = self.groundwork.manifest() if self.groundwork else None
-            result = dbt.build(self.working, work_dir=self.dbt_work_dir, manifest=manifest, settings=self.settings,
-                               on_node_done=_every_few_seconds(time.perf_counter()), **DBT_RUN_FLAGS)
-            s.detail = _dbt_counts(self.dbt_work_dir / "target" / "run_results.json")
+            select, why = self._build_selection()
+            try:
+                result = self.groundwork.build(select, self.day_changed and select is not None, **DBT_RUN_FLAGS)
+            except GroundworkFailed as e:
+                raise StageFailed(str(e)) from None
+            scope = (f"rebuilt all {result.models_total} models ({why})" if select is None else
+                     f"{why}: rebuilt {result.models_built} of {result.models_total} models; "
+                     f"{result.models_total - result.models_built} unchanged")
+            self.build_scope = scope
+            s.detail = f"{scope}; {result.counts}"
             if result.error:
                 _say(f"      dbt could not run: {result.error}")
             for node in result.failed_nodes:
@@ -380,14 +342,13 @@ class Pipeline:
 
     def _validate(self) -> None:
         with self.stage("validate", "Great Expectations suites: staged, marts, privacy, collapse") as s:
-            if self.groundwork:
-                self.groundwork.check_imports()
-            from expectations.runner import validate  # imports GX: only here, it costs seconds
-
             # The published file is read only, through its own short-lived connection: the
             # collapse suite compares this build's numbers with what users see now.
-            self.validation = v = validate(self.working, self.docs_dir, published=self.published,
-                                           accept_collapse=self.accept_collapse)
+            try:
+                self.validation = v = self.groundwork.validate(self.working, self.docs_dir, self.published,
+                                                               self.accept_collapse)
+            except GroundworkFailed as e:
+                raise StageFailed(str(e)) from None
             failed = [r for r in v.results if not r.success]
             s.detail = (f"{len(v.results)} expectations on {v.rows_checked:,} rows: "
                         f"{len(v.blocking_failures)} blocking failure(s), {len(v.warnings)} warning(s); "
@@ -471,6 +432,8 @@ class Pipeline:
             share = f"{100 * s.seconds / total:3.0f}%" if total else ""
             _say(f"  {s.name:<9} {s.seconds:7.1f} s {share}")
         _say(f"  {'total':<9} {total:7.1f} s")
+        if self.build_scope:
+            _say(f"Build: {self.build_scope}.")
         if failed_stage is None:
             _say(f"Published {self.published}.")
         else:

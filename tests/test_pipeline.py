@@ -292,17 +292,22 @@ def test_each_planted_fault_fails_its_expectation_and_nothing_else(baseline, tmp
 
 
 def test_groundwork_errors_fail_the_stage_that_needs_the_work_and_leave_the_environment_alone(tmp_path):
-    # dbt's parse runs on a background thread while ingest works: a project dbt cannot parse
-    # (here a folder without dbt_project.yml) fails the build stage with dbt's reason.
-    from pcr.pipeline import StageFailed, _Groundwork
+    # dbt's parse runs in a child process while ingest works: a project dbt cannot parse (here a
+    # folder without dbt_project.yml) fails the build with dbt's reason, said once.
+    from pcr.groundwork import Groundwork, GroundworkFailed
     from pcr.settings import Settings
 
     environment = dict(os.environ)
     (tmp_path / "no-project").mkdir()
     settings = Settings.from_env().replace(project_root=tmp_path / "no-project")
-    groundwork = _Groundwork(tmp_path / "pcr.work.duckdb", tmp_path / "dbt", settings)
-    with pytest.raises(StageFailed, match="dbt could not parse the project") as failed:
-        groundwork.manifest()
-    assert "dbt_project.yml" in str(failed.value)
-    groundwork.check_imports()  # Great Expectations imports: the validate stage goes ahead
+    printed: list[str] = []
+    groundwork = Groundwork(tmp_path / "pcr.work.duckdb", tmp_path / "dbt", settings, say=printed.append)
+    try:
+        with pytest.raises(GroundworkFailed, match="dbt could not parse the project") as failed:
+            groundwork.build()
+        assert "dbt_project.yml" in str(failed.value)
+        assert str(failed.value).count("could not parse") == 1
+        groundwork.validation_ready()  # Great Expectations imports: the validate stage goes ahead
+    finally:
+        groundwork.stop()
     assert dict(os.environ) == environment

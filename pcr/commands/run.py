@@ -47,6 +47,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with RunLock(lock_path(published)):
             why: list[str] = []
+            # Everything is built again unless the published run's record shows that only new
+            # exports and the day changed since (pcr/freshness.py).
+            plan = {"rebuild_all": "--fresh" if args.fresh else "--rebuild" if args.rebuild
+                    else "an export path does not exist", "day_changed": False, "checksums": {}}
             if not (args.fresh or args.rebuild):
                 # Decided before dbt or Great Expectations is imported: a run with nothing new
                 # costs reading the published run record and checksumming the exports.
@@ -61,8 +65,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                               f"{published}. Nothing rebuilt; --rebuild builds and checks again anyway.")
                         return 0
                     why = state.reasons
+                    plan = {"rebuild_all": state.rebuild_all, "day_changed": state.day_changed,
+                            "checksums": state.checksums}
             return Pipeline(published, list(args.paths), args.fresh, settings, exported_at=args.exported_at,
-                            accept_collapse=args.accept_collapse, fingerprint=fingerprint, why=why,
+                            accept_collapse=args.accept_collapse, fingerprint=fingerprint, why=why, **plan,
                             layouts=lambda: layouts_in_use(args, settings)).execute()
     except RunLocked as e:
         print(f"pcr run: refused: {e}", file=sys.stderr)
