@@ -156,17 +156,17 @@ COLUMNS: dict[str, Term] = {
     "n": Term("units", "What the measure counts (chains, motions or clients), open ones included."),
     "events": Term("resolved", "Units that reached the end of the clock."),
     "censored": Term("still open", "Units still open at the as-of date (counted as censored, not dropped)."),
-    "km_median_days": Term("median days",
+    "km_median_days": Term("median",
                            "Kaplan–Meier: the first day at which half of the units are resolved, open ones counted as censored "
                            "(not reached yet: fewer than half are resolved).", NOT_REACHED),
-    "km_median_lower_days": Term("95% interval: from", "Lower end of the 95% confidence interval of the Kaplan–Meier median.",
+    "km_median_lower_days": Term("95% from", "Lower end of the 95% confidence interval of the Kaplan–Meier median.",
                                  NOT_REACHED),
-    "km_median_upper_days": Term("95% interval: to",
+    "km_median_upper_days": Term("95% to",
                                  "Upper end of the 95% confidence interval of the median (not reached yet: the curve's "
                                  "upper band has not come down to 50%).", NOT_REACHED),
-    "km_p75_days": Term("75th percentile days",
+    "km_p75_days": Term("75th percentile",
                         "Kaplan–Meier: the first day at which three quarters of the units are resolved.", NOT_REACHED),
-    "closed_only_median_days": Term("median, closed only",
+    "closed_only_median_days": Term("closed-only median",
                                     "The median over resolved units only: it ignores open work and is biased low; shown "
                                     "for comparison.", "no closed work"),
     "t_days": Term("days", "Days since the start of the clock."),

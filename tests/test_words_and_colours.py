@@ -107,7 +107,7 @@ def test_no_page_shows_a_code_a_column_name_or_none(pages_seen, words):
                     problems.append(f"{where}: header {header!r}")
                 if frame[column].dtype == object:
                     for cell in set(frame[column].dropna().astype(str)):
-                        if cell in codes or cell in banned_cells:
+                        if cell in codes or cell in banned_cells or SNAKE.match(cell):
                             problems.append(f"{where}: cell {cell!r} under {header!r}")
                 if frame[column].isna().any():
                     problems.append(f"{where}: empty cells (shown as None) under {header!r}")

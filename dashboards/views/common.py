@@ -7,6 +7,7 @@ manager's with the numbers suppressed by the access layer."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -80,11 +81,32 @@ class Context:
     def access(self, schema: str) -> DataAccess:
         return DataAccess(self.scope, self.data.db_path, schema=schema)
 
-    @property
+    @functools.cached_property
     def available(self) -> availability.Availability:
         """The contract columns the published exports carry (the same for every role: it says
-        how the exports were laid out, nothing about anyone in them)."""
+        how the exports were laid out, nothing about anyone in them). Read once per page run:
+        a page asks for it once per tile or table."""
         return availability.read(self.data.db_path)
+
+
+def computed_per_scope(compute):
+    """Cache what ``compute(ctx, *args)`` returns (tables already suppressed for the visitor, or
+    frames and figures made from them) per scope, filters, arguments and version of the published
+    file, so a rerun or another visitor with the same scope does none of the work again: a page's
+    queries are cached one by one (access/reader.py), but pivoting, suppressing and drawing them
+    took most of a rerun. ``compute`` must not draw anything on the page."""
+    # Streamlit keys a cached function by its code, the same for every function wrapped here:
+    # the computation's file and name are arguments, so two computations never share an entry.
+    @st.cache_data(max_entries=256, show_spinner=False)
+    def cached(computation: tuple[str, str], scope: Scope, filters: Filters, db_path: str, version, args: tuple):
+        return compute(Context(scope, DataAccess(scope, db_path), filters), *args)
+
+    @functools.wraps(compute)
+    def run(ctx: Context, *args):
+        computation = (compute.__code__.co_filename, compute.__qualname__)
+        return cached(computation, ctx.scope, ctx.filters, str(ctx.data.db_path), ctx.data.version(), args)
+
+    return run
 
 
 def not_available(ctx: Context, what: str, *metrics: str) -> bool:
@@ -396,12 +418,12 @@ def words() -> dict[str, str]:
 MONEY_COLUMNS = {"value_usd"}
 
 
-def _column_config(frame: pd.DataFrame) -> dict:
+def _column_config(frame: pd.DataFrame, headers: dict | None = None) -> dict:
     """Readable headers with their help text, thousands separators, and dollars for the value
     of donated time."""
     config, words_of = {}, vocabulary_of_pages()
     for column in frame.columns:
-        header, help_text = words_of.header(column), words_of.help(column) or None
+        header, help_text = (headers or {}).get(column) or words_of.header(column), words_of.help(column) or None
         if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
             # "localized": thousands separators, and 41 rather than 41.0 (41.5 stays 41.5).
             config[column] = st.column_config.NumberColumn(
@@ -437,11 +459,12 @@ def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) 
 
 
 def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, coded: tuple[str, ...] = (),
-               shown_as: dict | None = None) -> None:
+               shown_as: dict | None = None, headers: dict | None = None) -> None:
     """A table on screen and the same table as a CSV download (cells that would start a
     spreadsheet formula neutralised; the download is recorded in the access log). The columns
     ``coded`` hold the marts' codes: on screen they read in ``words()``, the download keeps the codes;
-    ``shown_as`` maps other columns' codes to words on screen (e.g. ``{"rule": vocabulary.rule}``)."""
+    ``shown_as`` maps other columns' codes to words on screen (e.g. ``{"rule": vocabulary.rule}``);
+    ``headers`` gives a column a shorter header on screen where a wide table would be cut off."""
     shown = frame.copy()
     words_of = vocabulary_of_pages()
     for column in coded:
@@ -453,7 +476,7 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, co
             shown[column] = shown[column].map(lambda cell: words_of.label(cell) if _is_code(cell) else cell)
     for column in shown.columns:
         shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown, headers))
     file_name = f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv"
     st.download_button(
         f"Download {name} (CSV)",

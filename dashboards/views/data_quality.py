@@ -19,6 +19,10 @@ from access.scope import AccessDenied, Role
 from dashboards.views.common import frame_for, has_rows, page_context, show_frame, suppression_note, vocabulary_of_pages
 from reports.availability import NEEDS
 
+# Headers of the run and freshness tables, shorter than the vocabulary's so that a row fits the page.
+SHORT_HEADERS = {"files_loaded": "new files", "files_already_loaded": "files skipped", "rows_quarantined": "quarantined",
+                 "expectations": "checks", "blocking_failures": "blocking", "loads": "files", "rows_loaded": "rows loaded",
+                 "days_since_export": "days since"}
 # What links a merged client id to the person's client id (mart_client_links.link_rule).
 LINK_RULES = {"same_a_number": "same A-number"}
 
@@ -52,7 +56,9 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         if last.data_docs and Path(last.data_docs).is_file():
             st.page_link(str(Path(__file__).with_name("data_docs.py")), label="Data Docs of this run (every check, with examples)",
                          icon=":material/rule:", query_params={"run": last.run_id})
-        show_frame(runs.drop(columns="data_docs"), "recent pipeline runs")
+        # Short headers (the help of each says more) so that every column fits beside the others.
+        shown_runs = runs.drop(columns=["data_docs", "started_at"])
+        show_frame(shown_runs[[*shown_runs.columns.drop("run_id"), "run_id"]], "recent pipeline runs", headers=SHORT_HEADERS)
 
         st.subheader("Validation results of the last run")
         results = pipeline.query(
@@ -60,7 +66,7 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
             "FROM {validation_results} WHERE run_id = $run ORDER BY success, severity, suite, dataset", {"run": last.run_id})
         failed = results[~results.success]
         st.caption(f"{len(results)} expectations, {len(failed)} not met.")
-        show_frame(results, "validation results", coded=("dataset",), shown_as={"expectation": words.check})
+        show_frame(results, "validation results", shown_as={"expectation": words.check, "dataset": words.check})
 
     st.subheader("Freshness of each source export")
     manifest = raw.query(
@@ -69,7 +75,7 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         "count(*) AS loads, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined "
         "FROM {load_manifest} GROUP BY file_kind ORDER BY file_kind")
     if len(manifest):
-        show_frame(manifest, "source export freshness", coded=("export",))
+        show_frame(manifest, "source export freshness", coded=("export",), headers=SHORT_HEADERS)
     else:
         st.info("No export has been loaded yet.")
 

@@ -57,12 +57,18 @@ if drawn and len(charts.interior(quarters)):
                quarters.reindex(columns=drawn), "removal avoided by quarter")
 else:
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
+# Headers of the two wide tables, short enough for every status to fit (each header's help has the full words).
+SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial",
+                 "none_yet": "none yet (open)", "no_effective_relief": "none (nothing open)"}
+
+
 def in_status_order(frame, key: str):
     """The statuses in the order of the glossary (strongest first), not alphabetical."""
     return frame[[key, *[c for c in STATUSES if c in frame.columns], *[c for c in frame.columns if c not in (key, *STATUSES)]]]
 
 
 show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_quarter"), "status_quarter"), "removal avoided by quarter", coded=("status_quarter",),
+           headers=SHORT_HEADERS,
            caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
 
 st.subheader("By county")
@@ -71,6 +77,7 @@ show_chart(charts.stacked_bars(county_statuses, words=words(), x_title="county",
                                horizontal=True),
            county_statuses, "status by county")
 show_frame(in_status_order(frame_for(by_county, ctx.scope, "county"), "county"), "removal avoided by county", coded=("county",),
+           headers=SHORT_HEADERS,
            caption="County of the conviction of the motion the status rests on; 'not recorded': no motion places the client in a county.")
 ignored_note(ctx, RELATION)
 suppression_note(ctx)

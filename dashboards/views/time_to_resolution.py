@@ -123,10 +123,10 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
         # The 25 first, then the as-of date: in one SELECT, DuckDB read every column of every
         # pending motion (twice the time at 1M motions) instead of the 25 rows' only.
         oldest = ctx.data.query(
-            "WITH oldest AS (SELECT motion_id, case_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date "
+            "WITH oldest AS (SELECT motion_id, vehicle, county, partner_firm, attorney_id, filing_date, hearing_date "
             f"FROM {{fct_motions}} WHERE {where} ORDER BY filing_date, motion_id LIMIT {OLDEST_OPEN}) "
             "SELECT date_diff('day', filing_date, (SELECT max(as_of_date) FROM {mart_time_to_resolution})) AS days_open, "
-            "motion_id, filing_date, vehicle, county, partner_firm, case_id, attorney_id, hearing_date "
+            "motion_id, filing_date, hearing_date, vehicle, county, partner_firm, attorney_id "
             "FROM oldest ORDER BY filing_date, motion_id", params)
         if len(oldest):
             show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")

@@ -150,9 +150,14 @@ elif has_rows(relief):
     relief_table = relief_table[[c for c in order if c in relief_table.columns]
                                 + sorted(set(relief_table.columns) - set(order) - {"all granted relief"}) + ["all granted relief"]]
     relief_table = busiest_first(relief_table, "all granted relief")
-    show_frame(relief_table, "granted relief by vehicle and class", caption=(
-        "Offense reductions, sentence modifications and rehabilitative relief are counted beside vacaturs; "
-        "'all granted relief' is every granted motion, not a vacatur count."))
+    # Nine columns on one screen: short headers (each header's help has the full words).
+    short = {code: vocabulary.label(code).removeprefix("vacatur: ") for code in vacatur_classes}
+    short |= {"vacaturs (all classes)": "vacaturs", "offense_reduction": "reduction", "sentence_modification": "sentence mod.",
+              "all granted relief": "all relief"}
+    show_frame(relief_table, "granted relief by vehicle and class", headers=short, caption=(
+        "Vacaturs: recognized, uncertain and not recognized together. Offense reductions, sentence modifications "
+        "(sentence mod.) and rehabilitative relief are counted beside vacaturs; 'all relief' is every granted motion, "
+        "not a vacatur count."))
     with st.expander("What the recognition classes mean", expanded=True):
         # The seed's descriptions: a program that re-words a class changes it there (seeds/decision_classes.csv).
         explained = [*vacatur_classes, *relief_beside]
