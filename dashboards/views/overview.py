@@ -13,7 +13,8 @@ import streamlit as st
 from access.disclosure import TOTAL_LABEL, ratio
 from access.reader import DataUnavailable
 from access.scope import Role
-from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, day_text, delta, fmt, ignored_note, marker_of,
+from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, computed_per_scope, day_text, delta, fmt,
+                                     ignored_note, marker_of,
                                      nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary, quarter_bars,
                                      show_chart, show_frame, suppression_note, trend_window, value, vocabulary_of_pages)
 from reports.availability import NOT_AVAILABLE
@@ -42,6 +43,7 @@ ATTENTION_ROWS = 10
 LABEL_FITS = 22  # characters of a tile's label that fit a quarter of the page's width
 
 
+@computed_per_scope
 def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, str]]:
     """Each tile's number (NaN when hidden) and, where hidden, what it shows instead."""
     da, f = ctx.data, ctx.filters
@@ -84,6 +86,7 @@ def headline(ctx: Context, period: Period) -> tuple[dict[str, float], dict[str, 
     return {label: number for label, (number, _) in tiles.items()}, {label: shown for label, (_, shown) in tiles.items()}
 
 
+@computed_per_scope
 def km_median(ctx: Context) -> tuple[float, str, str]:
     """Kaplan-Meier median days from referral to decision for the visitor's scope and the one
     dimension filtered on (the mart has no crossed groups); what to show when there is none;
@@ -124,7 +127,9 @@ def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
     return numeric.reindex([q for q in quarters], fill_value=0)
 
 
-def trends(ctx: Context, window: Period) -> None:
+@computed_per_scope
+def trend_frames(ctx: Context, window: Period) -> dict[str, pd.DataFrame]:
+    """The trend charts' numbers by quarter of ``window`` (NaN where hidden for a funder)."""
     quarters = window.quarters()
     da, f = ctx.data, ctx.filters
     on_decision, p_decision = window.condition("decision_quarter")
@@ -138,23 +143,28 @@ def trends(ctx: Context, window: Period) -> None:
     hours = da.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
                        weight=pro_bono_count("cases", parse(quarters[0]), one_firm=ctx.one_firm), where=where, params=params)
 
+    numeric = _by_quarter(decided, quarters)
+    # Decided is the table's row total, published with it (a total summed here from hidden cells
+    # would reveal them).
+    motions = pd.DataFrame({"decided": numeric[TOTAL_LABEL] if TOTAL_LABEL in numeric else np.nan,
+                            "granted_total": numeric[True] if True in numeric.columns else 0}, index=quarters)
+    clients = _by_quarter(removal, quarters).reindex(columns=["confirmed", "projected"], fill_value=0)
+    logged = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
+    return {"motions": motions, "clients": clients, "hours": logged.reindex(quarters, fill_value=0)}
+
+
+def trends(ctx: Context, window: Period) -> None:
+    frames = trend_frames(ctx, window)
     columns = st.columns(3)
     with columns[0]:
-        numeric = _by_quarter(decided, quarters)
-        frame = pd.DataFrame({"decided": numeric.get(TOTAL_LABEL, numeric.sum(axis=1)) if TOTAL_LABEL in numeric else numeric.sum(axis=1),
-                              "granted_total": numeric[True] if True in numeric.columns else 0}, index=quarters)
-        if TOTAL_LABEL not in decided.numeric.columns and ctx.scope.suppresses:
-            frame["decided"] = np.nan  # a total summed from hidden cells would reveal them
-        show_chart(quarter_bars(frame, "Motions decided and granted", "motions"), frame, "motions decided and granted")
+        show_chart(quarter_bars(frames["motions"], "Motions decided and granted", "motions"), frames["motions"],
+                   "motions decided and granted")
     with columns[1]:
-        frame = _by_quarter(removal, quarters).reindex(columns=["confirmed", "projected"], fill_value=0)
-        figure = quarter_bars(frame, "Clients whose removal was avoided", "clients")
+        figure = quarter_bars(frames["clients"], "Clients whose removal was avoided", "clients")
         figure.update_layout(barmode="stack")
-        show_chart(figure, frame, "clients whose removal was avoided")
+        show_chart(figure, frames["clients"], "clients whose removal was avoided")
     with columns[2]:
-        numeric = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
-        frame = numeric.reindex(quarters, fill_value=0)
-        show_chart(quarter_bars(frame, "Pro bono hours", "hours"), frame, "pro bono hours")
+        show_chart(quarter_bars(frames["hours"], "Pro bono hours", "hours"), frames["hours"], "pro bono hours")
     st.caption(f"By quarter, {window.label}: motions in the quarter of the decision, clients in the quarter their status "
                "was reached, hours in the quarter logged.")
 

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL, ratio
-from dashboards.views.common import (PRO_BONO_MART, Context, Period, fmt, frame_for, has_rows, ignored_note, marker_of,
+from dashboards.views.common import (PRO_BONO_MART, Context, Period, computed_per_scope, fmt, frame_for, has_rows, ignored_note, marker_of,
                                      not_available, nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
                                      quarter_bars, show_chart, show_frame, suppression_note, trend_window, value,
                                      vocabulary_of_pages)
@@ -33,11 +33,12 @@ def outcome_tables(ctx: Context, period: Period, by: list[str]):
     return decided, removal
 
 
-def tiles(ctx: Context, period: Period) -> None:
-    """The visitor's whole scope in tiles: one firm (a partner, or the firm filter), or all firms (a funder)."""
+@computed_per_scope
+def tile_values(ctx: Context, period: Period) -> list[tuple[str, str, str]]:
+    """The visitor's whole scope, one firm (a partner, or the firm filter) or all firms: each tile's
+    label, what it shows and the vocabulary term of its help text."""
     time = pro_bono_summary(ctx, [], period, attorneys=not ctx.scope.suppresses)
     decided, removal = outcome_tables(ctx, period, [])
-    words = vocabulary_of_pages()
     numeric = time.numeric.iloc[0] if len(time.numeric) else pd.Series({"n": 0.0, "hours": 0.0, "value_usd": 0.0})
     shown = time.display.iloc[0] if len(time.display) else numeric.astype(str)
     hidden = lambda column: str(shown[column]) if pd.isna(numeric.get(column)) else ""  # noqa: E731
@@ -64,19 +65,24 @@ def tiles(ctx: Context, period: Period) -> None:
                            percent=True), "grant_rate"),
         ("Removal avoided (clients)", fmt(avoided, marker=marker_of(removal, TOTAL_LABEL)), "avoided"),
     ]
+    return entries
+
+
+def tiles(ctx: Context, period: Period) -> None:
+    words = vocabulary_of_pages()
+    entries = tile_values(ctx, period)
     columns = st.columns(3)  # a quarter of the page cuts off a dollar value in the millions
     for i, (label, shown_value, term) in enumerate(entries):
         columns[i % 3].metric(label, shown_value, help=words.help(term) or None, border=True)
 
 
-def comparison(ctx: Context, period: Period) -> None:
-    """Program managers: every firm side by side, sorted by hours, and charts of the grant rate
-    and hours per attorney by firm."""
+@computed_per_scope
+def comparison_table(ctx: Context, period: Period) -> pd.DataFrame | None:
+    """Every firm's numbers, sorted by hours (None when no firm has time or decided motions)."""
     time = pro_bono_summary(ctx, "partner_firm", period, attorneys=True)
     decided, removal = outcome_tables(ctx, period, ["partner_firm"])
     if not len(time.numeric) and not has_rows(decided):
-        nothing_matches(ctx, "pro bono time or decided motions", "mart_dashboard_pro_bono", "fct_motions")
-        return
+        return None
     firms = time.numeric.set_index("partner_firm") if len(time.numeric) else pd.DataFrame(columns=["n", "hours", "value_usd"])
     outcomes = decided.numeric.drop(index=TOTAL_LABEL, errors="ignore")
     avoided = removal.numeric.drop(index=TOTAL_LABEL, errors="ignore")
@@ -97,6 +103,16 @@ def comparison(ctx: Context, period: Period) -> None:
     for column in ("cases_with_time", "attorneys_participating", "decided", "granted_total", "avoided"):
         table[column] = table[column].round().astype("Int64")  # a firm with no time: empty, not 0
     table["hours"] = table["hours"].round(1)
+    return table
+
+
+def comparison(ctx: Context, period: Period) -> None:
+    """Program managers: every firm side by side, sorted by hours, and charts of the grant rate
+    and hours per attorney by firm."""
+    table = comparison_table(ctx, period)
+    if table is None:
+        nothing_matches(ctx, "pro bono time or decided motions", "mart_dashboard_pro_bono", "fct_motions")
+        return
     # The outcomes first, then time: a table wider than the page would hide its last columns.
     shown = table.reset_index()[["partner_firm", "grant_rate", "decided", "avoided", "hours", "hours_per_case",
                                  "attorneys_participating", "hours_per_attorney", "value_usd", "cases_with_time"]]
@@ -132,16 +148,21 @@ def _tidy(figure: go.Figure, title: str, x_title: str, rows: int) -> None:
     figure.update_yaxes(automargin=True, type="category")
 
 
-def hours_by_quarter(ctx: Context, period: Period) -> None:
-    """Pro bono hours of the visitor's scope by quarter, the twelve up to the period's end."""
-    window = trend_window(period)
+@computed_per_scope
+def quarterly_hours(ctx: Context, window: Period) -> pd.DataFrame:
+    """Pro bono hours of the visitor's scope in each quarter of ``window`` (NaN where withheld)."""
     on_entry, p_entry = window.condition("entry_quarter")
     where, params = ctx.filters.where(PRO_BONO_MART, on_entry, p_entry)
     quarters = window.quarters()
     hours = ctx.data.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
                              weight=pro_bono_count("cases", parse(quarters[0]), one_firm=ctx.one_firm), where=where, params=params)
     numeric = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
-    frame = numeric.reindex(quarters, fill_value=0)
+    return numeric.reindex(quarters, fill_value=0)
+
+
+def hours_by_quarter(ctx: Context, period: Period) -> None:
+    """Pro bono hours of the visitor's scope by quarter, the twelve up to the period's end."""
+    frame = quarterly_hours(ctx, trend_window(period))
     show_chart(quarter_bars(frame, "Pro bono hours by quarter", "hours"), frame, "pro bono hours by quarter")
 
 
