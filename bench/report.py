@@ -144,9 +144,9 @@ def markdown(report: dict) -> str:
     lines += [f"| {k} | {v:.2f} |" for k, v in report["startup"].items()]
     lines += ["", "Beyond these, dbt spends a roughly fixed time on every model, seed and data test (connection, "
               "compilation, run_results) and GX on every expectation and on Data Docs: the 1,000-motion row shows "
-              "that floor for the build and validation stages. Since dbt is imported and parses the project, and GX is "
-              "imported, on a background thread while ingest runs, part of that time shows in the ingest column at "
-              "small sizes (and the build waits for the parse when ingest is shorter).", ""]
+              "that floor for the build and validation stages. dbt is imported and parses the project, and GX is "
+              "imported, in two helper processes started with the run (pcr/groundwork.py), on the other core while "
+              "the run's own process ingests; the build waits for the parse when ingest is shorter.", ""]
     lines += ["## Targets (largest size, one run)", "", "| target | measured | met |", "|---|---|---|"]
     for what, value, ok in targets(report):
         lines.append(f"| {what} | {value} | {'yes' if ok else 'no' if ok is False else 'not measured'} |")
@@ -176,9 +176,9 @@ def _where_time_goes(report: dict) -> list[str]:
         lines += [
             f"One more run under py-spy (collapsed stacks of every thread in `{prof['file']}` on the bench machine, "
             f"for flamegraph.pl or speedscope; {prof['rate']} samples/s, waiting included; the run took "
-            f"{prof['wall']:.0f} s with the sampler). Main thread, seconds per stage: "
+            f"{prof['wall']:.0f} s with the sampler). Main threads of the run and its helper processes, seconds per stage: "
             + ", ".join(f"{s} {v:.1f}" for s, v in prof["stages"].items()) + ". The lines of this project's "
-            "code the main thread spent longest in (a sample goes to the deepest project frame: the line "
+            "code the main threads spent longest in (a sample goes to the deepest project frame: the line "
             "that ran the SQL or called into dbt, GX or pandas):", "",
             "| stage | where | seconds |", "|---|---|---:|"]
         lines += [f"| {r['stage']} | `{r['where']}` | {r['seconds']:.1f} |" for r in prof["lines"]]

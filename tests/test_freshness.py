@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pcr.freshness import PROJECT_PARTS, Fingerprint, check, current_fingerprint
@@ -17,10 +18,14 @@ from ingest.files import export_files
 from pcr.publish import KILL_ENV, working_path
 from test_pipeline import Env, exports, query, sha256
 
-# Runs `pcr run` in-process and says which heavy packages it imported.
-PROBE = ("import json, sys; from pcr import cli; code = cli.main(sys.argv[1:]); "
+# Runs `pcr run` in-process and says which heavy packages it imported, and whether it started
+# any process (the helpers that import dbt and Great Expectations, pcr/groundwork.py): a child
+# that ran and was waited for has used CPU time.
+PROBE = ("import json, resource, sys; from pcr import cli; code = cli.main(sys.argv[1:]); "
+         "children = resource.getrusage(resource.RUSAGE_CHILDREN); "
          "print(json.dumps({'code': code, 'dbt': 'dbt.cli.main' in sys.modules, "
-         "'gx': 'great_expectations' in sys.modules}))")
+         "'gx': 'great_expectations' in sys.modules, 'children': children.ru_utime + children.ru_stime > 0}))")
+NOTHING_STARTED = {"code": 0, "dbt": False, "gx": False, "children": False}
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +67,12 @@ def test_an_unchanged_rerun_publishes_nothing_and_imports_neither_dbt_nor_gx(bui
 
     flags, printed = probe(env, given)
 
-    assert flags == {"code": 0, "dbt": False, "gx": False}
+    assert flags == NOTHING_STARTED
     assert "the published data is current" in printed and "Nothing rebuilt" in printed
     assert sha256(env.published) == before
     assert query(env.published, "select count(*) from pipeline.runs") == runs_before
     # No paths at all means "rebuild what is loaded": with nothing changed, nothing to do either.
-    assert probe(env)[0] == {"code": 0, "dbt": False, "gx": False}
+    assert probe(env)[0] == NOTHING_STARTED
 
 
 def test_rebuild_forces_a_build(built, copy, tmp_path):
@@ -88,7 +93,7 @@ def test_a_run_with_nothing_new_still_sweeps_what_a_killed_run_left(built, copy,
 
     flags, printed = probe(copy, given)
 
-    assert flags == {"code": 0, "dbt": False, "gx": False} and "Nothing rebuilt" in printed
+    assert flags == NOTHING_STARTED and "Nothing rebuilt" in printed
     assert not working_path(copy.published).exists()
     assert list(docs.iterdir()) == []
 
@@ -136,3 +141,69 @@ def test_another_day_is_a_reason_to_build(built):
     files, _ = export_files([given])
     state = check(env.published, files, tomorrow)
     assert not state.current and state.reasons[0].startswith("the day")
+
+
+def _descendant_models(manifest: Path, sources: list[str]) -> set[str]:
+    """The models downstream of the given raw tables, from the lineage dbt wrote."""
+    children = json.loads(manifest.read_text(encoding="utf-8"))["child_map"]
+    found: set[str] = set()
+    todo = [f"source.pcr.raw.{table}" for table in sources]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return {node for node in found if node.startswith("model.")}
+
+
+def _models_run(dbt_dir: Path) -> set[str]:
+    results = json.loads((dbt_dir / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"] for r in results if r["unique_id"].startswith("model.")}
+
+
+def _tables_that_differ(one: Path, other: Path) -> list[str]:
+    """Tables of the built schemas whose rows differ (as multisets) between two databases."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{one}' AS one (READ_ONLY)")
+    con.execute(f"ATTACH '{other}' AS other (READ_ONLY)")
+    tables = con.execute("select distinct schema_name, table_name from duckdb_tables() where database_name in "
+                         "('one', 'other') and schema_name in ('staging', 'intermediate', 'marts')").fetchall()
+    assert ("marts", "mart_pro_bono") in tables
+    differ = []
+    for schema, name in sorted(tables):
+        a, b = f"one.{schema}.{name}", f"other.{schema}.{name}"
+        if con.execute(f"select (select count(*) from (from {a} except all from {b})) "
+                       f"+ (select count(*) from (from {b} except all from {a}))").fetchone()[0]:
+            differ.append(f"{schema}.{name}")
+    con.close()
+    return differ
+
+
+def test_a_new_time_entries_export_rebuilds_only_what_depends_on_it_and_equals_a_full_rebuild(built, tmp_path):
+    env, _ = built
+    later = exports(tmp_path, "later_hours", change=lambda d: d["time_entries"][0].update(hours=4.25))
+    partial, full = Env(tmp_path / "partial", env.key), Env(tmp_path / "full", env.key)
+    for copy_ in (partial, full):
+        (copy_.root / "var").mkdir(parents=True)
+        shutil.copyfile(env.published, copy_.published)
+
+    result = partial.run(later)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rebuilt = _models_run(partial.root / "var" / "dbt")
+    manifest = partial.root / "var" / "dbt" / "target" / "manifest.json"
+    every_model = {n for n in json.loads(manifest.read_text(encoding="utf-8"))["nodes"] if n.startswith("model.")}
+    # A new load also adds to the manifest, the column sources and the quarantine of loads.
+    downstream = _descendant_models(manifest, ["time_entries", "load_manifest", "load_columns", "quarantine"])
+    assert rebuilt == downstream
+    assert "model.pcr.fct_time_entries" in rebuilt and "model.pcr.fct_motions" not in rebuilt
+    said = (f"time_entries export changed: rebuilt {len(rebuilt)} of {len(every_model)} models; "
+            f"{len(every_model) - len(rebuilt)} unchanged")
+    assert said in result.stdout
+
+    result = full.run(later, "--rebuild")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _models_run(full.root / "var" / "dbt") == every_model
+    assert f"rebuilt all {len(every_model)} models (--rebuild)" in result.stdout
+
+    assert _tables_that_differ(partial.published, full.published) == []
+    assert _tables_that_differ(partial.published, env.published) != []  # the new export did change something
