@@ -73,8 +73,9 @@ def link_granted_motions(page) -> None:
 
 
 def link_years(page, years: dict[str, int]) -> None:
-    """A year's table counts the same granted motions as the trend's quarters of that year when
-    the period covers the whole year, and as the relief table when the period is that year."""
+    """A year's vacaturs are the trend's vacaturs of that year's quarters when the period covers
+    the whole year, and the relief table's vacatur classes, vehicle by vehicle, when the period
+    is that year."""
     trend_by, relief_by = page.interior("trend"), page.interior("relief")
     for key, year in years.items():
         year_by = page.interior(key)
@@ -82,15 +83,13 @@ def link_years(page, years: dict[str, int]) -> None:
             continue
         whole_year = period.is_all or (period.start <= dt.date(year, 1, 1) and period.end >= dt.date(year, 12, 31))
         quarters = [q for q in trend_by.index if str(q).startswith(f"{year}-")] if not trend_by.empty else []
-        if whole_year and quarters:
-            for kind in year_by.columns:
-                page.link([("trend", q, kind) for q in quarters if kind in trend_by.columns], (key, TOTAL_LABEL, kind))
-        if period.kind == "year" and period.label == str(year) and not relief_by.empty:
+        if whole_year and quarters and "vacatur" in trend_by.columns:
+            page.link([("trend", q, "vacatur") for q in quarters], (key, TOTAL_LABEL))
+        classes = [c for c in vacatur_classes if not relief_by.empty and c in relief_by.columns]
+        if period.kind == "year" and period.label == str(year) and classes:
             for vehicle in year_by.index:
-                for kind in year_by.columns:
-                    classes = [c for c in (vacatur_classes if kind == "vacatur" else [kind]) if c in relief_by.columns]
-                    if vehicle in relief_by.index and classes:
-                        page.link([("relief", vehicle, c) for c in classes], (key, vehicle, kind))
+                if vehicle in relief_by.index:
+                    page.link([("relief", vehicle, c) for c in classes], (key, vehicle))
 
 
 # Outcomes in the quarter of the decision; motions still pending in the quarter of filing.
@@ -105,10 +104,13 @@ where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on
 ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params,
                    into=page, into_key="trend")
 this_year, to_date = comparison_years()
+# Vacaturs alone, one number per vehicle and year: with every kind of relief, the funder's
+# tables of the page took ten times as long to protect together (three tables of a dozen columns
+# linked to the trend's quarters) for numbers the relief table above already gives.
 for key, year in (("this_year", this_year), ("last_year", this_year - 1)):
-    where, params = ctx.filters.where(RELIEF, "decision_quarter BETWEEN $first AND $last",
+    where, params = ctx.filters.where(RELIEF, "relief_kind = 'vacatur' AND decision_quarter BETWEEN $first AND $last",
                                       {"first": f"{year}-Q1", "last": f"{year}-Q4"})
-    ctx.data.aggregate(RELIEF, "vehicle", "relief_kind", weight="motions", where=where, params=params, into=page, into_key=key)
+    ctx.data.aggregate(RELIEF, "vehicle", weight="motions", where=where, params=params, into=page, into_key=key)
 link_granted_motions(page)
 link_years(page, {"this_year": this_year, "last_year": this_year - 1})
 published = page.publish()
@@ -177,32 +179,28 @@ current, previous = published["this_year"], published["last_year"]
 if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
     pass  # the sentence it showed says why
 elif has_rows(current) or has_rows(previous):
-    def year_numbers(table, column: str, rows: list) -> tuple[pd.Series, pd.Series]:
-        """A column of a year's table by vehicle: numbers (NaN when hidden) and what is shown; a
-        vehicle or kind without a granted motion that year is a true zero."""
-        present = table.numeric.index if column in table.numeric.columns else pd.Index([])
-        numeric = pd.Series([table.numeric.at[r, column] if r in present else 0.0 for r in rows], index=rows, dtype=float)
+    def year_numbers(table, rows: list) -> tuple[pd.Series, pd.Series]:
+        """A year's vacaturs by vehicle: numbers (NaN when hidden) and what is shown; a vehicle
+        without a vacatur that year is a true zero."""
+        present = table.numeric.index
+        numeric = pd.Series([table.numeric[r] if r in present else 0.0 for r in rows], index=rows, dtype=float)
         if not ctx.scope.suppresses:
             return numeric, numeric.astype("int64")
-        return numeric, pd.Series([table.display.at[r, column] if r in present else "0" for r in rows], index=rows)
+        return numeric, pd.Series([table.display[r] if r in present else "0" for r in rows], index=rows)
 
     vehicles = list(dict.fromkeys([*charts.interior(current.numeric).index, *charts.interior(previous.numeric).index]))
-    this_vacaturs, this_shown = year_numbers(current, "vacatur", vehicles + [TOTAL_LABEL])
-    last_vacaturs, last_shown = year_numbers(previous, "vacatur", vehicles + [TOTAL_LABEL])
-    this_all, this_all_shown = year_numbers(current, TOTAL_LABEL, vehicles + [TOTAL_LABEL])
-    last_all, last_all_shown = year_numbers(previous, TOTAL_LABEL, vehicles + [TOTAL_LABEL])
+    this_vacaturs, this_shown = year_numbers(current, vehicles + [TOTAL_LABEL])
+    last_vacaturs, last_shown = year_numbers(previous, vehicles + [TOTAL_LABEL])
     both = pd.DataFrame({"vehicle": [*vehicles, TOTAL_LABEL], f"vacaturs {this_label}": this_shown.to_numpy(),
                          f"vacaturs {this_year - 1}": last_shown.to_numpy()})
     change = this_vacaturs - last_vacaturs
     both["change"] = [None if pd.isna(c) else (f"{c:+,.0f}" if ctx.scope.suppresses else int(c)) for c in change]
     if ctx.scope.suppresses:
         both["change"] = both["change"].fillna("withheld")
-    both[f"all granted relief {this_label}"] = this_all_shown.to_numpy()
-    both[f"all granted relief {this_year - 1}"] = last_all_shown.to_numpy()
     both = busiest_first(both, f"vacaturs {this_label}")
     show_frame(both, "vacaturs this year and last year", caption=(
-        "Vacaturs of every recognition class; 'all granted relief' adds offense reductions, sentence modifications and "
-        "rehabilitative relief, which are never counted as vacaturs."))
+        "Vacaturs of every recognition class (recognized, uncertain, not recognized); offense reductions, sentence "
+        "modifications and rehabilitative relief are never counted as vacaturs."))
     compared = pd.DataFrame({this_label: this_vacaturs, str(this_year - 1): last_vacaturs}).drop(index=TOTAL_LABEL)
     show_chart(charts.year_against_year(compared, title=f"Vacaturs granted by vehicle: {this_label} and {this_year - 1}",
                                         value_title="vacaturs granted (motions)"),
