@@ -66,3 +66,35 @@ def test_every_page_renders_in_chromium(server, browser, published):
         assert "Traceback" not in main.inner_text()
         page.screenshot(path=str(ARTIFACTS / f"dashboard_{path or 'overview'}.png"), full_page=True)
     page.close()
+
+
+def test_data_docs_open_from_the_app_and_render_with_the_network_blocked(server, browser, published):
+    """The Data Docs page serves the last run's Great Expectations pages inside the app: with every
+    request to anything but the app refused, the validation table is filled (one row per
+    validation) and nothing was asked of another host."""
+    with duckdb.connect(str(published), read_only=True) as con:
+        (validations,) = con.execute("SELECT count(DISTINCT suite || '.' || dataset) FROM pipeline.validation_results "
+                                     "WHERE run_id = (SELECT run_id FROM pipeline.runs ORDER BY finished_at DESC LIMIT 1)").fetchone()
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    elsewhere: list[str] = []
+
+    def only_the_app(route):
+        if route.request.url.startswith(server) or route.request.url.startswith(("about:", "data:", "blob:")):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_app)
+    page = context.new_page()
+    page.goto(f"{server}/data_docs")
+    page.locator('[data-testid="stMain"]').get_by_text("Data Docs", exact=True).first.wait_for(state="visible", timeout=60_000)
+    docs = page.frame_locator('[data-testid="stMain"] iframe').first
+    rows = docs.locator("#section-1-content-block-2-1-body-table tbody tr")
+    rows.first.wait_for(state="visible", timeout=60_000)
+    assert rows.count() == validations
+    assert "privacy.mart_columns" in docs.locator("body").inner_text()  # the asset names the script would have written
+    assert elsewhere == [], f"the Data Docs asked for {elsewhere[:5]}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard_data_docs.png"), full_page=True)
+    context.close()
