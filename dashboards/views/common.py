@@ -24,7 +24,7 @@ from dashboards import charts, session
 from reports import availability, spreadsheet, vocabulary
 from access.reader import DataUnavailable, read_published
 from reports.grants import GrantConfigError, program_fiscal_year_start_month
-from reports.periods import ALL_TIME, RANGE_WORD, Period, parse, quarter_label, quarter_range
+from reports.periods import ALL_TIME, DEFAULT_FISCAL_YEAR_START_MONTH, Period, parse, quarter_label, quarter_range
 
 ALL = "All"
 FILTER_KEYS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
@@ -166,7 +166,7 @@ def fiscal_year_start_month() -> tuple[int, str | None]:
     try:
         return program_fiscal_year_start_month(session.settings().grants_file), None
     except GrantConfigError as problem:
-        return 7, f"{problem}; fiscal years start in July until it is fixed."
+        return DEFAULT_FISCAL_YEAR_START_MONTH, f"{problem}; fiscal years start in July until it is fixed."
 
 
 def chosen_period() -> Period:
