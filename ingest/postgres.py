@@ -77,18 +77,21 @@ def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "order by table_name", [SCHEMA]).fetchall()]
 
 
-def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | None = None) -> dict[str, int]:
+def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | None = None,
+                    into_schema: str = SCHEMA) -> dict[str, int]:
     """Replace the raw schema's tables in PostgreSQL (`pg_connection`: an open psycopg2
     connection) with those of the DuckDB file; returns the rows copied per table. The
-    connection's transaction is committed at the end, rolled back on any error."""
+    connection's transaction is committed at the end, rolled back on any error.
+    `into_schema`: the PostgreSQL schema written (a run's own build schema, see
+    pcr/publish_postgres.py); the DuckDB side is always its raw schema."""
     copied: dict[str, int] = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as source:
         names = list(tables) if tables is not None else raw_tables(source)
         try:
             with pg_connection.cursor() as cursor:
-                cursor.execute(f"create schema if not exists {SCHEMA}")
+                cursor.execute(f"create schema if not exists {_quoted(into_schema)}")
                 for name in names:
-                    copied[name] = _copy_table(source, cursor, name)
+                    copied[name] = _copy_table(source, cursor, name, into_schema)
             pg_connection.commit()
         except BaseException:
             pg_connection.rollback()
@@ -96,13 +99,13 @@ def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | No
     return copied
 
 
-def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str) -> int:
+def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str, into_schema: str) -> int:
     columns = source.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position", [SCHEMA, name]).fetchall()
     if not columns:
         raise UnsupportedColumn(f"{SCHEMA}.{name}: no such table in the DuckDB file")
-    target = f"{SCHEMA}.{_quoted(name)}"
+    target = f"{_quoted(into_schema)}.{_quoted(name)}"
     wanted = [(c, postgres_type(t, f"{SCHEMA}.{name}.{c}")) for c, t in columns]
     cursor.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute "
                    "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum", [target])

@@ -33,7 +33,7 @@ create or replace macro intermediate.kaplan_meier_quantiles(curve) as table
 {#- PostgreSQL has no table macros: the marts run the same SQL inline (kaplan_meier_curve() and
     kaplan_meier_quantiles() below); the build needs only the product aggregate it lacks. -#}
 {% macro default__create_kaplan_meier_macros() %}
-create schema if not exists intermediate;
+create schema if not exists {{ generate_schema_name('intermediate', none) }};
 {{ create_product_aggregate() }}
 {% endmacro %}
 

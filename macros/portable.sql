@@ -88,10 +88,10 @@
     {{ return(adapter.dispatch('product_aggregate', 'pcr')()) }}
 {%- endmacro %}
 
-{% macro default__product_aggregate() -%}intermediate.product{%- endmacro %}
+{% macro default__product_aggregate() -%}{{ generate_schema_name('intermediate', none) }}.product{%- endmacro %}
 
 {% macro duckdb__product_aggregate() -%}product{%- endmacro %}
 
 {% macro create_product_aggregate() -%}
-create or replace aggregate intermediate.product(double precision) (sfunc = float8mul, stype = double precision);
+create or replace aggregate {{ generate_schema_name('intermediate', none) }}.product(double precision) (sfunc = float8mul, stype = double precision);
 {%- endmacro %}

@@ -6,21 +6,16 @@ PostgreSQL server with COPY (ingest/postgres.py); `dbt build` runs on both (seed
 tests and unit tests); then every table of the marts schema is compared row for row: same
 tables, same columns in the same order, same rows, numbers equal up to floating-point rounding.
 
-The server is a throwaway cluster made with Debian's `initdb` in a temporary folder and started
-with `pg_ctl` on a Unix socket there (as the postgres user when the tests run as root, since
-PostgreSQL refuses to run as root). Without PostgreSQL installed the test is skipped, except in
-CI (CI set), where .ci/run installs it and a missing server is a failure.
+The server is a throwaway cluster (tests/postgres_cluster.py). Without PostgreSQL installed the
+test is skipped, except in CI (CI set), where .ci/run installs it and a missing server is a
+failure.
 """
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import json
 import math
-import os
 import shutil
-import subprocess
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +25,7 @@ import pytest
 from ingest.postgres import copy_raw_schema
 from pcr import cli, dbt
 from pcr.settings import PROJECT_ROOT, Settings
+from postgres_cluster import SUPERUSER, connect, create_database, postgres_server  # noqa: F401 - a fixture
 
 psycopg2 = pytest.importorskip("psycopg2")
 
@@ -38,54 +34,10 @@ DATASETS = {
     "golden": ([Path(__file__).parent / "fixtures" / "golden"], ["--strict", "--exported-at", "2025-01-02"]),
 }
 FLOAT_TOLERANCE = 1e-9
-SUPERUSER = "pcr"
-
-
-def _postgres_program(name: str) -> str | None:
-    """Debian keeps the server's programs out of PATH, in /usr/lib/postgresql/<version>/bin."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[4]))
-    return found[-1] if found else shutil.which(name)
-
-
-def _as_server_user(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@pytest.fixture(scope="module")
-def postgres_server():
-    """A running throwaway cluster: (socket folder, port). Its superuser is `pcr`, trusted on
-    the socket, which only this folder holds."""
-    initdb, pg_ctl = _postgres_program("initdb"), _postgres_program("pg_ctl")
-    if not initdb or not pg_ctl:
-        message = "PostgreSQL's initdb/pg_ctl not found (apt-get install postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: CI must run the PostgreSQL comparison (.ci/run installs it)")
-        pytest.skip(message)
-    folder = Path(tempfile.mkdtemp(prefix="pcr-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, user="postgres")
-    port = "5499"  # only in the socket file's name: the server listens on no TCP port
-    data = folder / "data"
-    subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", SUPERUSER, "--auth=trust",
-                                    "--encoding=UTF8", "--locale=C"]),
-                   check=True, capture_output=True)
-    started = subprocess.run(_as_server_user([
-        pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "start",
-        "-o", f"-k {folder} -p {port} -c listen_addresses='' -c fsync=off"]), capture_output=True, text=True)
-    if started.returncode != 0:
-        log = (folder / "server.log").read_text() if (folder / "server.log").exists() else ""
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {started.stderr}{log}")
-    try:
-        yield str(folder), port
-    finally:
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _connect(server, dbname: str):
-    host, port = server
-    return psycopg2.connect(host=host, port=port, user=SUPERUSER, dbname=dbname)
+    return connect(server, dbname)
 
 
 def _unit_test_results(work_dir: Path) -> dict[str, str]:
@@ -110,11 +62,7 @@ def built(postgres_server, tmp_path_factory):
         assert duck.success, f"dbt build on DuckDB ({name}) failed: {duck.failed_nodes} {duck.error}"
         duck_units = _unit_test_results(root / "dbt-duckdb")
 
-        admin = _connect(postgres_server, "postgres")
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f"create database {name}")
-        admin.close()
+        create_database(postgres_server, name)
         with _connect(postgres_server, name) as connection:
             copied = copy_raw_schema(db, connection)
         connection.close()
