@@ -16,6 +16,7 @@ reads a `PCR_*` variable: a package receives a path, a key file or a limit as an
 | PCR_SECRETS_FILE | secrets_file | none (Streamlit's own `.streamlit/secrets.toml`) |
 | PCR_MEMORY_LIMIT | memory_limit | `1GB` |
 | PCR_DBT_THREADS | dbt_threads | `2` |
+| PCR_TARGET | target | `duckdb`; `postgres` builds and publishes in the PG* database (docs/postgres.md) |
 | PGHOST, PGPORT, PGUSER, PGDATABASE | postgres | none (no PostgreSQL target; docs/postgres.md) |
 
 A PostgreSQL password is no setting: dbt's profile reads `PGPASSWORD` when it connects, and
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ("duckdb", "postgres")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class Settings:
     """dbt's threads: models built at the same time, each one DuckDB connection."""
     postgres: PostgresConnection | None = None
     """dbt's `postgres` target, when PGDATABASE is set."""
+    target: str = "duckdb"
+    """Where `pcr run` builds and publishes: "duckdb" (the published file) or "postgres"
+    (schemas in the `postgres` database)."""
     kill_at_for_tests: str | None = None
     """A publish step at which the process kills itself (the atomic-publish tests)."""
 
@@ -92,6 +97,9 @@ class Settings:
             return Path(value).expanduser() if value else default
 
         data_dir = path("PCR_DATA_DIR", PROJECT_ROOT / "var")
+        target = env.get("PCR_TARGET") or "duckdb"
+        if target not in TARGETS:
+            raise ValueError(f"PCR_TARGET={target!r}: expected one of {', '.join(TARGETS)}")
         cache_home = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         return cls(
             project_root=PROJECT_ROOT,
@@ -110,6 +118,7 @@ class Settings:
             dbt_threads=int(env.get("PCR_DBT_THREADS") or 2),
             postgres=PostgresConnection.from_env(env),
             kill_at_for_tests=env.get("PCR_TEST_KILL_AT") or None,
+            target=target,
         )
 
     def replace(self, **changes: object) -> Settings:
@@ -124,7 +133,7 @@ class Settings:
             "PCR_DBT_PARSE_CACHE": self.dbt_parse_cache, "PCR_LAYOUTS_DIR": self.program_layouts_dir,
             "PCR_ROLES_FILE": self.roles_file, "PCR_GRANTS_FILE": self.grants_file,
             "PCR_SECRETS_FILE": self.secrets_file, "PCR_MEMORY_LIMIT": self.memory_limit,
-            "PCR_DBT_THREADS": self.dbt_threads,
+            "PCR_DBT_THREADS": self.dbt_threads, "PCR_TARGET": self.target,
         }
         if self.postgres is not None:
             values.update(PGHOST=self.postgres.host, PGPORT=self.postgres.port, PGUSER=self.postgres.user,

@@ -15,7 +15,7 @@ from pathlib import Path
 from ingest.files import export_files
 from pcr.commands.ingest import add_exported_at_argument, add_layouts_argument, layouts_in_use
 from pcr.freshness import check, current_fingerprint
-from pcr.settings import Settings
+from pcr.settings import TARGETS, Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rebuild", action="store_true",
                         help="build and check again even when the published data is current (every export given "
                              "already loaded, the project, package versions and day unchanged since it was published)")
+    parser.add_argument("--target", choices=TARGETS, default=None,
+                        help="where to build and publish: duckdb or postgres (default: $PCR_TARGET, else duckdb; "
+                             "docs/postgres.md)")
     add_exported_at_argument(parser)
     add_layouts_argument(parser)
 
@@ -41,6 +44,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from pcr.pipeline import Pipeline, sweep_leftovers
     from pcr.publish import RunLock, RunLocked, lock_path
 
+    if (args.target or settings.target) == "postgres":
+        from pcr.postgres_run import run_on_postgres
+        return run_on_postgres(args, settings)
     published = (args.db or settings.published_db).absolute()
     published.parent.mkdir(parents=True, exist_ok=True)
     fingerprint = current_fingerprint(settings.project_root)

@@ -1,0 +1,209 @@
+"""`pcr run --target postgres` on a real PostgreSQL server: build schemas, validation, the
+one-transaction swap, the dashboards' and partner firms' roles with row-level security, and a
+run killed at each stage.
+
+The golden export is published first; later runs load the bundled samples on top, so a
+half-published run would show as marts that match neither version. The server is a throwaway
+cluster (tests/postgres_cluster.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pcr.publish import KILL_ENV
+from pcr.publish_postgres import PUBLISHED_SCHEMAS, map_partner_role
+from pcr.settings import PROJECT_ROOT
+from postgres_cluster import SUPERUSER, connect, create_database, postgres_server  # noqa: F401 - a fixture
+
+psycopg2 = pytest.importorskip("psycopg2")
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+SAMPLES = PROJECT_ROOT / "data_samples"
+PARTNER_LOGIN = "firm_reader"
+DASHBOARD_LOGIN = "dashboard_reader"
+
+
+def _pcr(env: dict[str, str], *argv: str | Path, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    """`pcr run --target postgres ...` as its own process (a killed run must not kill the tests)."""
+    environment = {**os.environ, **env}
+    environment.pop(KILL_ENV, None)
+    if kill_at:
+        environment[KILL_ENV] = kill_at
+    return subprocess.run([sys.executable, "-m", "pcr.cli", "run", "--target", "postgres", *map(str, argv)],
+                          env=environment, capture_output=True, text=True, timeout=900)
+
+
+def _snapshot(server, dbname: str) -> dict[str, str]:
+    """Every published table and view: a digest of its rows in a fixed order, and the schemas'
+    identities (a swap gives new ones)."""
+    with connect(server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select nspname, oid::text from pg_namespace where nspname = any(%s)",
+                       [list(PUBLISHED_SCHEMAS)])
+        out = {f"schema {name}": oid for name, oid in cursor.fetchall()}
+        cursor.execute("select table_schema, table_name from information_schema.tables "
+                       "where table_schema = any(%s) order by 1, 2", [list(PUBLISHED_SCHEMAS)])
+        for schema, table in cursor.fetchall():
+            cursor.execute(f'select t::text from "{schema}"."{table}" as t order by 1')
+            out[f"{schema}.{table}"] = hashlib.sha256(
+                "\n".join(row for (row,) in cursor.fetchall()).encode()).hexdigest()
+    connection.close()
+    return out
+
+
+def _schemas(server, dbname: str) -> set[str]:
+    with connect(server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select nspname from pg_namespace")
+        names = {name for (name,) in cursor.fetchall()}
+    connection.close()
+    return names
+
+
+@pytest.fixture(scope="module")
+def deployment(postgres_server, tmp_path_factory):
+    """A database with the golden export published by `pcr run --target postgres`, the
+    environment that runs pcr on it, and the published snapshot."""
+    root = tmp_path_factory.mktemp("pg-run")
+    dbname = "deployment"
+    create_database(postgres_server, dbname)
+    host, port = postgres_server
+    env = {"PGHOST": host, "PGPORT": port, "PGUSER": SUPERUSER, "PGDATABASE": dbname,
+           "PCR_DATA_DIR": str(root / "var"), "PCR_HMAC_KEY_FILE": str(root / "hmac.key"),
+           "PCR_DBT_PARSE_CACHE": str(root / "dbt-parse")}
+    first = _pcr(env, "--exported-at", "2025-01-02", GOLDEN)
+    assert first.returncode == 0, first.stdout + first.stderr
+    admin = connect(postgres_server, dbname)
+    with admin, admin.cursor() as cursor:
+        cursor.execute(f"create role {PARTNER_LOGIN} login")
+        cursor.execute(f"create role {DASHBOARD_LOGIN} login in role pcr_dashboard")
+    admin.close()
+    return env, dbname, root
+
+
+def test_a_run_publishes_every_schema_and_leaves_no_build_schema(postgres_server, deployment):
+    env, dbname, root = deployment
+    names = _schemas(postgres_server, dbname)
+    assert set(PUBLISHED_SCHEMAS) <= names
+    assert not [n for n in names if n.endswith(("__build", "__retired"))]
+    with connect(postgres_server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select count(*) from marts.fct_motions")
+        (motions,) = cursor.fetchone()
+        cursor.execute("select count(*) from raw.motions where _is_current")
+        (current,) = cursor.fetchone()
+        # The published staging views read the published raw tables, not a build's.
+        cursor.execute("select count(*) from staging.stg_motions")
+        (staged,) = cursor.fetchone()
+        cursor.execute("select grant_rate from marts.mart_motion_activity where period = 'all' and dimension = 'all'")
+        (rate,) = cursor.fetchone()
+    connection.close()
+    assert motions == current == staged == 20
+    assert rate == pytest.approx(13 / 17)
+    assert (root / "var" / "postgres-loads.duckdb").is_file()
+
+
+def _firm_rows(server, dbname: str, user: str, table: str) -> list[tuple]:
+    with connect(server, dbname, user=user) as connection, connection.cursor() as cursor:
+        cursor.execute(f"select partner_firm, count(*) from marts.{table} group by 1 order by 1")
+        rows = cursor.fetchall()
+    connection.close()
+    return rows
+
+
+def _per_firm_marts(server, dbname: str) -> list[str]:
+    with connect(server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select table_name from information_schema.columns where table_schema = 'marts' "
+                       "and column_name = 'partner_firm' order by 1")
+        tables = [t for (t,) in cursor.fetchall()]
+    connection.close()
+    return tables
+
+
+def _check_partner_scope(server, dbname: str, firm: str) -> None:
+    tables = _per_firm_marts(server, dbname)
+    assert "fct_motions" in tables and len(tables) >= 3
+    for table in tables:
+        everything = _firm_rows(server, dbname, SUPERUSER, table)
+        assert len(everything) >= 2, f"marts.{table}: one firm only, the test would prove nothing"
+        assert _firm_rows(server, dbname, PARTNER_LOGIN, table) == [r for r in everything if r[0] == firm]
+        assert _firm_rows(server, dbname, DASHBOARD_LOGIN, table) == everything
+    # A mart without a firm column holds the program's totals: not the partner's to read.
+    with connect(server, dbname, user=PARTNER_LOGIN) as connection, connection.cursor() as cursor:
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute("select count(*) from marts.mart_funnel")
+    connection.close()
+
+
+def test_a_partner_role_reads_only_its_firms_rows_also_after_a_rebuild(postgres_server, deployment):
+    env, dbname, _ = deployment
+    with connect(postgres_server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select partner_firm from marts.fct_motions where partner_firm is not null "
+                       "group by 1 order by count(*) desc limit 1")
+        (firm,) = cursor.fetchone()
+        cursor.execute("select 'marts.fct_motions'::regclass::oid")
+        (before,) = cursor.fetchone()
+    map_partner_role(connection, PARTNER_LOGIN, firm)
+    connection.close()
+    _check_partner_scope(postgres_server, dbname, firm)
+
+    rebuilt = _pcr(env)  # no exports: builds every schema again from the kept loads
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    with connect(postgres_server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select 'marts.fct_motions'::regclass::oid")
+        (after,) = cursor.fetchone()
+    connection.close()
+    assert after != before  # a new table, whose policies the build made again
+    _check_partner_scope(postgres_server, dbname, firm)
+
+
+# Kill points in the order a run passes them (pcr/postgres_run.py, pcr/publish_postgres.py).
+BEFORE_COMMIT = ["after_prepare", "after_ingest", "after_build", "after_validate", "after_record",
+                 "publish:before_swap", "publish:before_commit"]
+
+
+@pytest.mark.parametrize("point", BEFORE_COMMIT)
+def test_a_run_killed_before_the_swap_commits_leaves_the_published_schemas_as_they_were(
+        postgres_server, deployment, point):
+    env, dbname, _ = deployment
+    before = _snapshot(postgres_server, dbname)
+    killed = _pcr(env, SAMPLES, kill_at=point)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert _snapshot(postgres_server, dbname) == before
+
+
+def test_after_a_killed_run_the_next_sweeps_its_leftovers_and_publishes(postgres_server, deployment):
+    env, dbname, _ = deployment
+    killed = _pcr(env, SAMPLES, kill_at="publish:after_swap")  # committed; the retired schemas stay
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    published = _snapshot(postgres_server, dbname)
+    assert any(n.endswith("__retired") for n in _schemas(postgres_server, dbname))
+    killed = _pcr(env, SAMPLES, kill_at="after_build")  # leaves build schemas
+    assert killed.returncode == -9
+    assert any(n.endswith("__build") for n in _schemas(postgres_server, dbname))
+    assert _snapshot(postgres_server, dbname) == published
+    done = _pcr(env, SAMPLES)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dropped what an earlier run left" in done.stdout
+    assert not [n for n in _schemas(postgres_server, dbname) if n.endswith(("__build", "__retired"))]
+    with connect(postgres_server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select count(*) from marts.fct_motions")
+        (motions,) = cursor.fetchone()
+    connection.close()
+    assert motions > 20  # the samples' motions beside the golden export's
+
+
+def test_a_second_run_on_the_same_database_is_refused(postgres_server, deployment):
+    env, dbname, _ = deployment
+    holder = connect(postgres_server, dbname)
+    holder.autocommit = True
+    with holder.cursor() as cursor:
+        from pcr.publish_postgres import RUN_LOCK_KEY
+        cursor.execute("select pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+        refused = _pcr({**env, "PCR_DATA_DIR": env["PCR_DATA_DIR"] + "-elsewhere"}, SAMPLES)
+    holder.close()
+    assert refused.returncode == 1
+    assert "another pipeline run holds the run lock" in refused.stdout
