@@ -85,10 +85,15 @@ def _translucent(hex_colour: str, alpha: float) -> str:
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
+# More curves than this and their bands cover one another: the curves are drawn alone, and the
+# medians' intervals compare the groups.
+MAX_BANDS = 3
+
+
 def survival_curves(curves: pd.DataFrame, *, title: str, order: list[str] | None = None, unit: str = "units") -> go.Figure:
-    """Kaplan-Meier step curves with their 95% bands: columns group, t_days, survival and, when
-    present, survival_lower / survival_upper. Groups in ``order`` (largest first), each in one
-    colour of the palette, its band the same colour, faint."""
+    """Kaplan-Meier step curves with their 95% bands (up to ``MAX_BANDS`` curves): columns group,
+    t_days, survival and, when present, survival_lower / survival_upper. Groups in ``order``
+    (largest first), each in one colour of the palette, its band the same colour, faint."""
     figure = go.Figure()
     groups = order or sorted(curves["group"].unique())
     for i, group in enumerate(g for g in groups if (curves["group"] == g).any()):
@@ -96,7 +101,8 @@ def survival_curves(curves: pd.DataFrame, *, title: str, order: list[str] | None
         colour = series_colour(i)
         # The curve starts at S(0) = 1 before the first event.
         x = [0, *points["t_days"]]
-        if {"survival_lower", "survival_upper"} <= set(points.columns) and points["survival_lower"].notna().any():
+        banded = curves["group"].nunique() <= MAX_BANDS
+        if banded and {"survival_lower", "survival_upper"} <= set(points.columns) and points["survival_lower"].notna().any():
             # The band as one closed outline: along the upper bound, back along the lower one.
             upper = [1.0, *points["survival_upper"]]
             lower = [1.0, *points["survival_lower"]]

@@ -111,6 +111,9 @@ if largest and measured:
     title = measure_words + ("" if dimension == "all" else f" — by {words.header(dimension)}") + (
         f" (largest {TOP_GROUPS} groups)" if len(medians.numeric) > TOP_GROUPS else "")
     st.plotly_chart(charts.survival_curves(points, title=title, order=order, unit=unit))
+    if points["group"].nunique() > charts.MAX_BANDS:
+        st.caption(f"With more than {charts.MAX_BANDS} curves their 95% bands would cover one another: they are left out "
+                   "here, and the medians' intervals above compare the groups.")
     if ctx.scope.suppresses:
         st.caption(f"Each curve stops where fewer than {ctx.scope.threshold} units remain at risk.")
 elif len(medians.numeric) and measured:  # with no times at all, the sentence above already says so
