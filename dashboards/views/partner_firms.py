@@ -17,6 +17,9 @@ from dashboards.views.common import (PRO_BONO_MART, Context, Period, computed_pe
 from reports.periods import parse
 
 REMOVAL = "mart_removal_avoided"
+SHORT_HEADERS = {"grant rate (%)": "grant rate %", "avoided": "removal avoided", "hours_per_case": "hours / case",
+                 "attorneys_participating": "attorneys", "hours_per_attorney": "hours / attorney", "value_usd": "value",
+                 "cases_with_time": "cases"}
 AVOIDED = ("confirmed", "projected")
 
 
@@ -118,7 +121,8 @@ def comparison(ctx: Context, period: Period) -> None:
                                  "attorneys_participating", "hours_per_attorney", "value_usd", "cases_with_time"]]
     shown["grant_rate"] = (shown["grant_rate"] * 100).round(1)
     shown = shown.rename(columns={"grant_rate": "grant rate (%)"})
-    show_frame(shown, "partner firms compared", caption=(
+    # Ten columns fit the page only with short headers (each keeps its help text).
+    show_frame(shown, "partner firms compared", headers=SHORT_HEADERS, caption=(
         "Sorted by pro bono hours. Grant rate (%) = granted (incl. in part) ÷ decided, motions decided in the period; "
         "clients whose removal was avoided (confirmed + projected) in the quarter their status was reached; "
         "value of donated time = hours × the program's hourly rate."))
