@@ -3,7 +3,8 @@
     and policies of the one it replaces, so they are made again each time, in the build's own
     marts schema, before a run publishes it (pcr/publish_postgres.py).
 
-    - pcr_dashboard: reads every mart (the dashboards and reports; the access layer scopes).
+    - pcr_dashboard: reads every mart, the reference seeds and the as-of date (what the
+      dashboards and reports read; the access layer scopes).
     - pcr_partner: the group of the partner firms' login roles. It reads only the marts that
       carry a partner_firm column, and of those only the rows of the firm its login role is
       mapped to in pcr_security.partner_firm_roles (row-level security): a defence beside the
@@ -22,6 +23,8 @@
 do $pcr_security$
 declare
     marts_schema text := '{{ generate_schema_name("marts", none) }}';
+    reference_schema text := '{{ generate_schema_name("reference", none) }}';
+    intermediate_schema text := '{{ generate_schema_name("intermediate", none) }}';
     mart record;
 begin
     if not exists (select from pg_roles where rolname = 'pcr_dashboard') then
@@ -49,6 +52,14 @@ begin
         return;  -- the build failed before the marts: nothing to protect
     end if;
     execute format('grant usage on schema %I to pcr_dashboard, pcr_partner', marts_schema);
+    if exists (select from pg_namespace where nspname = reference_schema) then
+        execute format('grant usage on schema %I to pcr_dashboard', reference_schema);
+        execute format('grant select on all tables in schema %I to pcr_dashboard', reference_schema);
+    end if;
+    if to_regclass(format('%I.int_as_of_date', intermediate_schema)) is not null then
+        execute format('grant usage on schema %I to pcr_dashboard', intermediate_schema);
+        execute format('grant select on %I.int_as_of_date to pcr_dashboard', intermediate_schema);
+    end if;
     for mart in
         select t.table_name,
                exists (select from information_schema.columns c where c.table_schema = t.table_schema

@@ -14,9 +14,9 @@ they build and what publishing is:
   row-level security of macros/row_security.sql. Every run builds every model: the build
   schemas start empty.
 - validate: every Great Expectations suite on the build schemas (pcr/postgres_validate.py).
-- publish: rename the build schemas over the published ones in one transaction, then replace
-  the loads file with the working copy. A run that fails or dies before the swap commits leaves
-  the published schemas as they were, and the loads file too.
+- publish: replace the loads file with the working copy, then rename the build schemas over
+  the published ones in one transaction. A run that fails or dies before the swap commits
+  leaves the published schemas as they were.
 """
 from __future__ import annotations
 
@@ -108,8 +108,10 @@ class PostgresPipeline(Pipeline):
                 if failed_stage is None:
                     with self.stage("publish", f"renaming the build schemas over the published ones "
                                                f"in {self.database}, in one transaction") as s:
-                        swap(work, kill_at)
+                        # The loads first: killed between the two, the kept loads are this
+                        # run's validated ones and the next run publishes them.
                         publish(self.working, self.published, kill_at)
+                        swap(work, kill_at)
                         s.detail = f"schemas raw, reference, staging, intermediate, marts of {self.database}"
                     self._prune_data_docs()
                 self._summary(failed_stage)

@@ -84,11 +84,6 @@ def sweep(connection) -> list[str]:
     return found
 
 
-def published_exists(connection) -> bool:
-    with connection, connection.cursor() as cursor:
-        return "marts" in _existing(cursor, ["marts"])
-
-
 def swap(connection, kill_at: str | None = None) -> None:
     """Rename every build schema to its published name in one transaction, then drop the
     retired ones. Raises when a build schema is missing (nothing is renamed then)."""
