@@ -162,7 +162,7 @@ def test_a_partner_role_reads_only_its_firms_rows_also_after_a_rebuild(postgres_
 
 # Kill points in the order a run passes them (pcr/postgres_run.py, pcr/publish_postgres.py).
 BEFORE_COMMIT = ["after_prepare", "after_ingest", "after_build", "after_validate", "after_record",
-                 "publish:before_swap", "publish:before_commit"]
+                 "publish:after_replace", "publish:before_swap", "publish:before_commit"]
 
 
 @pytest.mark.parametrize("point", BEFORE_COMMIT)
@@ -207,3 +207,25 @@ def test_a_second_run_on_the_same_database_is_refused(postgres_server, deploymen
     holder.close()
     assert refused.returncode == 1
     assert "another pipeline run holds the run lock" in refused.stdout
+
+
+def test_the_postgres_reader_reads_as_the_dashboard_role_and_never_writes(postgres_server, deployment):
+    from access.reader import read_postgres
+
+    env, dbname, _ = deployment
+    host, port = postgres_server
+    login = {"host": host, "port": port, "user": DASHBOARD_LOGIN, "dbname": dbname}
+    with connect(postgres_server, dbname) as connection, connection.cursor() as cursor:
+        cursor.execute("select partner_firm, count(*) from marts.fct_motions group by 1 order by 1")
+        expected = cursor.fetchall()
+    connection.close()
+    frame = read_postgres(login, "select partner_firm, count(*) as n from marts.fct_motions "
+                                 "where partner_firm is distinct from $skip group by 1 order by 1", {"skip": "none%"})
+    assert list(frame.itertuples(index=False, name=None)) == expected
+    as_of = read_postgres(login, "select as_of_date from intermediate.int_as_of_date")
+    assert len(as_of) == 1
+    with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+        read_postgres(login, "create table marts.written_by_a_reader (x int)")
+    # Without membership in the dashboard role there is nothing to read as.
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        read_postgres({**login, "user": PARTNER_LOGIN}, "select 1")
