@@ -15,6 +15,7 @@ never serves an older file's results.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -133,3 +134,35 @@ def read_published(path: Path, sql: str, params: Mapping[str, object] | None = N
         except _Replaced:
             continue
     raise DataUnavailable(f"{path} kept changing while being opened; try again in a moment")
+
+
+# --- PostgreSQL (docs/postgres.md) -----------------------------------------------------------
+
+DASHBOARD_ROLE = "pcr_dashboard"  # made by every build on PostgreSQL (macros/row_security.sql)
+_NAMED_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def read_postgres(connection: Mapping[str, object], sql: str, params: Mapping[str, object] | None = None,
+                  role: str = DASHBOARD_ROLE) -> pd.DataFrame:
+    """Run finished SQL on the published schemas of a PostgreSQL database, as `role`, in a
+    read-only transaction, on a connection of its own that closes with the query.
+
+    `connection`: psycopg2.connect's keywords (host, port, user, dbname; libpq finds the
+    password); its user must be a member of `role`. A connection per query: nothing is held
+    between reads, so a publish's swap never waits on a dashboard, and the next query reads the
+    schemas just published. Parameters are named as for DuckDB (`$name`)."""
+    import psycopg2
+    from psycopg2 import sql as pg_sql
+
+    # psycopg2 formats %(name)s; a literal % in the SQL must be doubled for it.
+    text = _NAMED_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
+    con = psycopg2.connect(**connection)
+    try:
+        con.set_session(readonly=True)
+        with con.cursor() as cursor:
+            cursor.execute(pg_sql.SQL("set role {}").format(pg_sql.Identifier(role)))
+            cursor.execute(text, dict(params or {}))
+            columns = [d[0] for d in cursor.description]
+            return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    finally:
+        con.close()
