@@ -229,3 +229,21 @@ def test_the_postgres_reader_reads_as_the_dashboard_role_and_never_writes(postgr
     # Without membership in the dashboard role there is nothing to read as.
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         read_postgres({**login, "user": PARTNER_LOGIN}, "select 1")
+
+
+def test_the_target_is_a_setting_read_once_and_handed_to_child_processes():
+    from pcr.settings import Settings
+
+    settings = Settings.from_env({"PCR_TARGET": "postgres", "PGDATABASE": "pcr"})
+    assert settings.target == "postgres"
+    assert Settings.from_env(settings.environment()).target == "postgres"
+    assert Settings.from_env({}).target == "duckdb"
+    with pytest.raises(ValueError, match="PCR_TARGET='postgress'"):
+        Settings.from_env({"PCR_TARGET": "postgress"})
+
+
+def test_the_postgres_target_without_a_database_says_what_to_set(run_pcr, monkeypatch):
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    result = run_pcr("run", "--target", "postgres", SAMPLES)
+    assert result.code == 1
+    assert "set PGDATABASE" in result.out
