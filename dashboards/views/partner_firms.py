@@ -185,20 +185,23 @@ if ctx.is_manager and not ctx.one_firm:
     st.subheader("Firms compared")
     comparison(ctx, period)
 
-by_firm = ctx.is_manager and not ctx.one_firm
-st.subheader("Motion outcomes by firm" if by_firm else "Motion outcomes")
 on_decision, p_decision = period.condition("decision_quarter")
 where, params = ctx.filters.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
-outcomes = ctx.data.aggregate("fct_motions", "partner_firm" if by_firm else "outcome", "outcome" if by_firm else None,
-                              where=where, params=params)
-if not_available(ctx, "Decided motions by firm", "motions_decided"):
-    pass  # the sentence it showed says why
-elif has_rows(outcomes):
-    # Named apart: a funder's table and a manager's of one name are the same table, suppressed or not.
-    show_frame(frame_for(outcomes, ctx.scope, "partner_firm" if by_firm else "outcome"),
-               "motion outcomes by firm" if by_firm else "motion outcomes",
-               coded=() if by_firm else ("outcome",), caption="Decided motions, in the quarter of the decision.")
-else:
-    nothing_matches(ctx, "decided motions", "fct_motions")
+# The scope's outcomes for every role (a funder's table and a manager's of one name are the same
+# table, suppressed or not); by firm besides, for program managers.
+tables = [("outcome", None, "Motion outcomes", "motion outcomes")]
+if ctx.is_manager and not ctx.one_firm:
+    tables.append(("partner_firm", "outcome", "Motion outcomes by firm", "motion outcomes by firm"))
+for rows, columns, title, name in tables:
+    st.subheader(title)
+    outcomes = ctx.data.aggregate("fct_motions", rows, columns, where=where, params=params)
+    if not_available(ctx, "Decided motions", "motions_decided"):
+        break  # the sentence it showed says why
+    if has_rows(outcomes):
+        show_frame(frame_for(outcomes, ctx.scope, rows), name, coded=("outcome",) if rows == "outcome" else (),
+                   caption="Decided motions, in the quarter of the decision.")
+    else:
+        nothing_matches(ctx, "decided motions", "fct_motions")
+        break
 ignored_note(ctx, "mart_dashboard_pro_bono", "fct_motions", REMOVAL)
 suppression_note(ctx)
