@@ -56,27 +56,29 @@ def tile_values(ctx: Context, period: Period) -> list[tuple[str, str, str]]:
         ("Hours per case", fmt(per_case, marker=hidden("hours") or "–", decimals=1), "hours_per_case"),
         ("Value of donated time", fmt(numeric["value_usd"], marker=hidden("value_usd"), prefix="$"), "value_usd"),
     ]
-    if "attorneys_participating" in numeric:
-        attorneys = numeric["attorneys_participating"]
-        attorneys = 0.0 if pd.isna(attorneys) else float(attorneys)  # no time entry in the scope: no attorney
-        entries += [("Attorneys participating", fmt(attorneys, marker=""), "attorneys_participating"),
-                    ("Hours per attorney", fmt(numeric["hours"] / attorneys if attorneys else np.nan, marker="–", decimals=1),
-                     "hours_per_attorney")]
     entries += [
         ("Motions decided", fmt(n_decided, marker=marker_of(decided, TOTAL_LABEL)), "decided"),
         ("Grant rate", fmt(float(rate.numeric.iloc[0]), marker=str(rate.display.iloc[0]) if rate.any_suppressed else "–",
                            percent=True), "grant_rate"),
         ("Removal avoided (clients)", fmt(avoided, marker=marker_of(removal, TOTAL_LABEL)), "avoided"),
     ]
+    # Last, so a funder's tiles are the same as a manager's up to the ones only managers and firms see.
+    if "attorneys_participating" in numeric:
+        attorneys = numeric["attorneys_participating"]
+        attorneys = 0.0 if pd.isna(attorneys) else float(attorneys)  # no time entry in the scope: no attorney
+        entries += [("Attorneys participating", fmt(attorneys, marker=""), "attorneys_participating"),
+                    ("Hours per attorney", fmt(numeric["hours"] / attorneys if attorneys else np.nan, marker="–", decimals=1),
+                     "hours_per_attorney")]
     return entries
 
 
 def tiles(ctx: Context, period: Period) -> None:
     words = vocabulary_of_pages()
     entries = tile_values(ctx, period)
-    columns = st.columns(3)  # a quarter of the page cuts off a dollar value in the millions
-    for i, (label, shown_value, term) in enumerate(entries):
-        columns[i % 3].metric(label, shown_value, help=words.help(term) or None, border=True)
+    # Three to a row (a quarter of the page cuts off a dollar value in the millions), row by row.
+    for first in range(0, len(entries), 3):
+        for column, (label, shown_value, term) in zip(st.columns(3), entries[first:first + 3]):
+            column.metric(label, shown_value, help=words.help(term) or None, border=True)
 
 
 @computed_per_scope
