@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,21 +58,75 @@ class Measured:
 
 def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None,
             check: bool = True) -> Measured:
-    """Run `cmd`; wall time and the peak resident memory of the process (its own wait4 rusage,
-    so other processes on the machine do not count)."""
+    """Run `cmd`; wall time and the peak resident memory of the process and every process it
+    starts (`pcr run` does its build and validation in helper processes running beside it), so
+    other processes on the machine do not count."""
     log = log or bench_dir() / "last.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
                                 cwd=PROJECT_ROOT)
+        tree = _TreeMemory(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        tree_peak_mb = tree.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(encoding="utf-8", errors="replace")
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); output in {log}:\n{text[-3000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024, text, proc.returncode)
+    # The sampled sum can miss a short peak between samples; the process's own rusage cannot.
+    return Measured(seconds, max(tree_peak_mb, usage.ru_maxrss / 1024), text, proc.returncode)
+
+
+class _TreeMemory:
+    """Samples, every 50 ms, the resident memory of a process and all its descendants together
+    (from /proc), keeping the largest sum. Pages shared between them count once per process, so
+    the figure errs high, never low."""
+
+    def __init__(self, pid: int):
+        self._root = pid
+        self._peak_kb = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self._peak_kb / 1024
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.05):
+            self._peak_kb = max(self._peak_kb, sum(_rss_kb(pid) for pid in _descendants(self._root)))
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # The parent id is the second field after the command name, which may hold spaces.
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _generator_digest() -> str:
