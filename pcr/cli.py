@@ -36,7 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     args = cmd_parser.parse_args(argv[1:])
     from pcr.settings import Settings
 
-    return int(module.run(args, Settings.from_env()) or 0)
+    settings = Settings.from_env()
+    try:
+        return int(module.run(args, settings) or 0)
+    except Exception as e:
+        import duckdb  # only when a command failed: `pcr --help` and the nothing-new run stay light
+
+        if not isinstance(e, duckdb.OutOfMemoryException):
+            raise
+        # Not the data's fault, and the same for every command: say which setting to raise.
+        print(f"pcr {known.command}: stopped, the database ran out of the memory it may use "
+              f"({settings.memory_limit}, the setting PCR_MEMORY_LIMIT). Raise it (for example "
+              "PCR_MEMORY_LIMIT=4GB) and run the command again.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -172,3 +172,20 @@ def test_pcr_run_shows_the_first_quarantined_rows_and_where_to_see_them_all(tmp_
     assert (f"{motions.name}: line {len(DATASET['motions']) + 2}: {width + 1} cell(s) where the header has {width}"
             in result.out)
     assert "every quarantined row: the Data quality page, or the table raw.quarantine" in result.out
+
+
+def test_an_unexpected_error_while_loading_refuses_that_file_alone_and_changes_nothing(tmp_path, run_pcr, loaded,
+                                                                                       monkeypatch):
+    """A failure no rule foresees (here a real one: the database runs out of the memory it is
+    allowed while an XLSX is loaded) refuses the file with its kind and no cell of it, exits
+    non-zero and leaves the database as it was."""
+    path = write_xlsx(tmp_path / f"motions_{EXPORTED}.xlsx", GOOD)
+    before = digest(loaded)
+    monkeypatch.setenv("PCR_MEMORY_LIMIT", "1MB")
+    result = run_pcr("ingest", path, "--db", loaded)
+    assert result.code == 1
+    assert (f"{path.name}: FAILED: not loaded: an unexpected error (OutOfMemoryException) while reading it; nothing of it "
+            "was written" in " ".join((result.out + result.err).split())), result.out + result.err
+    # What followed the file needed memory too: the command ends with the setting to raise, not a traceback.
+    assert "the database ran out of the memory it may use (1MB, the setting PCR_MEMORY_LIMIT)" in result.err
+    assert digest(loaded) == before
