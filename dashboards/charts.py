@@ -125,6 +125,8 @@ def median_intervals(medians: pd.DataFrame, *, title: str, group_title: str) -> 
     whose upper end is not reached yet runs to the right edge, open. Groups without a median
     (not reached, or hidden) are left out."""
     data = medians.dropna(subset=["km_median_days"]).iloc[::-1]  # the first group at the top
+    columns = ["km_median_days", "km_median_lower_days", "km_median_upper_days"]
+    data = data.assign(**{c: data[c].astype(float) for c in columns})  # nullable integers take no fractional edge
     right_edge = float(pd.concat([data["km_median_upper_days"], data["km_median_days"]]).max()) * 1.1
     upper = data["km_median_upper_days"].fillna(right_edge)
     figure = go.Figure(go.Scatter(

@@ -199,6 +199,19 @@ def test_a_partner_firm_with_no_rows_reads_sentences_on_every_page(env):
             assert any(NOTHING_MATCHES.match(s) and EMPTY_FIRM in s for s in sentences), (page, sentences)
 
 
+
+@pytest.mark.parametrize("role", list(USERS))
+def test_every_page_the_app_offers_a_role_renders_without_an_error(env, role):
+    """The pages outside the filters' draw too: Grant reports (here with no grants file of the
+    program's own), and for program managers the Access log and Data Docs."""
+    from dashboards.app import MANAGER_PAGES, PAGES as SHARED_PAGES
+
+    for file, title, _ in SHARED_PAGES + (MANAGER_PAGES if role == "manager" else []):
+        at = run_page(role, file.removesuffix(".py"), {})
+        assert not at.exception, f"{title}: {[e.message for e in at.exception]}"
+        assert not at.error, f"{title}: {[e.value for e in at.error]}"
+        assert len(at.main.children) > 1, f"{title}: nothing on the page but its title"
+
 # --- what a funder is shown, against the program manager's same page ----------------------------
 #
 # The funder's page and the program manager's, opened with the same filters, are the same code

@@ -9,6 +9,7 @@ across groups). Event and censoring counts are not shown to funders. Partners se
 firm's curve (the marts are not crossed by firm and vehicle)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -74,17 +75,20 @@ if not measured:
     pass  # the sentence above says why
 elif len(medians.numeric):
     frame = frame_for(medians, ctx.scope).rename(columns={"dimension_value": group_header, "n": "units"})
-    # Largest groups first (an intake year in its own order), the key columns left, uncut.
-    order = (medians.numeric["dimension_value"].astype(str).rank(method="first") if dimension == "intake_cohort"
-             else -medians.numeric["n"].astype(float).rank(method="first"))
-    frame = frame.iloc[order.argsort().to_numpy()]
+    # Largest groups first (an intake year in its own order); a group whose size a funder cannot
+    # see goes after the others, in the table's own order (its size never places it).
+    if dimension == "intake_cohort":
+        order = np.argsort(medians.numeric["dimension_value"].astype(str).to_numpy(), kind="stable")
+    else:
+        order = np.argsort(-medians.numeric["n"].astype(float).fillna(-1).to_numpy(), kind="stable")
+    frame = frame.iloc[order]
     frame[group_header] = frame[group_header].map(group_words)
     show_frame(frame, "time to resolution medians", caption=(
         "Median / 75th percentile days (Kaplan–Meier): first day the curve reaches 50% / 25% still unresolved "
         "(not reached yet: the curve has not come down that far). The 95% interval of the median is read off the curve's band; "
         "its upper end is not reached while the band stays above 50%. The median of closed work only ignores open work and is biased "
         "low; shown for comparison."))
-    drawn = medians.numeric.assign(group=medians.numeric["dimension_value"].map(group_words)).iloc[order.argsort().to_numpy()]
+    drawn = medians.numeric.assign(group=medians.numeric["dimension_value"].map(group_words)).iloc[order]
     if dimension != "all" and drawn["km_median_days"].notna().sum() > 1:
         st.plotly_chart(charts.median_intervals(drawn.head(20), title=f"Median days with 95% interval — {measure_words}",
                                                 group_title=words.header(dimension)))

@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from access.disclosure import TOTAL_LABEL, ratio
+from access.disclosure import TOTAL_LABEL, WITHHELD, ratio
 from dashboards import charts
 from dashboards.views.common import (as_of_date, day_text, show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
                                      nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words)
@@ -40,7 +40,7 @@ def busiest_first(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     numbers = pd.to_numeric(frame[by].astype(str).str.replace(",", ""), errors="coerce")
     is_total = frame.apply(lambda row: TOTAL_LABEL in set(map(str, row.to_numpy())), axis=1)
     key = numbers.fillna(0.5).where(~is_total, float("-inf"))
-    return frame.iloc[key.to_numpy().argsort(kind="stable")[::-1]]
+    return frame.iloc[(-key).to_numpy().argsort(kind="stable")]
 
 
 def comparison_years() -> tuple[int, bool]:
@@ -194,9 +194,8 @@ elif has_rows(current) or has_rows(previous):
     both = pd.DataFrame({"vehicle": [*vehicles, TOTAL_LABEL], f"vacaturs {this_label}": this_shown.to_numpy(),
                          f"vacaturs {this_year - 1}": last_shown.to_numpy()})
     change = this_vacaturs - last_vacaturs
-    both["change"] = [None if pd.isna(c) else (f"{c:+,.0f}" if ctx.scope.suppresses else int(c)) for c in change]
-    if ctx.scope.suppresses:
-        both["change"] = both["change"].fillna("withheld")
+    # A change computed from a hidden number would reveal it: "withheld" for a funder.
+    both["change"] = [(WITHHELD if ctx.scope.suppresses else None) if pd.isna(c) else int(c) for c in change]
     both = busiest_first(both, f"vacaturs {this_label}")
     show_frame(both, "vacaturs this year and last year", caption=(
         "Vacaturs of every recognition class (recognized, uncertain, not recognized); offense reductions, sentence "
