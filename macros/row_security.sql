@@ -7,8 +7,10 @@
       dashboards and reports read; the access layer scopes).
     - pcr_partner: the group of the partner firms' login roles. It reads only the marts that
       carry a partner_firm column, and of those only the rows of the firm its login role is
-      mapped to in pcr_security.partner_firm_roles (row-level security): a defence beside the
-      access layer, should a partner's connection ever reach the database directly.
+      mapped to in pcr_security.partner_firm_roles (row-level security), never a row flagged as
+      a PC 236.14/236.15 survivor case (below the aggregate level those are for program managers
+      only, as in access/queries.py): a defence beside the access layer, should a partner's
+      connection ever reach the database directly.
     The two group roles are made when missing (the build's user then needs CREATEROLE; an
     administrator may make them once instead). A partner's login role is made by an
     administrator and mapped with pcr.publish_postgres.map_partner_role. DuckDB has no roles:
@@ -26,6 +28,7 @@ declare
     reference_schema text := '{{ generate_schema_name("reference", none) }}';
     intermediate_schema text := '{{ generate_schema_name("intermediate", none) }}';
     mart record;
+    survivor_rows_hidden text;
 begin
     if not exists (select from pg_roles where rolname = 'pcr_dashboard') then
         create role pcr_dashboard nologin;
@@ -73,10 +76,15 @@ begin
             execute format('drop policy if exists program_wide on %I.%I', marts_schema, mart.table_name);
             execute format('create policy program_wide on %I.%I for select to pcr_dashboard using (true)',
                            marts_schema, mart.table_name);
+            select coalesce(string_agg(format(' and not coalesce(%I, false)', c.column_name), ''), '')
+                into survivor_rows_hidden
+                from information_schema.columns c
+                where c.table_schema = marts_schema and c.table_name = mart.table_name
+                  and c.column_name in ('is_confidential_survivor_vehicle', 'involves_confidential_survivor_vehicle');
             execute format('drop policy if exists own_firm on %I.%I', marts_schema, mart.table_name);
             execute format('create policy own_firm on %I.%I for select to pcr_partner using (partner_firm in '
                            '(select m.partner_firm from pcr_security.partner_firm_roles m '
-                           'where m.role_name = current_user))', marts_schema, mart.table_name);
+                           'where m.role_name = current_user)%s)', marts_schema, mart.table_name, survivor_rows_hidden);
             execute format('grant select on %I.%I to pcr_partner', marts_schema, mart.table_name);
         end if;
     end loop;
