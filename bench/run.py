@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,11 +67,16 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None 
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                cwd=PROJECT_ROOT)
+                                cwd=PROJECT_ROOT, start_new_session=True)
         tree = _TreeMemory(proc.pid)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)  # an interrupted bench leaves no run or helper behind
+            raise
+        finally:
+            tree_peak_mb = tree.stop()
         seconds = time.perf_counter() - started
-        tree_peak_mb = tree.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(encoding="utf-8", errors="replace")
     if check and proc.returncode != 0:

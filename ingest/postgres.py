@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.transform import ident
+
 SCHEMA = "raw"
 
 # DuckDB type -> PostgreSQL type, for the types ingest writes (ingest/store.py, ingest/transform.py).
@@ -56,9 +58,6 @@ def postgres_type(duckdb_type: str, where: str) -> str:
     raise UnsupportedColumn(f"{where}: DuckDB type {duckdb_type} has no PostgreSQL mapping in ingest/postgres.py")
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
 
 def _as_copy_text(column: str, duckdb_type: str) -> str:
     """The DuckDB expression whose CSV text PostgreSQL's COPY reads back as the same value: a
@@ -66,9 +65,9 @@ def _as_copy_text(column: str, duckdb_type: str) -> str:
     both read alike (ISO dates and timestamps, true/false, NULL as an empty unquoted field)."""
     if duckdb_type.upper().endswith("[]"):
         element = "'\"' || replace(replace(cast(x as varchar), '\\', '\\\\'), '\"', '\\\"') || '\"'"
-        return (f"case when {_quoted(column)} is null then null else "
-                f"'{{' || array_to_string(list_transform({_quoted(column)}, lambda x: {element}), ',') || '}}' end")
-    return _quoted(column)
+        return (f"case when {ident(column)} is null then null else "
+                f"'{{' || array_to_string(list_transform({ident(column)}, lambda x: {element}), ',') || '}}' end")
+    return ident(column)
 
 
 def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -89,7 +88,7 @@ def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | No
         names = list(tables) if tables is not None else raw_tables(source)
         try:
             with pg_connection.cursor() as cursor:
-                cursor.execute(f"create schema if not exists {_quoted(into_schema)}")
+                cursor.execute(f"create schema if not exists {ident(into_schema)}")
                 for name in names:
                     copied[name] = _copy_table(source, cursor, name, into_schema)
             pg_connection.commit()
@@ -105,7 +104,7 @@ def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str, into_schem
         "where table_schema = ? and table_name = ? order by ordinal_position", [SCHEMA, name]).fetchall()
     if not columns:
         raise UnsupportedColumn(f"{SCHEMA}.{name}: no such table in the DuckDB file")
-    target = f"{_quoted(into_schema)}.{_quoted(name)}"
+    target = f"{ident(into_schema)}.{ident(name)}"
     wanted = [(c, postgres_type(t, f"{SCHEMA}.{name}.{c}")) for c, t in columns]
     cursor.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute "
                    "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum", [target])
@@ -116,15 +115,15 @@ def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str, into_schem
         # A new or changed table: the views built on the old one go with it; the next dbt
         # build makes them again.
         cursor.execute(f"drop table if exists {target} cascade")
-        cursor.execute(f"create table {target} ({', '.join(f'{_quoted(c)} {t}' for c, t in wanted)})")
+        cursor.execute(f"create table {target} ({', '.join(f'{ident(c)} {t}' for c, t in wanted)})")
     select = ", ".join(_as_copy_text(c, t) for c, t in columns)
     with tempfile.TemporaryDirectory(prefix="pcr-copy-") as folder:
         csv_path = Path(folder) / f"{name}.csv"
         # DuckDB's own CSV writer: NULL as \N, an empty string as an empty field, ISO dates
         # and timestamps, true/false; PostgreSQL's CSV reader reads each back as the same value.
-        source.execute(f"copy (select {select} from {SCHEMA}.{_quoted(name)}) to '{csv_path}' "
+        source.execute(f"copy (select {select} from {SCHEMA}.{ident(name)}) to '{csv_path}' "
                        "(format csv, header false, nullstr '\\N')")
-        column_list = ", ".join(_quoted(c) for c, _ in columns)
+        column_list = ", ".join(ident(c) for c, _ in columns)
         with csv_path.open(encoding="utf-8") as rows:
             cursor.copy_expert(f"copy {target} ({column_list}) from stdin with (format csv, null '\\N')", rows)
     return cursor.rowcount

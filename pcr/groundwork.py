@@ -117,16 +117,15 @@ class _Child:
         database and is killed at once, even in the middle of its start-up."""
         if not self._asked:
             self._proc.kill()
-        if self._proc.poll() is None:
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self._proc.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        try:
+            self._proc.stdin.close()  # a running child reads the end of its commands and ends
+        except OSError:
+            pass
+        try:
+            self._proc.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 @dataclass
@@ -164,7 +163,11 @@ class Groundwork:
 
     def __init__(self, db: Path, work_dir: Path, settings, say: Callable[[str], None] = print) -> None:
         self._dbt = _Child("dbt", {"db": db, "work_dir": work_dir, "settings": settings}, say)
-        self._gx = _Child("validation", {}, say)
+        try:
+            self._gx = _Child("validation", {}, say)
+        except BaseException:
+            self._dbt.stop()
+            raise
 
     def build(self, select: list[str] | None = None, day_changed: bool = False, **flags) -> Built:
         """dbt build on the parsed project (`select`: dbt selectors, None: everything;

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg2
+
 from pcr import dbt
 from pcr.groundwork import Built, GroundworkFailed, Validated, dbt_counts
 from pcr.pipeline import Pipeline, StageFailed, _say
@@ -50,7 +52,10 @@ class _PostgresWork:
 
         if not self.working.exists():
             raise GroundworkFailed("no loads to build from: give export files")
-        copied = copy_raw_schema(self.working, self.connection, into_schema=build_schema("raw"))
+        try:
+            copied = copy_raw_schema(self.working, self.connection, into_schema=build_schema("raw"))
+        except psycopg2.Error as e:
+            raise GroundworkFailed(f"copying the raw schema into PostgreSQL failed: {str(e).strip()}") from e
         _say(f"      copied {sum(copied.values()):,} rows of {len(copied)} raw table(s) into "
              f"{build_schema('raw')} with COPY")
         result = dbt.build(self.working, self.settings, dbt_vars=BUILD_VARS, work_dir=self.dbt_work_dir,
@@ -67,9 +72,6 @@ class _PostgresWork:
         except Exception as e:  # noqa: BLE001 - a failed read must close the gate, not crash the run
             raise GroundworkFailed(f"validation could not read the build from PostgreSQL: {e}") from e
         return Validated(v.results, v.data_docs, v.rows_checked, list(v.notes))
-
-    def stop(self) -> None:
-        pass
 
 
 class PostgresPipeline(Pipeline):
@@ -106,14 +108,19 @@ class PostgresPipeline(Pipeline):
                 self._record(failed_stage)
                 kill_point("after_record", kill_at)
                 if failed_stage is None:
-                    with self.stage("publish", f"renaming the build schemas over the published ones "
-                                               f"in {self.database}, in one transaction") as s:
-                        # The loads first: killed between the two, the kept loads are this
-                        # run's validated ones and the next run publishes them.
-                        publish(self.working, self.published, kill_at)
-                        swap(work, kill_at)
-                        s.detail = f"schemas raw, reference, staging, intermediate, marts of {self.database}"
-                    self._prune_data_docs()
+                    try:
+                        with self.stage("publish", f"renaming the build schemas over the published ones "
+                                                   f"in {self.database}, in one transaction") as s:
+                            # The loads first: killed or failing between the two, the kept loads
+                            # are this run's validated ones and the next run publishes them.
+                            publish(self.working, self.published, kill_at)
+                            swap(work, kill_at)
+                            s.detail = f"schemas raw, reference, staging, intermediate, marts of {self.database}"
+                    except (psycopg2.Error, RuntimeError) as e:
+                        failed_stage = "publish"
+                        _say(f"\nFAILED at publish: {str(e).strip()}")
+                    else:
+                        self._prune_data_docs()
                 self._summary(failed_stage)
                 if failed_stage is None:
                     _say(f"Published the schemas of PostgreSQL database {self.database}.")

@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ingest.transform import ident
+
 # The schemas the suites read (expectations/staged.py, marts.py, privacy.py, collapse.py).
 VALIDATED_SCHEMAS = ("staging", "marts")
 
@@ -31,9 +33,6 @@ _TYPES = {
     "_date": "DATE[]", "_timestamp": "TIMESTAMP[]",
 }
 
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def duckdb_type(data_type: str, udt_name: str, where: str) -> str:
@@ -56,15 +55,15 @@ def mirror(pg_connection, schemas: dict[str, str], target: Path) -> int:
             tables = [name for (name,) in cursor.fetchall()]
             if not tables:
                 continue
-            con.execute(f"create schema if not exists {_quoted(duck_schema)}")
+            con.execute(f"create schema if not exists {ident(duck_schema)}")
             for table in tables:
                 cursor.execute("select column_name, data_type, udt_name from information_schema.columns "
                                "where table_schema = %s and table_name = %s order by ordinal_position",
                                [pg_schema, table])
                 columns = [(c, duckdb_type(t, u, f"{pg_schema}.{table}.{c}")) for c, t, u in cursor.fetchall()]
-                name = f"{_quoted(duck_schema)}.{_quoted(table)}"
-                con.execute(f"create table {name} ({', '.join(f'{_quoted(c)} {t}' for c, t in columns)})")
-                cursor.execute(f"select * from {_quoted(pg_schema)}.{_quoted(table)}")
+                name = f"{ident(duck_schema)}.{ident(table)}"
+                con.execute(f"create table {name} ({', '.join(f'{ident(c)} {t}' for c, t in columns)})")
+                cursor.execute(f"select * from {ident(pg_schema)}.{ident(table)}")
                 frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[c for c, _ in columns])
                 if len(frame):
                     # numeric arrives as Decimal objects: as floats, DuckDB reads them as DOUBLE.

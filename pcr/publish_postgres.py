@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ingest.transform import ident
 from pcr.publish import RunLocked, kill_point
 from pcr.settings import PostgresConnection
 
@@ -45,9 +46,6 @@ def connect(pg: PostgresConnection, **options):
 def build_schema(schema: str) -> str:
     return schema + BUILD_SUFFIX
 
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _existing(cursor, names: list[str]) -> set[str]:
@@ -80,7 +78,7 @@ def sweep(connection) -> list[str]:
     with connection, connection.cursor() as cursor:
         found = sorted(_existing(cursor, leftovers))
         for name in found:
-            cursor.execute(f"drop schema {_quoted(name)} cascade")
+            cursor.execute(f"drop schema {ident(name)} cascade")
     return found
 
 
@@ -96,13 +94,13 @@ def swap(connection, kill_at: str | None = None) -> None:
         published = _existing(cursor, list(PUBLISHED_SCHEMAS))
         for schema in PUBLISHED_SCHEMAS:
             if schema in published:
-                cursor.execute(f"alter schema {_quoted(schema)} rename to {_quoted(schema + RETIRED_SUFFIX)}")
-            cursor.execute(f"alter schema {_quoted(build_schema(schema))} rename to {_quoted(schema)}")
+                cursor.execute(f"alter schema {ident(schema)} rename to {ident(schema + RETIRED_SUFFIX)}")
+            cursor.execute(f"alter schema {ident(build_schema(schema))} rename to {ident(schema)}")
         kill_point("publish:before_commit", kill_at)
     kill_point("publish:after_swap", kill_at)
     with connection, connection.cursor() as cursor:
         for schema in PUBLISHED_SCHEMAS:
-            cursor.execute(f"drop schema if exists {_quoted(schema + RETIRED_SUFFIX)} cascade")
+            cursor.execute(f"drop schema if exists {ident(schema + RETIRED_SUFFIX)} cascade")
 
 
 def map_partner_role(connection, role: str, partner_firm: str) -> None:
@@ -114,4 +112,4 @@ def map_partner_role(connection, role: str, partner_firm: str) -> None:
         cursor.execute("insert into pcr_security.partner_firm_roles (role_name, partner_firm) values (%s, %s) "
                        "on conflict (role_name) do update set partner_firm = excluded.partner_firm",
                        [role, partner_firm])
-        cursor.execute(f"grant pcr_partner to {_quoted(role)}")
+        cursor.execute(f"grant pcr_partner to {ident(role)}")
