@@ -19,8 +19,9 @@ from e2e.support import (APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, Recording
                           open_page, write_roles)
 
 THRESHOLD = 11
-# Columns that hold measures other than counts of people or cases (days, rates, hours, money).
-NOT_COUNTS = re.compile(r"days|rate|hours|value|usd|per_|survival", re.IGNORECASE)
+# Columns that hold measures other than counts of people or cases (days, rates, hours, money, and
+# a change between two years: the difference of two counts the table shows, or 'withheld').
+NOT_COUNTS = re.compile(r"days|rate|hours|value|usd|per_|survival|change", re.IGNORECASE)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards.views.common import ALL_TIME, Period, pro_bono_count
+from dashboards.views.common import ALL_TIME, CUSTOM_RANGE, Period, pro_bono_count
 from reports import vocabulary
 from e2e.support import APP, MANAGER, PARTNER, build_published_db, busiest_firm, open_page, write_roles
 
@@ -275,7 +275,10 @@ def test_sidebar_filters_offer_the_values_of_the_visitors_motions(app_env, user)
             f"SELECT DISTINCT {column} FROM marts.fct_motions WHERE {column} IS NOT NULL AND (? IS NULL OR partner_firm = ?) "
             "ORDER BY 1", [firm, firm]).fetchall()] for column in FILTER_COLUMNS}
     quarters = sorted(set(values["filing_quarter"]) | set(values["decision_quarter"]), reverse=True)
-    assert offered["Period"] == [ALL_TIME, *sorted({q[:4] for q in quarters}, reverse=True), *quarters]
+    # Fiscal years start in July without a grants file saying otherwise: 2024-Q3 opens FY2024-25.
+    fiscal_years = {int(q[:4]) - (int(q[-1]) <= 2) for q in quarters}
+    assert offered["Period"] == [ALL_TIME, *[f"FY{y}-{(y + 1) % 100:02d}" for y in sorted(fiscal_years, reverse=True)],
+                                 *sorted({q[:4] for q in quarters}, reverse=True), *quarters, CUSTOM_RANGE]
     assert offered["County"] == ["All", *values["county"]]
     assert offered["Vehicle"] == ["All", *values["vehicle"]]
     assert ("Partner firm" in offered) == (user == MANAGER)

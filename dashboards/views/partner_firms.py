@@ -72,6 +72,16 @@ def tile_values(ctx: Context, period: Period) -> list[tuple[str, str, str]]:
     return entries
 
 
+def scope_has_time_or_decisions(ctx: Context, period: Period) -> bool:
+    """Whether the visitor's scope holds any pro bono time or decided motion in ``period``: tiles
+    of zeros would read as a firm that did nothing, where the truth is that nothing matches."""
+    time = pro_bono_summary(ctx, [], period, attorneys=not ctx.scope.suppresses)
+    decided, _ = outcome_tables(ctx, period, [])
+    # A hidden number of cases (NaN) is a small number, never none.
+    with_time = bool(len(time.numeric)) and bool((time.numeric["n"].fillna(1) > 0).any())
+    return with_time or has_rows(decided)
+
+
 def tiles(ctx: Context, period: Period) -> None:
     words = vocabulary_of_pages()
     entries = tile_values(ctx, period)
@@ -181,8 +191,11 @@ if not_available(ctx, "Pro bono time", "pro_bono_hours"):
     pass  # the sentence it showed says why
 if not ctx.is_manager and not ctx.one_firm:
     st.caption("All partner firms together: the comparison of firms is shown to program managers only.")
-tiles(ctx, period)
-hours_by_quarter(ctx, period)
+if scope_has_time_or_decisions(ctx, period):
+    tiles(ctx, period)
+    hours_by_quarter(ctx, period)
+else:
+    nothing_matches(ctx, "pro bono time or decided motions", PRO_BONO_MART, "fct_motions")
 if ctx.is_manager and not ctx.one_firm:
     st.subheader("Firms compared")
     comparison(ctx, period)

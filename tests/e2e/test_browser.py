@@ -43,7 +43,7 @@ def key_numbers(db: Path) -> dict[str, list[str]]:
         "": ["Overview", "Motions filed", f"{filed:,}", f"{granted:,}", "Authentication is not configured"],
         "vacaturs": ["Vacaturs by vehicle", "Motions by vehicle and outcome", "Granted relief by vehicle and recognition class"],
         "removal": ["Removal avoided", "Clients by status", "By county"],
-        "time_to_resolution": ["Time to resolution", "Medians and 75th percentiles", "Oldest open motions"],
+        "time_to_resolution": ["Time to resolution", "Medians with their 95% intervals, and 75th percentiles", "Oldest open motions"],
         "partner_firms": ["Partner firms", "Pro bono time", "Firms compared", "Grant rate by firm", "Motion outcomes by firm"],
         "data_quality": ["Data quality", "Last pipeline run", f"{rows_loaded:,}", "Validation results of the last run"],
     }
