@@ -323,3 +323,17 @@ def test_grant_report_page_for_every_role(env, monkeypatch, user):
                 for cell in frame[column].astype(str):
                     if re.fullmatch(r"-?\d+(\.0)?", cell.replace(",", "")):
                         assert not 0 < float(cell.replace(",", "")) < THRESHOLD, f"{column} shows {cell}"
+
+
+@pytest.mark.parametrize("user", [MANAGER, PARTNER, FUNDER])
+def test_no_page_emits_a_runtime_warning(env, user):
+    """A warning raised while a page runs is drawn in the browser as a box with a traceback, and
+    the page stops there: pandas casting -inf into an integer column did so on Vacaturs."""
+    import warnings
+
+    at = app(user)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for page in PAGES:
+            open_page(at, page)
+            assert not at.exception, f"{page}: {[e.message for e in at.exception]}"

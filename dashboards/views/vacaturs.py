@@ -37,7 +37,8 @@ def busiest_first(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     """Rows by ``by`` (a count, numbers or a funder's text) largest first, the Total row last;
     a hidden entry ("<11", "withheld") sorts between the shown ones and the zeros, in the
     table's own order (ranking hidden entries among themselves would tell them apart)."""
-    numbers = pd.to_numeric(frame[by].astype(str).str.replace(",", ""), errors="coerce")
+    # Floats: -inf for the Total in a column of whole counts would be cast back to integers.
+    numbers = pd.to_numeric(frame[by].astype(str).str.replace(",", ""), errors="coerce").astype(float)
     is_total = frame.apply(lambda row: TOTAL_LABEL in set(map(str, row.to_numpy())), axis=1)
     key = numbers.fillna(0.5).where(~is_total, float("-inf"))
     return frame.iloc[(-key).to_numpy().argsort(kind="stable")]
