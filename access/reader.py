@@ -125,8 +125,20 @@ def cache_results(cache: Callable[[Read], Read]) -> None:
     _read_results = cache(_read)
 
 
+_keepers: dict[str, Callable[[], None]] = {}  # path -> what keeps that file current
+
+
+def follow(path: Path, keep_current: Callable[[], None]) -> None:
+    """Call ``keep_current()`` before every read of ``path``: the file is a copy of a publish
+    made elsewhere (pcr/postgres_mirror.py), which it renews by replacing the file."""
+    _keepers[str(path)] = keep_current
+
+
 def read_published(path: Path, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
     """Run finished SQL on the published file, read-only (cached per file version when a cache is installed)."""
+    keep_current = _keepers.get(str(path))
+    if keep_current is not None:
+        keep_current()
     frozen = tuple(sorted((params or {}).items()))
     for _ in range(5):
         try:

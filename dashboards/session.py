@@ -31,6 +31,10 @@ reader.cache_results(st.cache_data(max_entries=512, show_spinner=False))
 def start(settings) -> None:
     """Called by app.py at the start of every run with the settings of the server (pcr.settings.Settings)."""
     st.session_state[SETTINGS_KEY] = settings
+    if settings.target == "postgres":  # the pages read a copy of the PostgreSQL publish, kept current
+        from pcr.postgres_mirror import follow
+
+        follow(settings)
 
 
 def settings():

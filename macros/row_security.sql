@@ -3,8 +3,10 @@
     and policies of the one it replaces, so they are made again each time, in the build's own
     marts schema, before a run publishes it (pcr/publish_postgres.py).
 
-    - pcr_dashboard: reads every mart, the reference seeds and the as-of date (what the
-      dashboards and reports read; the access layer scopes).
+    - pcr_dashboard: reads every mart, the reference seeds, the as-of date, the units of time
+      to resolution (the grant report's own Kaplan-Meier estimate) and the raw schema (the
+      grant report's exports and its rebuild of a closed period): what the dashboards' and
+      reports' copy of a publish holds (pcr/postgres_mirror.py); the access layer scopes.
     - pcr_partner: the group of the partner firms' login roles. It reads only the marts that
       carry a partner_firm column, and of those only the rows of the firm its login role is
       mapped to in pcr_security.partner_firm_roles (row-level security), never a row flagged as
@@ -27,6 +29,7 @@ declare
     marts_schema text := '{{ generate_schema_name("marts", none) }}';
     reference_schema text := '{{ generate_schema_name("reference", none) }}';
     intermediate_schema text := '{{ generate_schema_name("intermediate", none) }}';
+    raw_schema text := '{{ generate_schema_name("raw", none) }}';
     mart record;
     survivor_rows_hidden text;
 begin
@@ -62,6 +65,13 @@ begin
     if to_regclass(format('%I.int_as_of_date', intermediate_schema)) is not null then
         execute format('grant usage on schema %I to pcr_dashboard', intermediate_schema);
         execute format('grant select on %I.int_as_of_date to pcr_dashboard', intermediate_schema);
+    end if;
+    if to_regclass(format('%I.int_time_to_resolution_units', intermediate_schema)) is not null then
+        execute format('grant select on %I.int_time_to_resolution_units to pcr_dashboard', intermediate_schema);
+    end if;
+    if exists (select from pg_namespace where nspname = raw_schema) then
+        execute format('grant usage on schema %I to pcr_dashboard', raw_schema);
+        execute format('grant select on all tables in schema %I to pcr_dashboard', raw_schema);
     end if;
     for mart in
         select t.table_name,

@@ -124,6 +124,20 @@ def build(
     return BuildResult(outcome.success and not failed, failed, skipped, error)
 
 
+def compile_inline(db: Path, settings: Settings, jinja: str, work_dir: Path) -> str:
+    """The SQL dbt renders from `jinja` (e.g. a macro's call) for a build on the DuckDB file
+    `db`. Raises DbtFailed when it cannot."""
+    from dbt.cli.main import dbtRunner  # slow import: only when dbt actually runs
+
+    db = Path(db).resolve()
+    with _saved_parse(db, None, work_dir / "target", settings), _profiles_dir(db, work_dir, settings) as profiles:
+        outcome = dbtRunner().invoke(["compile", "--inline", jinja, *_common_args(work_dir, profiles, None, settings),
+                                      "--quiet"])
+    if not outcome.success:
+        raise DbtFailed(f"dbt could not compile {jinja}: {outcome.exception or 'see ' + str(work_dir / 'logs')}")
+    return outcome.result.results[0].node.compiled_code
+
+
 def _node_counter(manifest, excluded: tuple[str, ...], on_node_done: Callable[[int, int], None]):
     built = {"model", "seed", "snapshot", "test", "unit_test"} - set(excluded)
     total = sum(1 for node in manifest.nodes.values() if str(node.resource_type) in built) \

@@ -114,7 +114,7 @@ class PostgresPipeline(Pipeline):
                             # The loads first: killed or failing between the two, the kept loads
                             # are this run's validated ones and the next run publishes them.
                             publish(self.working, self.published, kill_at)
-                            swap(work, kill_at)
+                            swap(work, self.run_id, kill_at)
                             s.detail = f"schemas raw, reference, staging, intermediate, marts of {self.database}"
                     except (psycopg2.Error, RuntimeError) as e:
                         failed_stage = "publish"

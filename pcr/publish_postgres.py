@@ -26,6 +26,10 @@ from pcr.settings import PostgresConnection
 
 PUBLISHED_SCHEMAS = ("raw", "reference", "staging", "intermediate", "marts")
 BUILD_SUFFIX = "__build"
+# One row in the published marts: which run published them, and when. Written in the swap's
+# transaction, so it changes exactly when the published schemas do; the dashboards' copy of a
+# publish checks it to know when to copy again (pcr/postgres_mirror.py).
+STAMP_TABLE = "publish_stamp"
 RETIRED_SUFFIX = "__retired"
 # dbt --vars of a run's build: every schema the project writes gets the build suffix. The same
 # text every run, so dbt's saved parse serves the next run.
@@ -82,15 +86,20 @@ def sweep(connection) -> list[str]:
     return found
 
 
-def swap(connection, kill_at: str | None = None) -> None:
-    """Rename every build schema to its published name in one transaction, then drop the
-    retired ones. Raises when a build schema is missing (nothing is renamed then)."""
+def swap(connection, run_id: str, kill_at: str | None = None) -> None:
+    """Rename every build schema to its published name in one transaction, stamped with
+    `run_id`, then drop the retired ones. Raises when a build schema is missing (nothing is
+    renamed then)."""
     kill_point("publish:before_swap", kill_at)
     with connection, connection.cursor() as cursor:
         built = _existing(cursor, [build_schema(s) for s in PUBLISHED_SCHEMAS])
         missing = [build_schema(s) for s in PUBLISHED_SCHEMAS if build_schema(s) not in built]
         if missing:
             raise RuntimeError(f"cannot publish: build schema(s) {', '.join(missing)} missing")
+        stamp = f"{ident(build_schema('marts'))}.{ident(STAMP_TABLE)}"
+        cursor.execute(f"create table {stamp} (run_id text not null, published_at timestamptz not null)")
+        cursor.execute(f"insert into {stamp} values (%s, now())", [run_id])
+        cursor.execute(f"grant select on {stamp} to pcr_dashboard")
         published = _existing(cursor, list(PUBLISHED_SCHEMAS))
         for schema in PUBLISHED_SCHEMAS:
             if schema in published:

@@ -5,7 +5,7 @@ reads a `PCR_*` variable: a package receives a path, a key file or a limit as an
 | variable | setting | default |
 | --- | --- | --- |
 | PCR_DATA_DIR | data_dir | `var/` in the project |
-| PCR_DB | published_db | `<data_dir>/pcr.duckdb` |
+| PCR_DB | published_db | `<data_dir>/pcr.duckdb`; on the postgres target the dashboards' copy of its publish, `<data_dir>/postgres-published.duckdb` |
 | PCR_SCRATCH_DB | scratch_db | `<data_dir>/scratch.duckdb` |
 | PCR_ACCESS_LOG | access_log | `<data_dir>/access_log.jsonl` |
 | PCR_LAYOUTS_DIR | program_layouts_dir | `<data_dir>/layouts` |
@@ -33,6 +33,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("duckdb", "postgres")
+# The published database's file in the data directory, per target: on postgres it is the
+# dashboards' and reports' copy of the PostgreSQL publish (pcr/postgres_mirror.py).
+PUBLISHED_FILES = {"duckdb": "pcr.duckdb", "postgres": "postgres-published.duckdb"}
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class Settings:
         return cls(
             project_root=PROJECT_ROOT,
             data_dir=data_dir,
-            published_db=path("PCR_DB", data_dir / "pcr.duckdb"),
+            published_db=path("PCR_DB", data_dir / PUBLISHED_FILES[target]),
             scratch_db=path("PCR_SCRATCH_DB", data_dir / "scratch.duckdb"),
             access_log=path("PCR_ACCESS_LOG", data_dir / "access_log.jsonl"),
             hmac_key_file=path("PCR_HMAC_KEY_FILE", Path.home() / ".config" / "pcr" / "hmac.key"),
@@ -123,6 +126,15 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def with_target(self, target: str | None) -> Settings:
+        """These settings for a command's `--target` (None: as they are); a published database
+        left at its default follows the target."""
+        if target is None or target == self.target:
+            return self
+        default = self.data_dir / PUBLISHED_FILES[self.target]
+        published = self.data_dir / PUBLISHED_FILES[target] if self.published_db == default else self.published_db
+        return self.replace(target=target, published_db=published)
 
     def environment(self) -> dict[str, str]:
         """These settings as the variables a child process (the dashboards' Streamlit server,

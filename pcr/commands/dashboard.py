@@ -25,7 +25,7 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
-from pcr.settings import Settings
+from pcr.settings import TARGETS, Settings
 
 APP = Path(__file__).resolve().parent.parent / "dashboard_app.py"
 LOOPBACK = "127.0.0.1"
@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=None, help="database to show (default: $PCR_DB, else pcr.duckdb in the data directory)")
     parser.add_argument("--address", default=LOOPBACK,
                         help="interface to listen on; other than 127.0.0.1 only with st.login configured")
+    parser.add_argument("--target", choices=TARGETS, default=None,
+                        help="show the publish of duckdb (the file) or postgres (a local copy of the PostgreSQL "
+                             "publish, kept current; default: $PCR_TARGET, else duckdb; docs/postgres.md)")
 
 
 def secrets_file(settings: Settings) -> Path:
@@ -110,7 +113,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    settings = settings.with_target(args.target)
     db = args.db or settings.published_db
+    if settings.target == "postgres":
+        from pcr.postgres_mirror import MirrorUnavailable, refresh
+
+        try:  # the server then keeps it current (dashboards/session.py)
+            refresh(settings.replace(published_db=db))
+        except MirrorUnavailable as problem:
+            print(f"pcr dashboard: {problem}", file=sys.stderr)
+            return 1
     if not db.exists():
         print(f"pcr dashboard: no database at {db}: run `pcr run` first (see the README).", file=sys.stderr)
         return 1

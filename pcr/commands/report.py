@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from pcr.settings import Settings
+from pcr.settings import TARGETS, Settings
 
 FORMATS = ("pdf", "xlsx", "csv")
 
@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grants file (default: $PCR_GRANTS_FILE or config/grants.yml)")
     parser.add_argument("--db", type=Path, default=None,
                         help="published database (default: $PCR_DB or pcr.duckdb in the data directory)")
+    parser.add_argument("--target", choices=TARGETS, default=None,
+                        help="report from the publish of duckdb (the file) or postgres (a local copy of the "
+                             "PostgreSQL publish, renewed first; default: $PCR_TARGET, else duckdb; docs/postgres.md)")
     parser.add_argument("--as-known-now", action="store_true",
                         help="report a closed period with every export loaded so far, said so on the first page, "
                              "instead of as known when its reporting window closed (needed when that state cannot "
@@ -88,6 +91,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if unknown or not formats:
         print(f"pcr report: unknown format {', '.join(unknown) or '(none)'}; use {', '.join(FORMATS)}", file=sys.stderr)
         return 2
+    settings = settings.with_target(args.target)
+    if settings.target == "postgres":
+        from pcr.postgres_mirror import MirrorUnavailable, refresh
+
+        try:
+            refresh(settings.replace(published_db=args.db or settings.published_db))
+        except MirrorUnavailable as problem:
+            print(f"pcr report: {problem}", file=sys.stderr)
+            return 1
     if bool(args.grant) == bool(args.partner):
         print("pcr report: give --grant ID (a funder's grant report) or --partner FIRM (a firm's impact report)",
               file=sys.stderr)
