@@ -25,6 +25,8 @@ from dashboards.views.common import (ALL, ALL_TIME, CUSTOM_RANGE, FILTER_KEYS, F
 from reports.periods import fiscal_year_label, parse
 
 VIEWS = Path(__file__).resolve().parent / "views"
+# Served from the app itself (a Material icon name would make every browser fetch it from Google's font server).
+FAVICON = Path(__file__).resolve().parent / "favicon.svg"
 PAGES = [
     ("overview.py", "Overview", ":material/dashboard:"),
     ("vacaturs.py", "Vacaturs by vehicle", ":material/gavel:"),
@@ -158,7 +160,7 @@ def main(settings) -> None:
     """One run of the app for one visitor, with the server's settings (pcr.settings.Settings)."""
     # A sidebar wide enough for a firm name or a funder's address in "Preview as" and "Signed in as"
     # (the default width cuts them off).
-    st.set_page_config(page_title="PCR outcomes", page_icon=":material/balance:", layout="wide", initial_sidebar_state=360)
+    st.set_page_config(page_title="PCR outcomes", page_icon=str(FAVICON), layout="wide", initial_sidebar_state=360)
     session.start(settings)
     own_scope = _own_scope()
     if (failed_write := session.write_failure()):
