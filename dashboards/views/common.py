@@ -425,9 +425,11 @@ def _column_config(frame: pd.DataFrame, headers: dict | None = None) -> dict:
     for column in frame.columns:
         header, help_text = (headers or {}).get(column) or words_of.header(column), words_of.help(column) or None
         if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
-            # "localized": thousands separators, and 41 rather than 41.0 (41.5 stays 41.5).
+            # "localized": thousands separators, and 41 rather than 41.0 (41.5 stays 41.5); money in
+            # whole dollars, as the reports write it (step 1: no cents).
+            money = column in MONEY_COLUMNS
             config[column] = st.column_config.NumberColumn(
-                header, help=help_text, format="dollar" if column in MONEY_COLUMNS else "localized")
+                header, help=help_text, format="dollar" if money else "localized", step=1 if money else None)
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             dates_only = (frame[column].dropna() == frame[column].dropna().dt.normalize()).all()
             config[column] = (st.column_config.DateColumn(header, help=help_text, format="YYYY-MM-DD") if dates_only

@@ -17,7 +17,7 @@ from dashboards.views.common import (PRO_BONO_MART, Context, Period, computed_pe
 from reports.periods import parse
 
 REMOVAL = "mart_removal_avoided"
-SHORT_HEADERS = {"grant rate (%)": "grant rate %", "avoided": "removal avoided", "hours_per_case": "hours / case",
+SHORT_HEADERS = {"grant rate (%)": "grant %", "avoided": "avoided", "hours_per_case": "hours / case",
                  "attorneys_participating": "attorneys", "hours_per_attorney": "hours / attorney", "value_usd": "value",
                  "cases_with_time": "cases"}
 AVOIDED = ("confirmed", "projected")
