@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+from reports.vocabulary import MISSING
+
 _EXTERNAL_TAG = re.compile(r"<(script|link|img)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//[^>]*>(\s*</script>)?", re.IGNORECASE)
 _SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.IGNORECASE | re.DOTALL)
 _TABLE_CALL = re.compile(r"\$\(['\"]#([\w-]+)['\"]\)\.bootstrapTable\(")
@@ -23,6 +25,13 @@ _LOCAL_STYLESHEET = re.compile(r"<link\b[^>]*href=[\"']([^\"']+\.css)[\"'][^>]*>
 _LINK = re.compile(r"href=([\"'])([^\"'#:]+\.html)(#[^\"']*)?\1", re.IGNORECASE)
 _HANDLER = re.compile(r"\son[a-z]+\s*=\s*(\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 _FONT_FACE = re.compile(r"@font-face\s*{[^}]*}", re.IGNORECASE)
+_FOOTER = re.compile(r"<footer\b.*?</footer>", re.IGNORECASE | re.DOTALL)  # Great Expectations' newsletter
+_TEXT_NODE = re.compile(r"(<style\b.*?</style>)|>([^<]+)<", re.IGNORECASE | re.DOTALL)
+# A run name the pipeline never sets, which Great Expectations writes as __none__.
+_NO_VALUE = "__none__"
+# Index columns that say nothing of their own: the run name is never set, and each batch is
+# named after its asset (pcr-<asset>).
+_DROPPED_COLUMNS = {"run_name", "batch_identifier"}
 _REMOTE_URL = re.compile(r"url\(\s*['\"]?(https?:)?//[^)]*\)", re.IGNORECASE)  # a background image from a CDN
 # A few rules of our own so the pages read without Bootstrap: tables with lines, tabs as headings.
 _STYLE = """
@@ -56,12 +65,14 @@ def page_path(root: Path, page: str) -> Path:
     return target
 
 
-def render(root: Path, page: str, link) -> str:
+def render(root: Path, page: str, link, names: dict[str, str] | None = None) -> str:
     """``page`` of the Data Docs in ``root`` as self-contained HTML; ``link(page)`` gives the
-    address another page of them is shown at."""
+    address another page of them is shown at; ``names`` maps Great Expectations' names of the
+    validations (suite.dataset) to the words the app shows for them."""
     path = page_path(root, page)
     text = path.read_text(encoding="utf-8", errors="replace")
     text = _fill_tables(text)
+    text = _FOOTER.sub("", text)
     text = _SCRIPT.sub("", text)
     text = _HANDLER.sub("", text)  # onclick= and the like: the scripts they call are gone
     text = _EXTERNAL_TAG.sub("", text)
@@ -83,6 +94,7 @@ def render(root: Path, page: str, link) -> str:
         return f'href="{html.escape(link(relative))}" target="_blank" rel="noopener"'
 
     text = _LINK.sub(relink, text)
+    text = _in_words(text, names or {})
     style = "<style>" + "\n".join(styles) + _STYLE + "</style>"
     return text.replace("</head>", style + "</head>", 1) if "</head>" in text else style + text
 
@@ -96,6 +108,7 @@ def _fill_tables(text: str) -> str:
             data = _literal_after(script, "data:", call.end())
             if columns is None or data is None:
                 continue
+            columns = [c for c in columns if c.get("field") not in _DROPPED_COLUMNS]
             head = "".join(f"<th>{html.escape(str(c.get('title', c.get('field', ''))))}</th>" for c in columns)
             body = "".join("<tr>" + "".join(f"<td>{_cell(row, c.get('field'), i == 0)}</td>" for i, c in enumerate(columns))
                            + "</tr>" for row in data)
@@ -103,6 +116,25 @@ def _fill_tables(text: str) -> str:
             text = re.sub(rf"<table\b[^>]*\bid=[\"']?{re.escape(table_id)}[\"']?[^>]*>.*?</table>", lambda _: filled, text,
                           count=1, flags=re.DOTALL)
     return text
+
+
+def _in_words(text: str, names: dict[str, str]) -> str:
+    """The text a reader sees (not tags, links or styles) with each validation's name in words and
+    no __none__ or None."""
+    pattern = re.compile(r"(?<![\w.])(?:pcr-)?(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")(?![\w])"
+                         ) if names else None
+
+    def rewrite(match: re.Match) -> str:
+        if match.group(1):
+            return match.group(1)
+        words = match.group(2).replace(_NO_VALUE, MISSING)
+        if words.strip() == "None":  # a field Great Expectations has no value for (the data asset of a data frame)
+            words = words.replace("None", MISSING)
+        if pattern:
+            words = pattern.sub(lambda m: html.escape(names[m.group(1)]), words)
+        return f">{words}<"
+
+    return _TEXT_NODE.sub(rewrite, text)
 
 
 def _cell(row: dict, field: str | None, first: bool) -> str:

@@ -315,6 +315,11 @@ class Vocabulary:
         """A Great Expectations check's name in words: expect_column_values_to_be_null -> column values to be null."""
         return str(expectation).removeprefix("expect_").replace("_", " ")
 
+    @classmethod
+    def validation(cls, suite, dataset) -> str:
+        """A validation, which Great Expectations names suite.dataset, in words: marts: km curves."""
+        return f"{suite}: {cls.check(dataset)}"
+
     def header(self, column) -> str:
         """A column's header: its words as a column, else as a code (a column per outcome)."""
         key = str(column)

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import data_docs
 from e2e.support import APP, FUNDER, MANAGER, PARTNER, Recording, build_published_db, busiest_firm, open_page, write_roles
+from reports import vocabulary
 from reports.periods import fiscal_year_label, parse, quarter_label
 
 THRESHOLD = 11
@@ -251,7 +252,9 @@ def test_the_grant_reports_page_works_with_only_the_example_grants(env, monkeypa
     every_text = " ".join(e.value for e in [*at.info, *at.caption, *at.markdown])
     assert "--grants" not in every_text and "--" not in note
     funder = open_page(app(FUNDER), "grant_report")
-    assert [i.value for i in funder.info] == ["No grants are configured yet: ask the program manager."]
+    # Not "no grants are configured": the funder's own grant is linked, the file is what is missing.
+    assert [i.value for i in funder.info] == ["The grant report of CBF-2025-PCR cannot be shown yet: the program's grants "
+                                              "file is not in place. Ask the program manager to add it."]
 
 
 # --- Data Docs -----------------------------------------------------------------------------------
@@ -263,12 +266,19 @@ def test_data_docs_are_rendered_self_contained_with_their_tables_filled(env):
     assert pages[0] == "index.html" and len(pages) > 10
     (validations,) = sql(env, "SELECT count(DISTINCT suite || '.' || dataset) FROM pipeline.validation_results "
                               "WHERE run_id = (SELECT run_id FROM pipeline.runs ORDER BY finished_at DESC LIMIT 1)")[0]
+    named = sql(env, "SELECT DISTINCT suite, dataset FROM pipeline.validation_results")
+    words = vocabulary.Vocabulary
+    names = {f"{suite}.{dataset}": words.validation(suite, dataset) for suite, dataset in named}
     for page in pages:
-        document = data_docs.render(root, page, lambda other: data_docs.page_link("run", other))
+        document = data_docs.render(root, page, lambda other: data_docs.page_link("run", other), names)
+        read = re.sub(r"<[^>]*>", " ", re.sub(r"<style\b.*?</style>", "", document, flags=re.DOTALL))
+        # The app's words, not Great Expectations' names or its newsletter.
+        assert "__none__" not in read and "Subscribe" not in read, page
+        assert not [name for name in names if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", read)], page
         assert "<script" not in document.lower()
         assert not re.search(r"<(link|img|script)\b[^>]*(src|href)=[\"']?(https?:)?//", document, re.IGNORECASE), page
         assert not re.search(r"url\(\s*['\"]?(https?:)?//", document), page
-    index_html = data_docs.render(root, "index.html", lambda other: data_docs.page_link("run", other))
+    index_html = data_docs.render(root, "index.html", lambda other: data_docs.page_link("run", other), names)
     rows = re.findall(r"<tr>", index_html.split("section-1-content-block-2-1-body-table", 1)[1].split("</table>", 1)[0])
     assert len(rows) - 1 == validations  # one row per validation, under the header
     with pytest.raises(data_docs.DocsNotFound):

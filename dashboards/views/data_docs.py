@@ -13,7 +13,7 @@ import streamlit as st
 from access.reader import DataUnavailable
 from access.scope import Role
 from dashboards import data_docs
-from dashboards.views.common import page_context
+from dashboards.views.common import page_context, vocabulary_of_pages
 
 ctx = page_context()
 st.title("Data Docs")
@@ -37,11 +37,32 @@ run_id = st.selectbox("Run", run_ids, index=run_ids.index(wanted_run) if wanted_
 root = roots[run_id]
 page_list = data_docs.pages(root)
 wanted_page = st.query_params.get("page") if wanted_run == run_id else None
+try:
+    validations = ctx.access("pipeline").query("SELECT DISTINCT suite, dataset FROM {validation_results} WHERE run_id = $run",
+                                               {"run": run_id})
+except DataUnavailable:
+    validations = pd.DataFrame(columns=["suite", "dataset"])
+words = vocabulary_of_pages()
+names = {f"{v.suite}.{v.dataset}": words.validation(v.suite, v.dataset) for v in validations.itertuples()}
+
+
+def page_title(page: str) -> str:
+    """A page as the Data Docs' own index calls it, in the app's words: the checks of a validation
+    (expectations/<suite>/<dataset>.html) or its results (validations/<suite>/<dataset>/...)."""
+    parts = page.removesuffix(".html").split("/")
+    if page == "index.html":
+        return "Overview of the run"
+    if len(parts) >= 3 and parts[0] in ("expectations", "validations"):
+        what = words.validation(parts[1], parts[2])
+        return f"Checks of {what}" if parts[0] == "expectations" else f"Results of {what}"
+    return page.removesuffix(".html")
+
+
 page = st.selectbox("Page", page_list, index=page_list.index(wanted_page) if wanted_page in page_list else 0,
-                    format_func=lambda p: "Overview of the run" if p == "index.html" else p.removesuffix(".html"))
+                    format_func=page_title)
 st.query_params.update({"run": run_id, "page": page})
 try:
-    document = data_docs.render(root, page, lambda other: data_docs.page_link(run_id, other))
+    document = data_docs.render(root, page, lambda other: data_docs.page_link(run_id, other), names)
 except data_docs.DocsNotFound as missing:
     st.error(str(missing))
     st.stop()

@@ -32,10 +32,14 @@ if ctx.scope.role is Role.PARTNER:
     st.info("Grant reports cover every partner firm: they are available to program managers and funders.")
     st.stop()
 
+NOT_LINKED = (f"No grant is linked to {ctx.scope.identity} in the roles file, so there is no grant report to show. "
+              "Ask the program manager to list your grants under your entry's `grants`.")
+
+
 def _grants_file() -> tuple[Path | None, str]:
     """The grants file to read, and a sentence to show above the report. Right after the quick
     start there is no config/grants.yml: a program manager then sees the example grants, told how
-    to add their own; anyone else is told that no grant is configured."""
+    to add their own; a funder is told what it can ask for."""
     configured = settings().grants_file
     if configured.exists():
         return configured, ""
@@ -46,8 +50,13 @@ def _grants_file() -> tuple[Path | None, str]:
            f"create {configured} (the grants file the settings name, PCR_GRANTS_FILE) from {example}")
     if ctx.scope.role is Role.PROGRAM_MANAGER and example.exists():
         return example, f"These are the example grants: to report on your own, {how}."
-    return None, f"No grants are configured yet: to add one, {how}." if ctx.scope.role is Role.PROGRAM_MANAGER else \
-        "No grants are configured yet: ask the program manager."
+    if ctx.scope.role is Role.PROGRAM_MANAGER:
+        return None, f"No grants are configured yet: to add one, {how}."
+    # A funder cannot tell whether the program has grants on file; what it can act on is its own link.
+    if not ctx.scope.grants:
+        return None, NOT_LINKED
+    return None, (f"The grant report of {', '.join(sorted(ctx.scope.grants))} cannot be shown yet: the program's grants "
+                  "file is not in place. Ask the program manager to add it.")
 
 
 grants_path, grants_note = _grants_file()
@@ -73,8 +82,7 @@ except (ValueError, AccessDenied) as problem:
     st.stop()
 offered = ctx.scope.visible_grants(grants.grants)
 if not offered:
-    st.info(f"No grant is linked to {ctx.scope.identity} in the roles file, so there is no grant report to show. "
-            "Ask the program manager to list your grants under your entry's `grants`.")
+    st.info(NOT_LINKED)
     st.stop()
 
 
