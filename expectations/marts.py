@@ -79,7 +79,7 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             key=("period", "breakdown"),
             expectations=[
                 _equal(f"total_{m}", f"breakdown_{m}",
-                       f"{m} by vehicle / county / firm does not add up to the total")
+                       f"{m.replace('_', ' ')} by vehicle / county / firm does not add up to the total")
                 for m in MOTION_COUNTS
             ],
         ),

@@ -245,7 +245,7 @@ FAULTS = {
         "where case_id = 'K2'",
     ("staged.clients", "Age at intake is impossible (below 0 or above 120): date of birth or intake date is wrong"):
         "update raw.clients set age_at_intake = 150 where client_id = 'C3'",
-    ("marts.motion_activity_breakdowns", "motions_filed by vehicle / county / firm does not add up to the total"):
+    ("marts.motion_activity_breakdowns", "motions filed by vehicle / county / firm does not add up to the total"):
         "update marts.mart_motion_activity set motions_filed = motions_filed + 1 "
         "where dimension = 'vehicle' and period = 'all' and dimension_value = 'PC 1016.5'",
     ("marts.motion_activity", "Grant rate outside [0, 1]"):
