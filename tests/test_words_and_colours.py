@@ -12,7 +12,6 @@ from __future__ import annotations
 import colorsys
 import io
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -21,11 +20,11 @@ import streamlit as st
 from matplotlib import image as mpimg
 from streamlit.testing.v1 import AppTest
 
-from e2e.support import APP, FUNDER, MANAGER, PAGES, PARTNER, build_published_db, busiest_firm, open_page, write_roles
+from e2e.support import (APP, FUNDER, MANAGER, PAGES, PARTNER, RAW_CELLS, RAW_NAME, build_published_db, busiest_firm, open_page,
+                         raw_codes, write_roles)
 from reports import vocabulary
 
 ROLES = {"program manager": MANAGER, "partner firm": PARTNER, "funder": FUNDER}
-SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")  # a column name or code: km_median_days, none_yet
 
 
 @pytest.fixture(scope="module")
@@ -92,22 +91,21 @@ def test_each_outcome_class_and_status_has_one_colour_on_every_page_and_role(pag
 
 
 def test_no_page_shows_a_code_a_column_name_or_none(pages_seen, words):
-    codes = {c for c in [*vocabulary.TERMS, *vocabulary.COLUMNS, *words.classes.short_labels] if "_" in c}
-    banned_cells = {"None", "nan", "NaN", "NaT", "<NA>", "(none)", "none", "all"}
+    codes, banned_cells = raw_codes(words), RAW_CELLS
     problems = []
     for role, page, seen in pages_seen:
         where = f"{page} ({role})"
         for label in seen["metrics"]:
-            if SNAKE.match(label) or label in codes:
+            if RAW_NAME.match(label) or label in codes:
                 problems.append(f"{where}: tile {label!r}")
         for frame, config in seen["tables"]:
             for column in frame.columns:
                 header = (config.get(str(column)) or {}).get("label") or str(column)
-                if SNAKE.match(header) or header in codes or header in banned_cells:
+                if RAW_NAME.match(header) or header in codes or header in banned_cells:
                     problems.append(f"{where}: header {header!r}")
                 if frame[column].dtype == object:
                     for cell in set(frame[column].dropna().astype(str)):
-                        if cell in codes or cell in banned_cells or SNAKE.match(cell):
+                        if cell in codes or cell in banned_cells or RAW_NAME.match(cell):
                             problems.append(f"{where}: cell {cell!r} under {header!r}")
                 if frame[column].isna().any():
                     problems.append(f"{where}: empty cells (shown as None) under {header!r}")
@@ -122,7 +120,7 @@ def test_no_page_shows_a_code_a_column_name_or_none(pages_seen, words):
                     if isinstance(values, list) and values and isinstance(values[0], str):
                         texts += values
             for text in filter(None, texts):
-                if SNAKE.match(str(text)) or str(text) in codes or str(text) in banned_cells:
+                if RAW_NAME.match(str(text)) or str(text) in codes or str(text) in banned_cells:
                     problems.append(f"{where}: chart text {text!r}")
     assert not problems, "\n".join(sorted(set(problems)))
 

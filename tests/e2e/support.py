@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,6 +27,9 @@ APP = PROJECT / "pcr" / "dashboard_app.py"  # the Streamlit script; pages are ..
 PAGES = ["overview", "vacaturs", "removal", "time_to_resolution", "partner_firms", "data_quality"]
 MANAGER, FUNDER, NOBODY = "pm@example.org", "grants@foundation.example", "stranger@example.org"
 PARTNER = "probono@firm.example"
+FUNDER_WITHOUT_GRANT = "board@trust.example"  # a funder the roles file links to no grant
+UNKNOWN_FIRM, UNKNOWN_FIRM_PARTNER = "Firm A LLP", "coordinator@firm-a.example"  # a firm with no case
+IMPOSTOR = "impostor"  # the sign-in provider's account claiming MANAGER's address, unverified
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
 # Every browser test module's marks: `pytestmark = BROWSER_TESTS`.
 BROWSER_TESTS = [
@@ -34,6 +38,19 @@ BROWSER_TESTS = [
 ]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# What a person must never read on a page: a column name or code (km_median_days, none_yet) and
+# what pandas prints for an empty cell.
+RAW_NAME = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+RAW_CELLS = frozenset({"None", "nan", "NaN", "NaT", "<NA>", "(none)", "none", "all"})
+
+
+def raw_codes(words) -> set[str]:
+    """The codes and column names the vocabulary has a label for (``words``: reports.vocabulary.Vocabulary)."""
+    from reports import vocabulary
+
+    return {c for c in [*vocabulary.TERMS, *vocabulary.COLUMNS, *words.classes.short_labels] if "_" in c}
 
 
 def pcr(*argv: str | Path, env: dict[str, str]) -> None:
@@ -134,6 +151,18 @@ def dashboard_server(db: Path, log: Path, env: dict[str, str], port: int | None 
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def sign_in(browser, site: dict, subject: str, path: str = "", context=None):
+    """A browser session (a new one unless ``context`` is given) signs in as ``subject`` on the
+    provider's page; the app's page after it."""
+    context = context or browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    page.goto(f"{site['url']}/{path}")
+    page.get_by_role("button", name="Log in").click(timeout=60_000)
+    page.locator(f'button[name="sub"][value="{subject}"]').click(timeout=30_000)  # the provider's sign-in page
+    page.wait_for_url(f"{site['url']}/**", timeout=30_000)
+    return page
 
 
 @contextlib.contextmanager

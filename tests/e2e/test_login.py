@@ -6,12 +6,10 @@ firm), a partner firm its own cases, a funder suppressed aggregates and its gran
 identity with no role, an address the provider did not verify, and a partner whose firm
 matches no case a clear page. No page may show a traceback.
 
-One provider and one dashboard server for the module; each identity gets a fresh browser
-context (its own cookies)."""
+One provider and one dashboard server for the module (tests/e2e/conftest.py); each identity
+gets a fresh browser context (its own cookies)."""
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import duckdb
@@ -19,69 +17,12 @@ import pytest
 
 from access import access_log
 from access.disclosure import legend
-from e2e.support import (BROWSER_TESTS, FUNDER, MANAGER, NOBODY, PARTNER, PROJECT, busiest_firm, chromium,
-                         dashboard_server, free_port)
+from e2e.support import (BROWSER_TESTS, FUNDER, IMPOSTOR, MANAGER, NOBODY, PARTNER, PROJECT, UNKNOWN_FIRM, UNKNOWN_FIRM_PARTNER,
+                         sign_in)
 
 ARTIFACTS = PROJECT / "tests" / "artifacts"
-UNKNOWN_FIRM, UNKNOWN_FIRM_PARTNER = "Firm A LLP", "coordinator@firm-a.example"
-# Claims the provider returns per subject: an impostor account claims the program manager's
-# address without the provider having verified it.
-IMPOSTOR = "impostor"
-IDENTITIES = {
-    MANAGER: {"email": MANAGER, "email_verified": True},
-    PARTNER: {"email": PARTNER, "email_verified": True},
-    FUNDER: {"email": FUNDER, "email_verified": True},
-    NOBODY: {"email": NOBODY, "email_verified": True},
-    UNKNOWN_FIRM_PARTNER: {"email": UNKNOWN_FIRM_PARTNER, "email_verified": True},
-    IMPOSTOR: {"email": MANAGER, "email_verified": False},
-}
 
 pytestmark = BROWSER_TESTS
-
-
-@pytest.fixture(scope="module")
-def provider():
-    from oidc_provider_mock import User, run_server_in_thread
-
-    users = [User(sub=sub, claims=claims) for sub, claims in IDENTITIES.items()]
-    with run_server_in_thread(user_claims=users) as server:
-        yield f"http://localhost:{server.server_port}"
-
-
-@pytest.fixture(scope="module")
-def site(published, provider, tmp_path_factory):
-    """The dashboards with sign-in, as docs/deployment.md configures them (secrets file, roles file)."""
-    root = tmp_path_factory.mktemp("login")
-    firm = busiest_firm(published)
-    port = free_port()
-    (root / "secrets.toml").write_text(
-        "[auth]\n"
-        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
-        f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
-        'client_id = "pcr-dashboards"\n'
-        'client_secret = "test-client-secret"\n'
-        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n',
-        encoding="utf-8",
-    )
-    (root / "roles.yml").write_text(
-        "suppression_threshold: 11\nusers:\n"
-        f"  {MANAGER}: {{role: program_manager}}\n"
-        f"  {PARTNER}: {{role: partner, firm: \"{firm}\"}}\n"
-        f"  {UNKNOWN_FIRM_PARTNER}: {{role: partner, firm: \"{UNKNOWN_FIRM}\"}}\n"
-        f"  {FUNDER}: {{role: funder, grants: [CBF-2025-PCR]}}\n",
-        encoding="utf-8",
-    )
-    env = dict(os.environ, PCR_DB=str(published), PCR_DATA_DIR=str(root / "var"),
-               PCR_SECRETS_FILE=str(root / "secrets.toml"), PCR_ROLES_FILE=str(root / "roles.yml"),
-               PCR_GRANTS_FILE=str(PROJECT / "config" / "grants.example.yml"))
-    with dashboard_server(published, root / "server.log", env, port=port) as url:
-        yield {"url": url, "firm": firm, "db": published, "access_log": root / "var" / "access_log.jsonl"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def motions_filed(db: Path, firm: str | None = None) -> str:
@@ -89,17 +30,6 @@ def motions_filed(db: Path, firm: str | None = None) -> str:
         n = con.execute("SELECT motions_filed FROM marts.mart_motion_activity WHERE period = 'all' AND dimension = ? "
                         "AND dimension_value = ?", ["partner_firm", firm] if firm else ["all", "all"]).fetchone()[0]
     return f"{n:,}"
-
-
-def sign_in(browser, site: dict, subject: str, path: str = ""):
-    """A new browser session signs in as ``subject`` on the provider's page; the app's page after it."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
-    page = context.new_page()
-    page.goto(f"{site['url']}/{path}")
-    page.get_by_role("button", name="Log in").click(timeout=60_000)
-    page.locator(f'button[name="sub"][value="{subject}"]').click(timeout=30_000)  # the provider's sign-in page
-    page.wait_for_url(f"{site['url']}/**", timeout=30_000)
-    return page
 
 
 def main_text(page, *expected: str) -> str:
