@@ -130,6 +130,7 @@ def markdown(report: dict) -> str:
                          "including the failed stage are in the table.")
             lines.append("")
 
+    lines += _postgres(report)
     page_names = sorted({p for s in report["sizes"].values() for p in _pages(s)})
     lines += ["## Dashboard pages (queries, ms)", ""]
     if page_names:
@@ -155,6 +156,32 @@ def markdown(report: dict) -> str:
     if FINDINGS.exists():
         lines += [FINDINGS.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines)
+
+
+def _postgres(report: dict) -> list[str]:
+    """The PostgreSQL target beside DuckDB's, when the bench ran both (`--targets duckdb,postgres`)."""
+    if "postgres" not in report.get("targets", []):
+        return []
+    pg = report["postgres"]
+    lines = ["## Both engines: `pcr run` on DuckDB and on PostgreSQL", "",
+             f"PostgreSQL {pg['server_version']} at {pg['where']} on the same machine (shared_buffers "
+             f"{pg['shared_buffers']}, work_mem {pg['work_mem']}, fsync {pg['fsync']}, synchronous_commit "
+             f"{pg['synchronous_commit']}). Each run `pcr run --target postgres --fresh` of the same exports, right "
+             "after the DuckDB run: ingest (into the DuckDB loads file, as on DuckDB), build (COPY of the raw "
+             "schema into PostgreSQL, then dbt there), validation (the build read back into DuckDB for the "
+             "suites), publish (the schema swap). *copy* = the dashboards' and reports' local copy of the "
+             "publish (pcr/postgres_mirror.py), made again in its own process.", "",
+             "| motions | runs | DuckDB: pcr run | PostgreSQL: pcr run | ÷ DuckDB | ingest | build | validation | "
+             "publish | peak MB | copy for the dashboards | copy MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for key in sorted(report["sizes"], key=int):
+        s = report["sizes"][key]
+        lines.append(
+            f"| {int(key):,} | {s['runs']} | {_cell(s, 'pcr_run.wall', fmt='{:.1f}')} | {_cell(s, 'pg_run.wall', fmt='{:.1f}')} | "
+            f"{_ratio(_med(s, 'pg_run.wall'), _med(s, 'pcr_run.wall'))} | {_cell(s, 'pg_run.ingest')} | "
+            f"{_cell(s, 'pg_run.build')} | {_cell(s, 'pg_run.validate')} | {_cell(s, 'pg_run.publish')} | "
+            f"{_cell(s, 'pg_run.peak_mb', fmt='{:,.0f}')} | {_cell(s, 'pg_copy.seconds')} | {_cell(s, 'pg_copy.mb', fmt='{:,.0f}')} |")
+    return lines + [""]
 
 
 def _where_time_goes(report: dict) -> list[str]:

@@ -11,6 +11,12 @@ processes so each has its own peak memory:
   pcr run    --fresh: ingest -> dbt build -> validation -> publish; stage times from the run
              record the pipeline writes into the published database
   dashboard  each page's queries against the published database (bench/dashboard_render.py)
+With `--targets duckdb,postgres` each run also does, right after the DuckDB one, on the same
+exports:
+  pcr run --target postgres --fresh  into the PostgreSQL database of the PG* variables
+             (docs/postgres.md): ingest -> COPY into PostgreSQL -> dbt build there -> validation
+             -> the schema swap; stage times from the run record in its loads file
+  copy       the dashboards' copy of that publish (pcr/postgres_mirror.py), in its own process
 Start-up costs that do not grow with data are measured once, apart. At the largest size one more
 run goes under py-spy (bench/profile.py), untimed. Results go to bench/results/ (README.md,
 results.json, bench.png)."""
@@ -164,17 +170,24 @@ def floor(what: str, export_dir: Path) -> dict:
             "peak_mb": m.peak_mb}
 
 
-def pipeline_run(export_dir: Path, work: Path) -> dict:
-    """One `pcr run --fresh`. A run that a gate stops is still measured (it did the work up to
-    the gate): its stage times come from the record in the working file it leaves behind."""
+def pipeline_run(export_dir: Path, work: Path, target: str = "duckdb") -> dict:
+    """One `pcr run --fresh` on `target`. A run that a gate stops is still measured (it did the
+    work up to the gate): its stage times come from the record in the working file it leaves
+    behind (on postgres, the loads file's: pcr/postgres_run.py)."""
+    from pcr.postgres_run import LOADS_FILE
+    from pcr.publish import working_path
+
     work.mkdir(parents=True, exist_ok=True)
-    published = work / "pcr.duckdb"
-    m = measure([PYTHON, "-m", "pcr.cli", "run", "--fresh", str(export_dir)],
-                env={"PCR_DATA_DIR": str(work), "PCR_DB": str(published)}, log=work / "pcr_run.log", check=False)
+    published = work / ("pcr.duckdb" if target == "duckdb" else LOADS_FILE)
+    env = {"PCR_DATA_DIR": str(work), "PCR_TARGET": target}
+    if target == "duckdb":
+        env["PCR_DB"] = str(published)
+    m = measure([PYTHON, "-m", "pcr.cli", "run", "--fresh", str(export_dir)], env=env, log=work / "pcr_run.log",
+                check=False)
     failed = re.search(r"^FAILED at .*$", m.output, re.MULTILINE)
     if m.returncode != 0 and not failed:
         raise RuntimeError(f"pcr run crashed ({m.returncode}); output in {work / 'pcr_run.log'}:\n{m.output[-3000:]}")
-    con = duckdb.connect(str(work / "pcr.work.duckdb" if failed else published), read_only=True)
+    con = duckdb.connect(str(working_path(published) if failed else published), read_only=True)
     try:
         stages = dict(con.execute(
             "SELECT stage, seconds FROM pipeline.run_stages WHERE run_id = "
@@ -186,6 +199,20 @@ def pipeline_run(export_dir: Path, work: Path) -> dict:
     stages["publish"] = float(publish.group(1)) if publish else None
     return {"wall": m.seconds, "peak_mb": m.peak_mb, **{s: stages.get(s) for s in STAGES},
             "failed": failed.group(0) if failed else None}
+
+
+def postgres_copy(work: Path) -> dict:
+    """The dashboards' copy of the PostgreSQL publish, made anew in its own process."""
+    copy = work / "postgres-published.duckdb"
+    copy.unlink(missing_ok=True)
+    code = ("import json, time; from pcr.settings import Settings; from pcr.postgres_mirror import copy_published; "
+            "s = Settings.from_env(); copy_published(s); t = time.perf_counter(); copy_published(s); "
+            "print(json.dumps({'seconds': time.perf_counter() - t}))")
+    # Twice: the first pays for rendering the Kaplan-Meier macros once per project version.
+    m = measure([PYTHON, "-c", code], env={"PCR_DATA_DIR": str(work), "PCR_TARGET": "postgres"},
+                log=work / "copy.log")
+    return {"seconds": json.loads(m.output.strip().splitlines()[-1])["seconds"], "peak_mb": m.peak_mb,
+            "mb": copy.stat().st_size / 1e6}
 
 
 def ingest_alone(export_dir: Path, work: Path) -> dict:
@@ -282,7 +309,27 @@ def machine() -> dict:
             "python": platform.python_version(), "duckdb": duckdb.__version__, "platform": platform.platform()}
 
 
-def bench_size(motions: int, runs: int, say) -> dict:
+def postgres_server() -> dict:
+    """What the PostgreSQL runs ran on: its version and the settings that weigh on a build."""
+    from pcr.publish_postgres import connect
+    from pcr.settings import Settings
+
+    pg = Settings.from_env().postgres
+    if pg is None:
+        raise SystemExit("--targets postgres needs a database: set PGDATABASE (and PGHOST, PGPORT, PGUSER)")
+    connection = connect(pg)
+    try:
+        with connection.cursor() as cursor:
+            out = {"where": f"{pg.host}:{pg.port}"}
+            for name in ("server_version", "shared_buffers", "work_mem", "fsync", "synchronous_commit", "max_wal_size"):
+                cursor.execute(f"show {name}")
+                out[name] = cursor.fetchone()[0]
+    finally:
+        connection.close()
+    return out
+
+
+def bench_size(motions: int, runs: int, say, targets: tuple[str, ...] = ("duckdb",)) -> dict:
     export_dir = exports(motions, say)
     rows = json.loads((export_dir.parent.parent / "generator_manifest.json").read_text())["rows"]
     size_mb = sum(p.stat().st_size for p in export_dir.glob("*.csv")) / 1e6
@@ -294,6 +341,12 @@ def bench_size(motions: int, runs: int, say) -> dict:
         result = {"reference": floor("reference", export_dir), "read_csv": floor("read_csv", export_dir),
                   "read_csv_file": floor("read_csv_file", export_dir), "ingest_alone": ingest_alone(export_dir, work),
                   "pcr_run": pipeline_run(export_dir, work)}
+        if "postgres" in targets:
+            result["pg_run"] = pipeline_run(export_dir, work.with_name(work.name + "-postgres"), "postgres")
+            pg_failed = result["pg_run"].pop("failed")
+            result["pg_copy"] = {} if pg_failed else postgres_copy(work.with_name(work.name + "-postgres"))
+            if pg_failed:
+                failures.append(f"postgres: {pg_failed}")
         failed = result["pcr_run"].pop("failed")
         # A run stopped by a gate published nothing: the pages would read an older database.
         pages = dashboard_pages(work / "pcr.duckdb") if not failed else None
@@ -310,6 +363,12 @@ def bench_size(motions: int, runs: int, say) -> dict:
             f"pcr run {result['pcr_run']['wall']:.1f} s ("
             + ", ".join(f"{s} {result['pcr_run'][s]:.1f}" for s in STAGES if result['pcr_run'][s] is not None)
             + f"), peak {result['pcr_run']['peak_mb']:.0f} MB" + (f"; {failed}" if failed else ""))
+        if "pg_run" in result:
+            say(f"    pcr run --target postgres {result['pg_run']['wall']:.1f} s ("
+                + ", ".join(f"{s} {result['pg_run'][s]:.1f}" for s in STAGES if result['pg_run'][s] is not None)
+                + f"), peak {result['pg_run']['peak_mb']:.0f} MB"
+                + (f"; dashboards' copy {result['pg_copy']['seconds']:.1f} s, {result['pg_copy']['mb']:.0f} MB"
+                   if result["pg_copy"] else ""))
     from bench.agreement import check
 
     return {"motions_requested": motions, "rows": rows, "csv_mb": round(size_mb, 1), "runs": runs,
@@ -326,17 +385,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs per size (default: 3 up to 100k motions, 1 above)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: bench/results)")
     parser.add_argument("--skip-startup", action="store_true", help="do not measure the fixed start-up costs")
+    parser.add_argument("--targets", default="duckdb",
+                        help="comma-separated: duckdb, postgres (the PG* variables' database, which each run "
+                             "replaces; docs/postgres.md) (default: %(default)s)")
     parser.add_argument("--no-profile", action="store_true",
                         help="skip the extra py-spy run at the largest size")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    if not set(targets) <= {"duckdb", "postgres"} or "duckdb" not in targets:
+        parser.error("--targets: duckdb, optionally with postgres (the DuckDB run is the comparison)")
 
     def say(text: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
 
     started = time.perf_counter()
     report = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine(),
-              "load_before": os.getloadavg(), "sizes": {}}
+              "load_before": os.getloadavg(), "targets": list(targets), "sizes": {}}
+    if "postgres" in targets:
+        report["postgres"] = postgres_server()
     say(f"machine: {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB; "
         f"load average {report['load_before'][0]:.2f}")
     if not args.skip_startup:
@@ -344,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     report["startup"] = {} if args.skip_startup else startup_costs()
     for motions in sizes:
         say(f"{motions:,} motions")
-        report["sizes"][str(motions)] = bench_size(motions, args.runs or default_runs(motions), say)
+        report["sizes"][str(motions)] = bench_size(motions, args.runs or default_runs(motions), say, targets)
     if sizes and not args.no_profile:
         top = max(sizes)
         report["profile"] = {"motions": top, **profiled_run(exports(top, say), bench_dir() / "work" / f"m{top}", say)}

@@ -70,27 +70,28 @@ def _as_copy_text(column: str, duckdb_type: str) -> str:
     return ident(column)
 
 
-def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+def raw_tables(con: duckdb.DuckDBPyConnection, schema: str = SCHEMA) -> list[str]:
     return [name for (name,) in con.execute(
         "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
-        "order by table_name", [SCHEMA]).fetchall()]
+        "order by table_name", [schema]).fetchall()]
 
 
 def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | None = None,
-                    into_schema: str = SCHEMA) -> dict[str, int]:
+                    into_schema: str = SCHEMA, from_schema: str = SCHEMA) -> dict[str, int]:
     """Replace the raw schema's tables in PostgreSQL (`pg_connection`: an open psycopg2
     connection) with those of the DuckDB file; returns the rows copied per table. The
     connection's transaction is committed at the end, rolled back on any error.
     `into_schema`: the PostgreSQL schema written (a run's own build schema, see
-    pcr/publish_postgres.py); the DuckDB side is always its raw schema."""
+    pcr/publish_postgres.py); `from_schema`: the DuckDB schema read (the run records are
+    copied from `pipeline`)."""
     copied: dict[str, int] = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as source:
-        names = list(tables) if tables is not None else raw_tables(source)
+        names = list(tables) if tables is not None else raw_tables(source, from_schema)
         try:
             with pg_connection.cursor() as cursor:
                 cursor.execute(f"create schema if not exists {ident(into_schema)}")
                 for name in names:
-                    copied[name] = _copy_table(source, cursor, name, into_schema)
+                    copied[name] = _copy_table(source, cursor, name, into_schema, from_schema)
             pg_connection.commit()
         except BaseException:
             pg_connection.rollback()
@@ -98,14 +99,15 @@ def copy_raw_schema(duckdb_path: Path, pg_connection, tables: Iterable[str] | No
     return copied
 
 
-def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str, into_schema: str) -> int:
+def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str, into_schema: str,
+                from_schema: str = SCHEMA) -> int:
     columns = source.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position", [SCHEMA, name]).fetchall()
+        "where table_schema = ? and table_name = ? order by ordinal_position", [from_schema, name]).fetchall()
     if not columns:
-        raise UnsupportedColumn(f"{SCHEMA}.{name}: no such table in the DuckDB file")
+        raise UnsupportedColumn(f"{from_schema}.{name}: no such table in the DuckDB file")
     target = f"{ident(into_schema)}.{ident(name)}"
-    wanted = [(c, postgres_type(t, f"{SCHEMA}.{name}.{c}")) for c, t in columns]
+    wanted = [(c, postgres_type(t, f"{from_schema}.{name}.{c}")) for c, t in columns]
     cursor.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute "
                    "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum", [target])
     if cursor.fetchall() == [(c, _FORMATTED.get(t, t)) for c, t in wanted]:
@@ -121,7 +123,7 @@ def _copy_table(source: duckdb.DuckDBPyConnection, cursor, name: str, into_schem
         csv_path = Path(folder) / f"{name}.csv"
         # DuckDB's own CSV writer: NULL as \N, an empty string as an empty field, ISO dates
         # and timestamps, true/false; PostgreSQL's CSV reader reads each back as the same value.
-        source.execute(f"copy (select {select} from {SCHEMA}.{ident(name)}) to '{csv_path}' "
+        source.execute(f"copy (select {select} from {ident(from_schema)}.{ident(name)}) to '{csv_path}' "
                        "(format csv, header false, nullstr '\\N')")
         column_list = ", ".join(ident(c) for c, _ in columns)
         with csv_path.open(encoding="utf-8") as rows:

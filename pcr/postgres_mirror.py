@@ -4,8 +4,8 @@ Every page and report reads through access.reader.read_published, in DuckDB's SQ
 grant report through the Kaplan-Meier table macros): one implementation of each query. On the
 postgres target they read a DuckDB copy of what PostgreSQL published instead of a second,
 PostgreSQL version of every query; the copy is the published file's shape (marts, reference,
-the as-of date, the units of time to resolution, raw, and the publishing run in
-pipeline.runs), so the readers need no change.
+the as-of date, the units of time to resolution, raw, and the run records of pipeline), so
+the readers need no change.
 
 - Consistent: the copy is read in one REPEATABLE READ, read-only transaction, as the
   pcr_dashboard role (what that role may read is what is copied, macros/row_security.sql). A
@@ -44,7 +44,7 @@ from pcr.publish_postgres import STAMP_TABLE
 from pcr.settings import PROJECT_ROOT, PostgresConnection, Settings
 
 # The schemas the copy reads (of each, the tables and views the dashboard role may select).
-COPIED_SCHEMAS = ("marts", "reference", "intermediate", "raw")
+COPIED_SCHEMAS = ("marts", "reference", "intermediate", "raw", "pipeline")
 CHECK_EVERY_S = 5.0  # how often a running dashboard asks PostgreSQL whether a new publish is there
 COPY_ATTEMPTS = 3
 
@@ -254,11 +254,6 @@ def copy_published(settings: Settings, path: Path | None = None,
                     continue  # a swap committed meanwhile: the copy may mix two publishes
                 run_id, published_at = con.execute(
                     f"SELECT run_id, published_at FROM marts.{STAMP_TABLE}").fetchone()
-                # The publishing run, where the grant report looks for it (reports/asof.py).
-                con.execute("CREATE SCHEMA pipeline")
-                con.execute("CREATE TABLE pipeline.runs AS SELECT $run_id AS run_id, "
-                            "CAST($published_at AS TIMESTAMP) AS finished_at, 'published' AS status",
-                            {"run_id": run_id, "published_at": published_at.replace(tzinfo=None)})
                 con.execute(macros)
                 con.execute("CHECKPOINT")
             connection.rollback()

@@ -14,8 +14,9 @@ they build and what publishing is:
   row-level security of macros/row_security.sql. Every run builds every model: the build
   schemas start empty.
 - validate: every Great Expectations suite on the build schemas (pcr/postgres_validate.py).
-- publish: replace the loads file with the working copy, then rename the build schemas over
-  the published ones in one transaction. A run that fails or dies before the swap commits
+- publish: copy the run records (the pipeline schema of the working copy, this run's record
+  among them) into pipeline__build, replace the loads file with the working copy, then rename
+  the build schemas over the published ones in one transaction. A run that fails or dies before the swap commits
   leaves the published schemas as they were.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import psycopg2
 
+from ingest.postgres import copy_raw_schema
 from pcr import dbt
 from pcr.groundwork import Built, GroundworkFailed, Validated, dbt_counts
 from pcr.pipeline import Pipeline, StageFailed, _say
@@ -113,6 +115,9 @@ class PostgresPipeline(Pipeline):
                                                    f"in {self.database}, in one transaction") as s:
                             # The loads first: killed or failing between the two, the kept loads
                             # are this run's validated ones and the next run publishes them.
+                            # The run records the dashboards show, this run's among them.
+                            copy_raw_schema(self.working, work, into_schema=build_schema("pipeline"),
+                                            from_schema="pipeline")
                             publish(self.working, self.published, kill_at)
                             swap(work, self.run_id, kill_at)
                             s.detail = f"schemas raw, reference, staging, intermediate, marts of {self.database}"

@@ -1,8 +1,9 @@
 """Atomic publish on PostgreSQL: a run builds into schemas of its own and renames them over the
 published ones in one transaction.
 
-The published schemas are raw, reference, staging, intermediate and marts. A run copies the
-loads into raw__build and dbt builds every other layer into <schema>__build (the dbt var
+The published schemas are raw, reference, staging, intermediate, marts and pipeline. A run
+copies the loads into raw__build, its run records into pipeline__build, and dbt builds every
+other layer into <schema>__build (the dbt var
 build_schema_suffix, macros/generate_schema_name.sql), so the published schemas are never
 written while a run builds and validates. Publishing renames, in one transaction, each
 published schema to <schema>__retired and each build schema to its published name: a reader's
@@ -24,7 +25,9 @@ from ingest.transform import ident
 from pcr.publish import RunLocked, kill_point
 from pcr.settings import PostgresConnection
 
-PUBLISHED_SCHEMAS = ("raw", "reference", "staging", "intermediate", "marts")
+# pipeline: the run records of the loads file (pipeline.runs, validation results), which the
+# dashboards show beside the data they describe.
+PUBLISHED_SCHEMAS = ("raw", "reference", "staging", "intermediate", "marts", "pipeline")
 BUILD_SUFFIX = "__build"
 # One row in the published marts: which run published them, and when. Written in the swap's
 # transaction, so it changes exactly when the published schemas do; the dashboards' copy of a
@@ -100,6 +103,8 @@ def swap(connection, run_id: str, kill_at: str | None = None) -> None:
         cursor.execute(f"create table {stamp} (run_id text not null, published_at timestamptz not null)")
         cursor.execute(f"insert into {stamp} values (%s, now())", [run_id])
         cursor.execute(f"grant select on {stamp} to pcr_dashboard")
+        cursor.execute(f"grant usage on schema {ident(build_schema('pipeline'))} to pcr_dashboard")
+        cursor.execute(f"grant select on all tables in schema {ident(build_schema('pipeline'))} to pcr_dashboard")
         published = _existing(cursor, list(PUBLISHED_SCHEMAS))
         for schema in PUBLISHED_SCHEMAS:
             if schema in published:
