@@ -9,7 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from access.disclosure import TOTAL_LABEL
-from reports.vocabulary import COLOURS, colour, series_colour
+from reports.vocabulary import COLOURS, colour, series_colour, series_dash
 
 # The words of codes come from reports.vocabulary (a page hands them to a chart as ``words``:
 # dashboards.views.common.words()), and so do the colours: one per outcome, class and status on
@@ -111,7 +111,7 @@ def survival_curves(curves: pd.DataFrame, *, title: str, order: list[str] | None
                                         legendgroup=str(group), showlegend=False, name=f"{group}: 95% band"))
         y = [1.0, *points["survival"]]
         figure.add_trace(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=str(group), legendgroup=str(group),
-                                    line_color=colour,
+                                    line_color=colour, line_dash=series_dash(i),
                                     hovertemplate=f"{group}<br>day %{{x:,}}: %{{y:.0%}} of {unit} still unresolved<extra></extra>"))
     figure.add_hline(y=0.5, line_dash="dot", annotation_text="median", annotation_position="bottom right")
     figure.update_layout(title=title, xaxis_title="days since the start of the clock", yaxis_title=f"share of {unit} still unresolved",

@@ -261,6 +261,15 @@ def series_colour(i: int) -> str:
     return SERIES_COLOURS[i % len(SERIES_COLOURS)]
 
 
+# Past the palette's length a series repeats a colour: its line is then dashed, dotted, ... so no
+# two lines of a chart look alike.
+SERIES_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def series_dash(i: int) -> str:
+    return SERIES_DASHES[(i // len(SERIES_COLOURS)) % len(SERIES_DASHES)]
+
+
 def number(value, kind: str = "count", *, missing: str = "–") -> str:
     """How a number reads on a page or in a report: counts and days whole with thousands
     separators; hours whole unless fractional (41, 41.5); money in whole dollars ($20,500);

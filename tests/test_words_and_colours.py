@@ -198,3 +198,16 @@ def test_the_grant_report_charts_use_the_pages_colours(published, tmp_path, word
     # Administrative closure's reddish purple only where administrative closure is drawn.
     purple = vocabulary.colour("administrative_closure").upper()
     assert (purple in bar_colours(removal.png)) == ("administrative_closure" in removal_codes)
+
+
+def test_no_two_curves_of_a_chart_look_alike():
+    """More groups than the palette has colours (a county or firm comparison): each curve is
+    still told apart by its colour and dash."""
+    from dashboards import charts
+
+    groups = [f"group {i}" for i in range(len(vocabulary.SERIES_COLOURS) + 4)]
+    curves = pd.DataFrame({"group": [g for g in groups for _ in range(2)], "t_days": [30, 90] * len(groups),
+                           "survival": [0.8, 0.4] * len(groups)})
+    figure = charts.survival_curves(curves, title="Time to resolution", order=groups)
+    looks = [(trace.line.color, trace.line.dash) for trace in figure.data if trace.showlegend is not False]
+    assert len(looks) == len(groups) and len(set(looks)) == len(groups)
