@@ -209,7 +209,8 @@ for table in report.tables:
     st.subheader(table.title)
     st.caption(table.note)
     if len(table.display):
-        st.dataframe(table.display, hide_index=True, width="stretch")
+        # A static table, as in the PDF: long headers wrap and every row shows (a scrolling grid cut them off).
+        st.table(table.display, hide_index=True)
     else:
         st.info("Nothing in this grant's scope and period for this table.")
 with st.expander("Methods: what each number means"):
