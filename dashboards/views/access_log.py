@@ -52,7 +52,8 @@ else:
               .agg(**{"entries": ("time (UTC)", "size"), "last (UTC)": ("time (UTC)", "max")}).reset_index())
     show_frame(counts, "access log summary")
     st.subheader(f"Entries, newest first ({min(len(shown), RECENT):,} of {len(shown):,})")
-    show_frame(shown.iloc[::-1].head(RECENT), "access log")
+    # The role is in the summary above and in the scope: without it, the scope and filters fit the page's width.
+    show_frame(shown.iloc[::-1].head(RECENT).drop(columns="role"), "access log")
 
 st.subheader("Roles file")
 roles = session.configured_roles()
