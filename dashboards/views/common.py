@@ -506,9 +506,26 @@ def show_chart(figure, drawn_from: pd.DataFrame | pd.Series, what: str) -> None:
                 f"({hidden} of {values.size} hidden).")
         return
     mark_partial(figure)
+    _legend_of_drawn(figure)
+    if hidden * 2 > values.size:  # said on the chart itself: a sparse chart must not read as few cases
+        figure.add_annotation(text=f"{hidden} of {values.size} numbers hidden (small counts): not drawn, not 0",
+                              xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
+                              font=dict(size=11, color="#555555"))
     st.plotly_chart(figure)
     if hidden:
         st.caption(f"{hidden} of {values.size} numbers of this chart are hidden to protect small counts and not drawn.")
+
+
+def _legend_of_drawn(figure) -> None:
+    """A legend entry only for a series the chart draws: a series whose numbers are all hidden
+    (or, for bars, all 0) leaves no mark to name."""
+    for trace in figure.data:
+        values = trace.x if getattr(trace, "orientation", None) == "h" else trace.y
+        if values is None:
+            continue
+        numbers = pd.to_numeric(pd.Series(list(values)), errors="coerce")
+        if numbers.isna().all() or (trace.type == "bar" and not (numbers.fillna(0) != 0).any()):
+            trace.showlegend = False
 
 
 def has_rows(table: SuppressedTable) -> bool:
