@@ -109,7 +109,10 @@ def wait_until_drawn(page) -> None:
     """The script run is over (no running indicator) and every chart has been drawn."""
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                               .every(c => c.querySelector('.main-svg'))""", timeout=60_000)
+                               .every(c => c.querySelector('.main-svg'))
+                           && !document.querySelector('[data-testid="stMain"] [data-testid="stSkeleton"]')""", timeout=60_000)
+    # Tables and charts paint after they are in the page (a canvas, plotly's drawing).
+    page.wait_for_timeout(300)
 
 
 def screenshot(page, path: Path) -> None:
