@@ -137,10 +137,7 @@ def trend_frames(ctx: Context, window: Period) -> dict[str, pd.DataFrame]:
     decided = da.aggregate("fct_motions", "decision_quarter", "is_granted", where=where, params=params)
     on_status, p_status = window.condition("status_quarter")
     where, params = f.where("mart_removal_avoided", f"removal_avoided_status IN ('confirmed', 'projected') AND {on_status}", p_status)
-    # Split by status, most quarters' counts of a funder's scope are small and hidden (an empty
-    # chart); confirmed and projected together can be shown.
-    removal = da.aggregate("mart_removal_avoided", "status_quarter", None if ctx.scope.suppresses else "removal_avoided_status",
-                           where=where, params=params)
+    removal = da.aggregate("mart_removal_avoided", "status_quarter", "removal_avoided_status", where=where, params=params)
     on_entry, p_entry = window.condition("entry_quarter")
     where, params = f.where(PRO_BONO_MART, on_entry, p_entry)
     hours = da.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
@@ -151,9 +148,7 @@ def trend_frames(ctx: Context, window: Period) -> dict[str, pd.DataFrame]:
     # would reveal them).
     motions = pd.DataFrame({"decided": numeric[TOTAL_LABEL] if TOTAL_LABEL in numeric else np.nan,
                             "granted_total": numeric[True] if True in numeric.columns else 0}, index=quarters)
-    clients = _by_quarter(removal, quarters)
-    clients = (clients.set_axis(["avoided"], axis=1) if ctx.scope.suppresses
-               else clients.reindex(columns=["confirmed", "projected"], fill_value=0))
+    clients = _by_quarter(removal, quarters).reindex(columns=["confirmed", "projected"], fill_value=0)
     logged = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
     return {"motions": motions, "clients": clients, "hours": logged.reindex(quarters, fill_value=0)}
 
@@ -171,9 +166,7 @@ def trends(ctx: Context, window: Period) -> None:
     with columns[2]:
         show_chart(quarter_bars(frames["hours"], "Pro bono hours", "hours"), frames["hours"], "pro bono hours")
     st.caption(f"By quarter, {window.label}: motions in the quarter of the decision, clients in the quarter their status "
-               "was reached, hours in the quarter logged."
-               + (" Clients whose removal was avoided: confirmed and projected together (by status, most quarters' "
-                  "counts are too small to show)." if ctx.scope.suppresses else ""))
+               "was reached, hours in the quarter logged.")
 
 
 # --- needs attention ---------------------------------------------------------------------------
