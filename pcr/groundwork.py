@@ -2,9 +2,10 @@
 
 Importing dbt and parsing the project, and importing Great Expectations, cost seconds of
 Python whatever the data (bench/findings.md). On a background thread they competed with ingest
-for the interpreter; in child processes they run on the other core while the run's own process
-ingests. Each child does its start-up once and then waits: the dbt child builds when told (on
-the manifest it parsed), the validation child validates. The run's process only orchestrates,
+for the interpreter; in child processes they run on a core the run's own process leaves free:
+dbt's while it ingests, Great Expectations' while dbt builds (see Groundwork). Each child does
+its start-up once and then waits: the dbt child builds when told (on the manifest it parsed),
+the validation child validates. The run's process only orchestrates,
 records and publishes: it never imports dbt or Great Expectations.
 
 One writer at a time: the parse opens no database and the imports none, so the children touch
@@ -158,21 +159,32 @@ class Validated:
 
 
 class Groundwork:
-    """Starts both children: the dbt child imports dbt and parses the project for a build on
-    `db`, the validation child imports Great Expectations."""
+    """Starts the dbt child at once, to import dbt and parse the project for a build on `db`,
+    and the validation child, which imports Great Expectations, only when the build is asked
+    for: ingest has ended, and dbt's build, mostly its own Python on one core, leaves the other
+    one to the import (started with the run, the import competed with ingest and dbt's start-up
+    for the two cores). With `validation_after_build` it starts when the build has ended, so its
+    memory (some 200 MB once Great Expectations is imported) is not added to the build's, for
+    builds that take DuckDB to its memory limit (pcr.pipeline.LARGE_RUN_BYTES)."""
 
-    def __init__(self, db: Path, work_dir: Path, settings, say: Callable[[str], None] = print) -> None:
+    def __init__(self, db: Path, work_dir: Path, settings, say: Callable[[str], None] = print,
+                 validation_after_build: bool = False) -> None:
+        self._say = say
+        self._validation_after_build = validation_after_build
+        self._gx: _Child | None = None
         self._dbt = _Child("dbt", {"db": db, "work_dir": work_dir, "settings": settings}, say)
-        try:
-            self._gx = _Child("validation", {}, say)
-        except BaseException:
-            self._dbt.stop()
-            raise
+
+    def _validation(self) -> _Child:
+        if self._gx is None:
+            self._gx = _Child("validation", {}, self._say)
+        return self._gx
 
     def build(self, select: list[str] | None = None, day_changed: bool = False, **flags) -> Built:
         """dbt build on the parsed project (`select`: dbt selectors, None: everything;
         `day_changed`: also the models that read the clock, and what depends on them); ends
         the dbt child. Raises GroundworkFailed when the parse failed or the child ended."""
+        if not self._validation_after_build:
+            self._validation()
         try:
             return self._dbt.ask("build", select=select, day_changed=day_changed, flags=flags)
         finally:
@@ -180,20 +192,22 @@ class Groundwork:
 
     def validation_ready(self) -> None:
         """Waits for the Great Expectations import; raises GroundworkFailed with its error."""
-        self._gx.ready()
+        self._validation().ready()
 
     def validate(self, db: Path, docs_dir: Path, published: Path, accept_collapse: bool) -> Validated:
+        child = self._validation()
         try:
-            value = self._gx.ask("validate", db=db, docs_dir=docs_dir, published=published,
-                                 accept_collapse=accept_collapse)
+            value = child.ask("validate", db=db, docs_dir=docs_dir, published=published,
+                              accept_collapse=accept_collapse)
         finally:
-            self._gx.stop()
+            child.stop()
         return Validated([SimpleNamespace(**r) for r in value["results"]], Path(value["data_docs"]),
                          value["rows_checked"], value["notes"])
 
     def stop(self) -> None:
         self._dbt.stop()
-        self._gx.stop()
+        if self._gx is not None:
+            self._gx.stop()
 
 
 # -- the children's side -------------------------------------------------------------------------

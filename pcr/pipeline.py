@@ -37,6 +37,14 @@ STAGES = ("prepare", "ingest", "build", "validate", "publish")
 # bench/findings.md (`pcr build` keeps it).
 DBT_RUN_FLAGS = {"exclude_resource_types": ("unit_test",), "quiet": True, "log_level_file": "info"}
 DATA_DOCS_KEPT = 10
+# Above this many bytes of data (the exports given plus the published database the run starts
+# from), the validation helper starts only when the build has ended. Such a build takes DuckDB
+# to its memory limit (PCR_MEMORY_LIMIT): at 1,000,000 motions (776 MB of exports) the dbt
+# helper peaked at 1,163 MB, and the validation helper waiting beside it with Great
+# Expectations imported added 195 MB, the largest sum of the run (bench/findings.md, item 21).
+# The import then costs a few seconds after the build instead of none; below the threshold
+# (100,000 motions: 78 MB, 774 MB summed at the peak) it runs beside the build.
+LARGE_RUN_BYTES = 256 * 2**20
 EXAMPLES_PRINTED = 3
 
 RECORD_DDL = """
@@ -95,6 +103,15 @@ CREATE TABLE IF NOT EXISTS pipeline.validation_results (
     error VARCHAR
 );
 """
+
+
+def data_bytes(exports: list[Path], starts_from: Path | None) -> int:
+    """The size of what a run builds on: the export files under `exports` and the published
+    database it starts from (None with --fresh), for LARGE_RUN_BYTES."""
+    from ingest.files import export_files
+
+    files, _ = export_files(exports)
+    return sum(f.stat().st_size for f in files) + (starts_from.stat().st_size if starts_from and starts_from.exists() else 0)
 
 
 class StageFailed(Exception):
@@ -201,9 +218,12 @@ class Pipeline:
         if self.why:
             _say("  because: " + "; ".join(self.why))
         failed_stage = None
-        # dbt's import and parse and Great Expectations' import run in child processes from now
-        # on, on the other core while this process copies and ingests (pcr/groundwork.py).
-        self.groundwork = Groundwork(self.working, self.dbt_work_dir, self.settings, say=_say)
+        # dbt's import and parse run in a child process from now on, on the other core while
+        # this process copies and ingests; Great Expectations' import in another, from the build
+        # on (pcr/groundwork.py).
+        self.groundwork = Groundwork(self.working, self.dbt_work_dir, self.settings, say=_say,
+                                     validation_after_build=data_bytes(
+                                         self.exports, None if self.fresh else self.published) > LARGE_RUN_BYTES)
         try:
             self._prepare()
             kill_point("after_prepare", self.settings.kill_at_for_tests)

@@ -311,3 +311,61 @@ def test_groundwork_errors_fail_the_stage_that_needs_the_work_and_leave_the_envi
     finally:
         groundwork.stop()
     assert dict(os.environ) == environment
+
+
+def _helpers_running() -> list[str]:
+    """The roles of this process's running groundwork children, from /proc."""
+    roles = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"pcr.groundwork" in argv:
+                    roles.append(argv[argv.index(b"pcr.groundwork") + 1].decode())
+        except OSError:
+            continue  # a process that ended meanwhile
+    return sorted(roles)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the children from /proc")
+@pytest.mark.parametrize("after_build", [False, True])
+def test_the_validation_helper_starts_with_the_build_or_after_it_on_large_data(tmp_path, after_build):
+    # Great Expectations' import would compete with ingest and dbt's start-up for the two cores,
+    # and on large data its memory would add to the build's: the validation helper starts when
+    # the build is asked for, or after the build, never with the run.
+    from pcr.groundwork import Groundwork, GroundworkFailed
+    from pcr.settings import Settings
+
+    (tmp_path / "no-project").mkdir()  # dbt's parse fails at once: the build ends quickly
+    settings = Settings.from_env().replace(project_root=tmp_path / "no-project")
+    groundwork = Groundwork(tmp_path / "pcr.work.duckdb", tmp_path / "dbt", settings, say=lambda line: None,
+                            validation_after_build=after_build)
+    try:
+        assert _helpers_running() == ["dbt"]
+        with pytest.raises(GroundworkFailed):
+            groundwork.build()
+        assert _helpers_running() == ([] if after_build else ["validation"])
+        groundwork.validation_ready()
+        assert _helpers_running() == ["validation"]
+    finally:
+        groundwork.stop()
+    assert _helpers_running() == []
+
+
+def test_large_data_is_the_exports_given_and_the_database_the_run_starts_from(tmp_path):
+    from pcr.pipeline import LARGE_RUN_BYTES, data_bytes
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an export")
+    small = folder / "motions_2026-01-01.csv"
+    small.write_text("motion_id,case_id\nm1,c1\n")
+    published = tmp_path / "pcr.duckdb"
+    with published.open("wb") as f:
+        f.truncate(LARGE_RUN_BYTES)  # sparse: its size without writing it
+    assert data_bytes([folder], None) == small.stat().st_size
+    assert data_bytes([folder], published) == small.stat().st_size + LARGE_RUN_BYTES > LARGE_RUN_BYTES
+    assert data_bytes([folder], tmp_path / "not-published-yet.duckdb") == small.stat().st_size
+    with (folder / "time_entries_2026-01-01.csv").open("wb") as f:
+        f.truncate(LARGE_RUN_BYTES)
+    assert data_bytes([folder], None) > LARGE_RUN_BYTES
