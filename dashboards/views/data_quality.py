@@ -58,17 +58,19 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
                          icon=":material/rule:", query_params={"run": last.run_id})
         # Short headers (the help of each says more) so that every column fits beside the others.
         shown_runs = runs.drop(columns=["data_docs", "started_at"])
-        show_frame(shown_runs[[*shown_runs.columns.drop("run_id"), "run_id"]], "recent pipeline runs", headers=SHORT_HEADERS)
+        show_frame(shown_runs[[*shown_runs.columns.drop("run_id"), "run_id"]], "recent pipeline runs",
+                   headers={**SHORT_HEADERS, "files_already_loaded": "skipped", "rows_loaded": "rows"})
 
         st.subheader("Validation results of the last run")
+        # What each check tests in the project's words (its Great Expectations type is in the Data Docs
+        # linked above), and that sentence last: a long one runs past the page's edge, not the counts.
         results = pipeline.query(
-            "SELECT suite, dataset, expectation, description, severity, success, element_count, unexpected_count, error "
+            "SELECT suite, dataset, severity, success, element_count, unexpected_count, error, description "
             "FROM {validation_results} WHERE run_id = $run ORDER BY success, severity, suite, dataset", {"run": last.run_id})
         failed = results[~results.success]
         st.caption(f"{len(results)} expectations, {len(failed)} not met.")
-        # What each check tests in the project's words; its Great Expectations type is in the Data Docs (linked
-        # above): without that column the results fit the page.
-        show_frame(results.drop(columns="expectation"), "validation results", shown_as={"dataset": words.check})
+        show_frame(results, "validation results", shown_as={"dataset": words.check},
+                   headers={"element_count": "rows", "unexpected_count": "rows failing"})
 
     st.subheader("Freshness of each source export")
     manifest = raw.query(
