@@ -111,8 +111,9 @@ def _no_publish(pg: PostgresConnection) -> MirrorUnavailable:
 
 
 def published_stamp(pg: PostgresConnection) -> str:
-    """Which publish PostgreSQL serves now (run id and time), read as the dashboard role on a
-    connection that closes with the read. Raises MirrorUnavailable."""
+    """Which publish PostgreSQL serves now (the id of the run that published it: every publish
+    is a new run's), read as the dashboard role on a connection that closes with the read.
+    Raises MirrorUnavailable."""
     connection = _connect(pg)
     try:
         connection.set_session(readonly=True, autocommit=True)
@@ -120,14 +121,10 @@ def published_stamp(pg: PostgresConnection) -> str:
             _read_as_dashboard(connection, pg, cursor)
             if _stamp_oid(cursor) is None:
                 raise _no_publish(pg)
-            cursor.execute(f"select run_id, published_at from marts.{STAMP_TABLE}")
-            return _stamp_text(*cursor.fetchone())
+            cursor.execute(f"select run_id from marts.{STAMP_TABLE}")
+            return cursor.fetchone()[0]
     finally:
         connection.close()
-
-
-def _stamp_text(run_id: str, published_at) -> str:
-    return f"{run_id} {published_at.isoformat()}"
 
 
 _known_stamps: dict[tuple[str, DbVersion], str | None] = {}
@@ -143,9 +140,9 @@ def copied_stamp(path: Path) -> str | None:
     if key not in _known_stamps:
         with duckdb.connect(":memory:") as con:  # as the reader opens it: never locks the file
             con.execute("ATTACH $path AS copy (READ_ONLY)", {"path": str(path)})
-            row = con.execute(f"SELECT run_id, published_at FROM copy.marts.{STAMP_TABLE}").fetchone()
+            (run_id,) = con.execute(f"SELECT run_id FROM copy.marts.{STAMP_TABLE}").fetchone()
         _known_stamps.clear()  # one entry per copy: the newest
-        _known_stamps[key] = _stamp_text(*row)
+        _known_stamps[key] = run_id
     return _known_stamps[key]
 
 
@@ -223,7 +220,7 @@ def _kaplan_meier_macros(settings: Settings) -> str:
 def copy_published(settings: Settings, path: Path | None = None,
                    on_table: Callable[[str], None] | None = None) -> str:
     """Copy the PostgreSQL publish into a new DuckDB file and rename it over `path` (default:
-    the settings' copy); returns the stamp of the publish copied. `on_table(name)` hears of
+    the settings' copy); returns the run id of the publish copied. `on_table(name)` hears of
     each table copied. Raises MirrorUnavailable."""
     import psycopg2
     from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
@@ -252,8 +249,7 @@ def copy_published(settings: Settings, path: Path | None = None,
                 _copy_tables(cursor, con, Path(tmp), on_table)
                 if _stamp_oid(cursor) != stamp_before:
                     continue  # a swap committed meanwhile: the copy may mix two publishes
-                run_id, published_at = con.execute(
-                    f"SELECT run_id, published_at FROM marts.{STAMP_TABLE}").fetchone()
+                (run_id,) = con.execute(f"SELECT run_id FROM marts.{STAMP_TABLE}").fetchone()
                 con.execute(macros)
                 con.execute("CHECKPOINT")
             connection.rollback()
@@ -265,10 +261,8 @@ def copy_published(settings: Settings, path: Path | None = None,
             raise
         finally:
             connection.close()
-        if not partial.exists():
-            continue
         os.replace(partial, path)
-        return _stamp_text(run_id, published_at)
+        return run_id
     partial.unlink(missing_ok=True)
     raise MirrorUnavailable(f"{_where(pg)} published {COPY_ATTEMPTS} times while being copied; try again")
 
