@@ -32,6 +32,8 @@ _NO_VALUE = "__none__"
 # Index columns that say nothing of their own: the run name is never set, and each batch is
 # named after its asset (pcr-<asset>).
 _DROPPED_COLUMNS = {"run_name", "batch_identifier"}
+# The index's headers as the Data quality page calls the same things.
+_HEADERS = {"asset_name": "Table checked", "expectation_suite_name": "Checks", "run_time": "Checked at"}
 _REMOTE_URL = re.compile(r"url\(\s*['\"]?(https?:)?//[^)]*\)", re.IGNORECASE)  # a background image from a CDN
 # A few rules of our own so the pages read without Bootstrap: tables with lines, tabs as headings.
 _STYLE = """
@@ -109,7 +111,8 @@ def _fill_tables(text: str) -> str:
             if columns is None or data is None:
                 continue
             columns = [c for c in columns if c.get("field") not in _DROPPED_COLUMNS]
-            head = "".join(f"<th>{html.escape(str(c.get('title', c.get('field', ''))))}</th>" for c in columns)
+            head = "".join(f"<th>{html.escape(str(_HEADERS.get(c.get('field'), c.get('title', c.get('field', '')))))}</th>"
+                           for c in columns)
             body = "".join("<tr>" + "".join(f"<td>{_cell(row, c.get('field'), i == 0)}</td>" for i, c in enumerate(columns))
                            + "</tr>" for row in data)
             filled = f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
