@@ -257,10 +257,14 @@ class _HiddenValues:
     solver returns is kept: an entry that two solutions give different values is free without
     a program of its own, and one solution usually frees dozens. So the smallest and largest
     value are sought only for entries no solution has freed yet, and the answer is still the
-    exact one, in a few solves instead of two per hidden entry (the cost of a funder's page)."""
+    exact one, in a few solves instead of two per hidden entry (the cost of a funder's page).
+
+    ``freed`` (one flag per entry of the tables) carries what earlier systems of the same tables
+    proved: hiding more entries keeps every earlier solution a solution (each newly hidden entry
+    at its true value), so an entry free then is free now."""
 
     def __init__(self, values: np.ndarray, equations: list[tuple[np.ndarray, int]], suppressed: np.ndarray,
-                 threshold: int) -> None:
+                 threshold: int, freed: np.ndarray | None = None) -> None:
         from scipy.optimize import Bounds, LinearConstraint
 
         self.hidden = np.flatnonzero(suppressed)
@@ -281,7 +285,7 @@ class _HiddenValues:
         # The first solution the others are compared with: the true values, unless margins passed
         # in (distinct counts) make the equations false for them.
         self.reference = truth if np.array_equal(matrix @ truth, rhs) else None
-        self.free = np.zeros(self.hidden.size, dtype=bool)
+        self.free = np.zeros(self.hidden.size, dtype=bool) if freed is None else freed[self.hidden]
 
     def _solve(self, k: int, direction: float) -> bool:
         """Look for a solution with hidden entry ``k`` as small (direction 1) or as large (-1) as
@@ -312,21 +316,29 @@ class _HiddenValues:
             self.free[k] = True  # unbounded above: any large number fits
         return not self.free[k]
 
+    def note_freed(self, freed: np.ndarray) -> None:
+        """Add the entries this system proved free to ``freed`` (one flag per entry of the tables)."""
+        freed[self.hidden] |= self.free
 
-def _pinned(values, equations, suppressed, threshold) -> int | None:
-    """The first hidden entry whose value can be worked out from what is published."""
+
+def _pinned(values, equations, suppressed, threshold, freed: np.ndarray) -> int | None:
+    """The first hidden entry whose value can be worked out from what is published; ``freed``
+    (see _HiddenValues) is read and added to."""
     determined = _determined(equations, suppressed)
     if determined.size:
         return int(determined[0])
     linked = {int(e) for parts, total in equations for e in (*parts, total)}
-    system = _HiddenValues(values, equations, suppressed, threshold)
-    for entry in np.flatnonzero(suppressed):
-        # With a threshold of 2, "<2" says 1 whatever else is published: nothing can protect it.
-        if int(entry) not in linked or (values[entry] < threshold and threshold == 2):
-            continue
-        if system.pinned(int(entry)):
-            return int(entry)
-    return None
+    system = _HiddenValues(values, equations, suppressed, threshold, freed)
+    try:
+        for entry in np.flatnonzero(suppressed):
+            # With a threshold of 2, "<2" says 1 whatever else is published: nothing can protect it.
+            if int(entry) not in linked or (values[entry] < threshold and threshold == 2):
+                continue
+            if system.pinned(int(entry)):
+                return int(entry)
+        return None
+    finally:
+        system.note_freed(freed)
 
 
 @functools.lru_cache(maxsize=512)
@@ -393,9 +405,10 @@ def _suppression_mask(values: np.ndarray, costs: np.ndarray, equations: list[tup
                       threshold: int) -> tuple[np.ndarray, bool]:
     """Which entries to hide, and whether every marker must be ``withheld``."""
     suppressed = (values > 0) & (values < threshold)
+    freed = np.zeros(values.size, dtype=bool)
     while True:
         _line_rules(values, costs, equations, suppressed, threshold, look_ahead=True)
-        exposed = _pinned(values, equations, suppressed, threshold)
+        exposed = _pinned(values, equations, suppressed, threshold, freed)
         if exposed is None:
             return suppressed, False
         candidates = sorted((int(c) for c in np.flatnonzero((values > 0) & ~suppressed)),
@@ -409,8 +422,10 @@ def _suppression_mask(values: np.ndarray, costs: np.ndarray, equations: list[tup
             trial = suppressed.copy()
             trial[c] = True
             # An entry the equations alone determine is pinned here as well: no separate check.
-            if not _HiddenValues(values, equations, trial, threshold).pinned(exposed):
+            system = _HiddenValues(values, equations, trial, threshold, freed)
+            if not system.pinned(exposed):
                 fix = c
+                system.note_freed(freed)  # its solutions hold for the tables as they now are
                 break
         suppressed[fix] = True
 
