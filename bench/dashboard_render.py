@@ -21,7 +21,10 @@ Chromium (/usr/bin/chromium) opens each page, three rounds:
 * **first load, returning browser**: the same, in a new tab of a browser that has opened the
   dashboards before (Streamlit's JavaScript is served as immutable for a year, so it comes from
   the browser's cache: a visitor's usual first load of the day);
-* **switch**: from clicking the next page in the sidebar until the same holds for it.
+* **switch**: from clicking the next page in the sidebar until the same holds for it;
+* **preview as a funder**: the program manager chooses "Funder (no grant linked)" under Preview
+  as, until the same holds: the page with every table suppressed (round 1: nothing of it cached,
+  as for the first funder after a publish).
 
 `--work DIR` keeps the databases, so a second run measures without rebuilding them.
 
@@ -149,11 +152,13 @@ def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROW
     """Seconds per page, one per round: ``first`` (a new browser opens the page: nothing cached,
     the frontend's 9 MB of JavaScript, Plotly's 4.7 MB of it included, fetched and compiled),
     ``returning`` (a new tab of a browser that opened the dashboards before: the same run of the
-    page, with the JavaScript from the browser's cache) and ``switch`` (from the page before it in
-    ``pages``, by the sidebar)."""
+    page, with the JavaScript from the browser's cache), ``switch`` (from the page before it in
+    ``pages``, by the sidebar) and ``funder`` (the program manager previews the page as a funder: the
+    page again with every table suppressed; in round 1 nothing of it is cached yet, as for the first
+    funder after a publish)."""
     from e2e.support import chromium
 
-    times = {path: {"first": [], "returning": [], "switch": []} for path, _ in pages}
+    times = {path: {"first": [], "returning": [], "switch": [], "funder": []} for path, _ in pages}
     for _ in range(rounds):
         for i, (path, title) in enumerate(pages):
             with chromium() as browser:
@@ -165,6 +170,8 @@ def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROW
                 link.click()
                 _wait_done(page, next_title)
                 times[next_path]["switch"].append(time.perf_counter() - start - 0.1)
+                _load(page, f"{url}/{path}", title)
+                times[path]["funder"].append(_preview_as_funder(page, title))
         with chromium() as browser:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             earlier = context.new_page()  # the earlier visit that filled the browser's cache (charts included)
@@ -177,6 +184,15 @@ def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROW
     return times
 
 
+def _preview_as_funder(page, title: str) -> float:
+    page.get_by_role("combobox", name="Preview as").click()
+    start = time.perf_counter()
+    page.get_by_role("option", name="Funder (no grant linked)").click()
+    page.get_by_text("Preview: you", exact=False).first.wait_for(timeout=120_000)
+    _wait_done(page, title)
+    return time.perf_counter() - start - 0.1
+
+
 def _load(page, address: str, title: str) -> float:
     start = time.perf_counter()
     page.goto(address)
@@ -186,15 +202,16 @@ def _load(page, address: str, title: str) -> float:
 
 def browser_table(times: dict[str, dict[str, list[float]]]) -> list[str]:
     lines = ["| page | first load, new browser, median s | round 1 s | first load, returning browser, median s | "
-             "switch to it, median s | round 1 s |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "switch to it, median s | round 1 s | preview as a funder, median s | round 1 s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for path, title in BROWSER_PAGES:
-        first, returning, switch = times[path]["first"], times[path]["returning"], times[path]["switch"]
+        first, returning, switch, funder = (times[path][kind] for kind in ("first", "returning", "switch", "funder"))
         lines.append(f"| {title} | {statistics.median(first):.2f} | {first[0]:.2f} | {statistics.median(returning):.2f} | "
-                     f"{statistics.median(switch):.2f} | {switch[0]:.2f} |")
-    slowest = {kind: max(statistics.median(t[kind]) for t in times.values()) for kind in ("first", "returning", "switch")}
+                     f"{statistics.median(switch):.2f} | {switch[0]:.2f} | {statistics.median(funder):.2f} | {funder[0]:.2f} |")
+    slowest = {kind: max(statistics.median(t[kind]) for t in times.values()) for kind in ("first", "returning", "switch", "funder")}
     lines += ["", f"Slowest first load {slowest['first']:.2f} s in a new browser, {slowest['returning']:.2f} s in a "
-                  f"returning one; slowest switch {slowest['switch']:.2f} s (medians of rounds)."]
+                  f"returning one; slowest switch {slowest['switch']:.2f} s; slowest preview as a funder "
+                  f"{slowest['funder']:.2f} s (medians of rounds)."]
     return lines
 
 
@@ -211,7 +228,8 @@ def browser_main(args) -> int:
         "`pcr dashboard` (local program-manager view) and headless Chromium, three rounds; **first load** = address "
         "asked for until the run is over and every chart drawn, in a new browser (nothing cached) and in a new tab of a "
         "returning browser (the frontend's JavaScript cached by an earlier visit); **switch** = sidebar click from the "
-        "page before it until the same. Round 1 is the first visitor after the server started (empty result cache). "
+        "page before it until the same; **preview as a funder** = the page again, suppressed for a funder. Round 1 is "
+        "the first visitor after the server started (empty result cache). "
         "Not a timed test.",
         "",
     ]
