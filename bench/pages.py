@@ -7,8 +7,9 @@ JSON line, {page: seconds}.
 
 `python -m bench.pages DB --browser [--rounds 3]` times the pages as a visitor waits for them
 instead: `pcr dashboard` on DB and headless Chromium (bench/dashboard_render.py's browser
-timing), and prints {page: {"first": s, "returning": s, "switch": s}}, medians of the rounds (first load
-in a new browser, first load in a returning browser, switch from the page before it)."""
+timing), and prints {page: {"first": s, "returning": s, "switch": s, "funder": s}}, medians of the rounds
+(first load in a new browser, first load in a returning browser, switch from the page before it,
+the page previewed as a funder)."""
 from __future__ import annotations
 
 import json
