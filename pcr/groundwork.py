@@ -2,8 +2,9 @@
 
 Importing dbt and parsing the project, and importing Great Expectations, cost seconds of
 Python whatever the data (bench/findings.md). On a background thread they competed with ingest
-for the interpreter; in child processes they run on a core the run's own process leaves free:
-dbt's while it ingests, Great Expectations' while dbt builds (see Groundwork). Each child does
+for the interpreter; in child processes they run on cores the run's own process leaves free:
+dbt's while it ingests, Great Expectations' too when there are cores enough, else while dbt
+builds (see Groundwork). Each child does
 its start-up once and then waits: the dbt child builds when told (on the manifest it parsed),
 the validation child validates. The run's process only orchestrates,
 records and publishes: it never imports dbt or Great Expectations.
@@ -160,19 +161,33 @@ class Validated:
 
 class Groundwork:
     """Starts the dbt child at once, to import dbt and parse the project for a build on `db`,
-    and the validation child, which imports Great Expectations, only when the build is asked
-    for: ingest has ended, and dbt's build, mostly its own Python on one core, leaves the other
-    one to the import (started with the run, the import competed with ingest and dbt's start-up
-    for the two cores). With `validation_after_build` it starts when the build has ended, so its
-    memory (some 200 MB once Great Expectations is imported) is not added to the build's, for
-    builds that take DuckDB to its memory limit (pcr.pipeline.LARGE_RUN_BYTES)."""
+    and the validation child, which imports Great Expectations, at `validation_starts`:
+
+    - "run": at once, beside the dbt child, on a machine with a core for each of the run's
+      three processes;
+    - "build": when the build is asked for. On two cores the import would compete with ingest
+      and dbt's start-up; once ingest has ended, dbt's build, mostly its own Python on one
+      core, leaves the other one to it;
+    - "after_build": when the build has ended, so the child's memory (some 200 MB once Great
+      Expectations is imported) is not added to the build's, for builds that take DuckDB to its
+      memory limit (pcr.pipeline.LARGE_RUN_BYTES).
+
+    Asked to validate before that, the child starts then."""
 
     def __init__(self, db: Path, work_dir: Path, settings, say: Callable[[str], None] = print,
-                 validation_after_build: bool = False) -> None:
+                 validation_starts: str = "run") -> None:
+        if validation_starts not in ("run", "build", "after_build"):
+            raise ValueError(f"validation_starts must be run, build or after_build, not {validation_starts!r}")
         self._say = say
-        self._validation_after_build = validation_after_build
+        self._validation_starts = validation_starts
         self._gx: _Child | None = None
         self._dbt = _Child("dbt", {"db": db, "work_dir": work_dir, "settings": settings}, say)
+        if validation_starts == "run":
+            try:
+                self._validation()
+            except BaseException:
+                self._dbt.stop()
+                raise
 
     def _validation(self) -> _Child:
         if self._gx is None:
@@ -183,7 +198,7 @@ class Groundwork:
         """dbt build on the parsed project (`select`: dbt selectors, None: everything;
         `day_changed`: also the models that read the clock, and what depends on them); ends
         the dbt child. Raises GroundworkFailed when the parse failed or the child ended."""
-        if not self._validation_after_build:
+        if self._validation_starts == "build":
             self._validation()
         try:
             return self._dbt.ask("build", select=select, day_changed=day_changed, flags=flags)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
+import os
 import platform
 import shutil
 import time
@@ -43,8 +44,11 @@ DATA_DOCS_KEPT = 10
 # helper peaked at 1,163 MB, and the validation helper waiting beside it with Great
 # Expectations imported added 195 MB, the largest sum of the run (bench/findings.md, item 21).
 # The import then costs a few seconds after the build instead of none; below the threshold
-# (100,000 motions: 78 MB, 774 MB summed at the peak) it runs beside the build.
+# (100,000 motions: 78 MB, 774 MB summed at the peak) it runs beside ingest or the build.
 LARGE_RUN_BYTES = 256 * 2**20
+# The run's own process, the dbt helper and the validation helper each keep a core busy while
+# the run ingests: with fewer cores the validation helper imports while dbt builds instead.
+CORES_FOR_THREE = 3
 EXAMPLES_PRINTED = 3
 
 RECORD_DDL = """
@@ -103,6 +107,16 @@ CREATE TABLE IF NOT EXISTS pipeline.validation_results (
     error VARCHAR
 );
 """
+
+
+def validation_starts(exports: list[Path], starts_from: Path | None) -> str:
+    """When the validation helper starts (pcr.groundwork.Groundwork), decided once per run:
+    after the build on large data, else with the run when there is a core for each process,
+    else with the build."""
+    if data_bytes(exports, starts_from) > LARGE_RUN_BYTES:
+        return "after_build"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return "run" if cores >= CORES_FOR_THREE else "build"
 
 
 def data_bytes(exports: list[Path], starts_from: Path | None) -> int:
@@ -218,12 +232,11 @@ class Pipeline:
         if self.why:
             _say("  because: " + "; ".join(self.why))
         failed_stage = None
-        # dbt's import and parse run in a child process from now on, on the other core while
-        # this process copies and ingests; Great Expectations' import in another, from the build
-        # on (pcr/groundwork.py).
+        # dbt's import and parse run in a child process from now on, on another core while this
+        # process copies and ingests; Great Expectations' import in another (pcr/groundwork.py).
         self.groundwork = Groundwork(self.working, self.dbt_work_dir, self.settings, say=_say,
-                                     validation_after_build=data_bytes(
-                                         self.exports, None if self.fresh else self.published) > LARGE_RUN_BYTES)
+                                     validation_starts=validation_starts(
+                                         self.exports, None if self.fresh else self.published))
         try:
             self._prepare()
             kill_point("after_prepare", self.settings.kill_at_for_tests)

@@ -328,23 +328,23 @@ def _helpers_running() -> list[str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the children from /proc")
-@pytest.mark.parametrize("after_build", [False, True])
-def test_the_validation_helper_starts_with_the_build_or_after_it_on_large_data(tmp_path, after_build):
-    # Great Expectations' import would compete with ingest and dbt's start-up for the two cores,
-    # and on large data its memory would add to the build's: the validation helper starts when
-    # the build is asked for, or after the build, never with the run.
+@pytest.mark.parametrize("starts", ["run", "build", "after_build"])
+def test_the_validation_helper_starts_when_the_run_says(tmp_path, starts):
+    # With the run when each of the run's processes has a core; else Great Expectations' import
+    # would compete with ingest and dbt's start-up, and waits for the build; on large data its
+    # memory would add to the build's, and it waits for the build's end.
     from pcr.groundwork import Groundwork, GroundworkFailed
     from pcr.settings import Settings
 
     (tmp_path / "no-project").mkdir()  # dbt's parse fails at once: the build ends quickly
     settings = Settings.from_env().replace(project_root=tmp_path / "no-project")
     groundwork = Groundwork(tmp_path / "pcr.work.duckdb", tmp_path / "dbt", settings, say=lambda line: None,
-                            validation_after_build=after_build)
+                            validation_starts=starts)
     try:
-        assert _helpers_running() == ["dbt"]
+        assert _helpers_running() == (["dbt", "validation"] if starts == "run" else ["dbt"])
         with pytest.raises(GroundworkFailed):
             groundwork.build()
-        assert _helpers_running() == ([] if after_build else ["validation"])
+        assert _helpers_running() == ([] if starts == "after_build" else ["validation"])
         groundwork.validation_ready()
         assert _helpers_running() == ["validation"]
     finally:
@@ -352,8 +352,8 @@ def test_the_validation_helper_starts_with_the_build_or_after_it_on_large_data(t
     assert _helpers_running() == []
 
 
-def test_large_data_is_the_exports_given_and_the_database_the_run_starts_from(tmp_path):
-    from pcr.pipeline import LARGE_RUN_BYTES, data_bytes
+def test_large_data_starts_validation_after_the_build(tmp_path):
+    from pcr.pipeline import LARGE_RUN_BYTES, data_bytes, validation_starts
 
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -364,8 +364,11 @@ def test_large_data_is_the_exports_given_and_the_database_the_run_starts_from(tm
     with published.open("wb") as f:
         f.truncate(LARGE_RUN_BYTES)  # sparse: its size without writing it
     assert data_bytes([folder], None) == small.stat().st_size
-    assert data_bytes([folder], published) == small.stat().st_size + LARGE_RUN_BYTES > LARGE_RUN_BYTES
     assert data_bytes([folder], tmp_path / "not-published-yet.duckdb") == small.stat().st_size
+    assert data_bytes([folder], published) == small.stat().st_size + LARGE_RUN_BYTES
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert validation_starts([folder], None) == ("run" if cores >= 3 else "build")
+    assert validation_starts([folder], published) == "after_build"
     with (folder / "time_entries_2026-01-01.csv").open("wb") as f:
         f.truncate(LARGE_RUN_BYTES)
-    assert data_bytes([folder], None) > LARGE_RUN_BYTES
+    assert validation_starts([folder], None) == "after_build"
