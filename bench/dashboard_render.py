@@ -225,7 +225,7 @@ def browser_main(args) -> int:
         "",
         f"`bench/dashboard_render.py --browser` on {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
         f"(load average {os.getloadavg()[0]:.1f} at the start), Python {platform.python_version()}, Streamlit {st.__version__}. "
-        "`pcr dashboard` (local program-manager view) and headless Chromium, three rounds; **first load** = address "
+        f"`pcr dashboard` (local program-manager view) and headless Chromium, {args.rounds} rounds; **first load** = address "
         "asked for until the run is over and every chart drawn, in a new browser (nothing cached) and in a new tab of a "
         "returning browser (the frontend's JavaScript cached by an earlier visit); **switch** = sidebar click from the "
         "page before it until the same; **preview as a funder** = the page again, suppressed for a funder. Round 1 is "
