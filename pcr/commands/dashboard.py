@@ -133,8 +133,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # The server reads its settings back from these variables (pcr/dashboard_app.py).
     env = dict(os.environ, **settings.replace(published_db=db.resolve()).environment())
     # One BLAS thread: the server's matrices are small (suppression's linear algebra), and
-    # OpenBLAS threads spinning for a second core that other work holds made a funder's page wait
-    # 4 to 10 times longer on a busy 2-core machine. Sessions run in threads of their own anyway.
+    # OpenBLAS threads spinning for a second core that other work holds made a funder's page's
+    # suppression take over 4 times longer on a busy 2-core machine.
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Run from the project root so Streamlit reads the project's .streamlit/ settings. Its own
     # process group: a Ctrl-C in the terminal reaches this command only, which stops the server once.
