@@ -99,7 +99,9 @@ def test_a_relation_without_firm_or_dimension_columns_stays_refused_to_partners(
 
 
 def test_pcr_dashboard_refuses_a_public_address_without_authentication(tmp_path, capsys):
-    args = argparse.Namespace(address="0.0.0.0", port=8501, db=tmp_path / "none.duckdb")
+    parser = argparse.ArgumentParser()
+    dashboard.add_arguments(parser)
+    args = parser.parse_args(["--address", "0.0.0.0", "--db", str(tmp_path / "none.duckdb")])
     assert dashboard.run(args, Settings.from_env()) == 2
     assert "needs authentication" in capsys.readouterr().err
     args.address = "127.0.0.1"
