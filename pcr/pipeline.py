@@ -40,11 +40,11 @@ DBT_RUN_FLAGS = {"exclude_resource_types": ("unit_test",), "quiet": True, "log_l
 DATA_DOCS_KEPT = 10
 # Above this many bytes of data (the exports given plus the published database the run starts
 # from), the validation helper starts only when the build has ended. Such a build takes DuckDB
-# to its memory limit (PCR_MEMORY_LIMIT): at 1,000,000 motions (776 MB of exports) the dbt
+# to its memory limit (PCR_MEMORY_LIMIT): at 1,000,000 motions (808 MB of exports) the dbt
 # helper peaked at 1,163 MB, and the validation helper waiting beside it with Great
-# Expectations imported added 195 MB, the largest sum of the run (bench/findings.md, item 21).
+# Expectations imported added 195 MB, the largest sum of the run (bench/findings.md, item 22).
 # The import then costs a few seconds after the build instead of none; below the threshold
-# (100,000 motions: 78 MB, 774 MB summed at the peak) it runs beside ingest or the build.
+# (100,000 motions: about 80 MB, 774 MB summed at the peak) it runs beside ingest or the build.
 LARGE_RUN_BYTES = 256 * 2**20
 # The run's own process, the dbt helper and the validation helper each keep a core busy while
 # the run ingests: with fewer cores the validation helper imports while dbt builds instead.
