@@ -435,12 +435,26 @@ def to_pdf(report: GrantReport) -> bytes:
                 grid.row(values)
         pdf.ln(3)
 
+    # Blocks are measured on a scratch document with the same page, margins and fonts: fpdf2's
+    # own trial rendering (offset_rendering) deep-copies the whole document, fonts and images
+    # included, twice per block, which made the PDF most of a report's build time.
+    scratch = pdf_document("", "", stamp_time(report))
+    scratch.set_auto_page_break(True, margin=14)
+
     def together(draw) -> None:
         """Draw on this page if all of it fits, else from the top of the next: a title never
         sits at the foot of a page away from its table or chart."""
-        with pdf.offset_rendering() as trial:
+        nonlocal pdf
+        document = pdf
+        pdf = scratch  # the drawing helpers draw on whatever ``pdf`` names
+        try:
+            scratch.add_page()
+            first_page, top = scratch.page, scratch.get_y()
             draw()
-        if trial.page_break_triggered and pdf.get_y() > pdf.t_margin + 1:
+            fits_a_page, height = scratch.page == first_page, scratch.get_y() - top
+        finally:
+            pdf = document
+        if (not fits_a_page or pdf.get_y() + height > pdf.page_break_trigger) and pdf.get_y() > pdf.t_margin + 1:
             pdf.add_page()
         draw()
 
