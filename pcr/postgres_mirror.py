@@ -246,6 +246,7 @@ def copy_published(settings: Settings, path: Path | None = None,
                 if stamp_before is None:
                     raise _no_publish(pg)
                 con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+                con.execute("SET enable_progress_bar = false")  # a dashboards' server log is no terminal
                 _copy_tables(cursor, con, Path(tmp), on_table)
                 if _stamp_oid(cursor) != stamp_before:
                     continue  # a swap committed meanwhile: the copy may mix two publishes

@@ -15,15 +15,23 @@ outcomes_after_relief as (
 ),
 
 -- A release from detention confirms removal avoided only when no removal order stands: a
--- release that follows an adverse event after the relief is not evidence.
+-- release that follows an adverse event after the relief is not evidence. (The client's first
+-- adverse date, joined, rather than NOT EXISTS under an OR, which PostgreSQL runs once per
+-- event over all events: 10 times the events took over 100 times as long.)
+first_adverse as (
+    select client_id, min(event_date) as first_adverse_date
+    from outcomes_after_relief
+    where outcome_class = 'adverse'
+    group by client_id
+),
+
 usable_outcomes as (
     select o.*
     from outcomes_after_relief o
+    left join first_adverse f on f.client_id = o.client_id
     where not o.confirms_only_without_removal_order
-        or not exists (
-            select 1 from outcomes_after_relief a
-            where a.client_id = o.client_id and a.outcome_class = 'adverse' and a.event_date <= o.event_date
-        )
+        or f.first_adverse_date is null
+        or f.first_adverse_date > o.event_date
 ),
 
 deciding_event as (
