@@ -398,7 +398,8 @@ def pdf_document(title: str, author: str, created: dt.datetime, orientation: str
     return pdf
 
 
-def to_pdf(report: GrantReport) -> bytes:
+def to_pdf(report: GrantReport, charts: list[Chart] | None = None) -> bytes:
+    """``charts``: the report's charts when the caller has drawn them already (report_charts)."""
     from fpdf.fonts import FontFace
 
     pdf = pdf_document(f"Grant report {report.grant.grant_id} {report.period.label}",
@@ -527,7 +528,7 @@ def to_pdf(report: GrantReport) -> bytes:
             run += 1
         together(lambda group=blocks[:run]: [narrative_block(b) for b in group])
         blocks = blocks[run:]
-    for chart in report_charts(report):
+    for chart in report_charts(report) if charts is None else charts:
         if chart.png is None:
             paragraph(chart.sentence, 8)
         else:

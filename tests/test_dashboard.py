@@ -15,8 +15,9 @@ import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.testing.v1 import AppTest
 
-from e2e.support import (APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, Recording, build_published_db, busiest_firm,
-                          open_page, write_roles)
+from access import access_log
+from e2e.support import (APP, FUNDER, MANAGER, NOBODY, PAGES, PARTNER, Recording, RecordingManager, build_published_db,
+                          busiest_firm, offered, open_page, write_roles)
 
 THRESHOLD = 11
 # Columns that hold measures other than counts of people or cases (days, rates, hours, money, and
@@ -41,6 +42,7 @@ def env(pcr_env, published, firm, monkeypatch, tmp_path):
     st.config.set_option("server.address", "127.0.0.1")
     Recording.files.clear()
     monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingManager)
     return published
 
 
@@ -306,7 +308,7 @@ def test_funder_survival_curves_stop_where_fewer_than_eleven_remain_at_risk(env)
 # --- grant reports ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("user", [MANAGER, PARTNER, FUNDER])
-def test_grant_report_page_for_every_role(env, monkeypatch, user):
+def test_grant_report_page_for_every_role(env, pcr_env, monkeypatch, user):
     monkeypatch.setenv("PCR_GRANTS_FILE", str(APP.parent.parent / "config" / "grants.example.yml"))
     at = open_page(app(user), "grant_report")
     assert not at.error, [e.value for e in at.error]
@@ -314,6 +316,18 @@ def test_grant_report_page_for_every_role(env, monkeypatch, user):
         assert not at.dataframe and not at.metric and not at.download_button
         return
     assert at.dataframe and at.table and len(at.download_button) == 3  # PDF, XLSX, CSV; the report's tables are static
+    # The PDF is written when its button is pressed, not on the page's first run; pressing it
+    # still records the download in the access log.
+    pdf_button = next(b for b in at.download_button if b.label == "Download PDF")
+    assert not pdf_button.proto.url and pdf_button.proto.deferred_file_id
+    assert [b.label for b in at.download_button if b.proto.url] == ["Download XLSX", "Download CSV"]
+    pdf = offered(pdf_button)
+    assert pdf.startswith(b"%PDF-") and offered(pdf_button) == pdf  # the same report, the same bytes
+    pdf_button.click().run()
+    assert not at.exception
+    entry = access_log.read(pcr_env / "var" / "access_log.jsonl").iloc[-1]
+    assert entry["event"] == "download" and entry["page"] == "Grant reports"
+    assert re.fullmatch(r"grant report \S+ grant \(grant-report_\S+_whole_grant\.pdf\)", entry["item"]), entry["item"]
     if user == FUNDER:
         for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
             assert not [c for c in frame.columns if re.search(r"(_id|_hash)$", str(c))]
@@ -328,12 +342,30 @@ def test_grant_report_page_for_every_role(env, monkeypatch, user):
 @pytest.mark.parametrize("user", [MANAGER, PARTNER, FUNDER])
 def test_no_page_emits_a_runtime_warning(env, user):
     """A warning raised while a page runs is drawn in the browser as a box with a traceback, and
-    the page stops there: pandas casting -inf into an integer column did so on Vacaturs."""
+    the page stops there: pandas casting -inf into an integer column did so on Vacaturs. A table
+    column that mixes numbers and words cannot be sent to the browser as it is: Streamlit logs
+    the Arrow conversion's traceback and converts it again, on every run (Vacaturs' "change"
+    column for a funder did)."""
+    import logging
     import warnings
 
+    class Kept(logging.Handler):
+        records: list[logging.LogRecord] = []
+
+        def emit(self, record):
+            self.records.append(record)
+
+    streamlit_log, kept = logging.getLogger("streamlit.dataframe_util"), Kept(logging.INFO)
+    level, streamlit_log.level = streamlit_log.level, logging.INFO
+    streamlit_log.addHandler(kept)
     at = app(user)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        for page in PAGES:
-            open_page(at, page)
-            assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            for page in PAGES:
+                open_page(at, page)
+                assert not at.exception, f"{page}: {[e.message for e in at.exception]}"
+                assert not [r.getMessage() for r in kept.records if "Arrow" in r.getMessage()], page
+    finally:
+        streamlit_log.removeHandler(kept)
+        streamlit_log.setLevel(level)

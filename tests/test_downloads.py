@@ -17,7 +17,7 @@ import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.testing.v1 import AppTest
 
-from e2e.support import APP, FUNDER, MANAGER, PAGES, PARTNER, PROJECT, Recording, pcr, write_roles
+from e2e.support import APP, FUNDER, MANAGER, PAGES, PARTNER, PROJECT, Recording, RecordingManager, offered, pcr, write_roles
 from reports.spreadsheet import FORMULA_STARTS, csv_bytes, neutralise
 
 # The generator's firms renamed in the exports: each name starts a formula in a spreadsheet.
@@ -60,6 +60,7 @@ def env(pcr_env, published, monkeypatch, tmp_path):
     st.config.set_option("server.address", "127.0.0.1")
     Recording.files.clear()
     monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingManager)
     return published
 
 
@@ -72,7 +73,7 @@ def downloads(user: str, pages: list[str]) -> dict[str, bytes]:
     for page in pages:
         at.switch_page(f"../dashboards/views/{page}.py").run()
         assert not at.exception, (page, [e.message for e in at.exception])
-        files |= {f"{page}: {b.label}": Recording.files[b.proto.url] for b in at.download_button}
+        files |= {f"{page}: {b.label}": offered(b) for b in at.download_button}
     return files
 
 
@@ -96,6 +97,7 @@ def test_every_download_holds_formula_like_names_as_text(env, user):
     assert {"vacaturs", "removal", "time_to_resolution", "partner_firms"} <= {name.split(":")[0] for name in files}
     if user != PARTNER:  # partners get no grant report
         assert {"grant_report: Download CSV", "grant_report: Download XLSX"} <= set(files)
+        assert files["grant_report: Download PDF"].startswith(b"%PDF-")  # written when pressed, not with the page
     unsafe = {name: cells[:3] for name, data in files.items() if (cells := formula_cells(name, data))}
     assert not unsafe
     text = b"".join(data for name, data in files.items() if not name.endswith("PDF")).decode("utf-8", "replace")

@@ -106,15 +106,42 @@ threshold = grants.threshold_for(ctx.scope)
 work_dir = settings().data_dir / "reports"
 
 
+# The PDF is most of a report's build time (seconds under load), so it is written only when its
+# button is pressed; the XLSX and CSV take a few milliseconds and are written with the report.
+DEFERRED_FORMATS = {"pdf"}
+PDFS_KEPT = 32  # as many as reports cached
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _report_files(grant_id: str, period_text: str, threshold: int, db_identity: tuple, grants_identity: int):
-    """The report, its three files and charts, cached per published database and grants file.
+    """The report, its quick files and charts, cached per published database and grants file.
     Raises asof.RebuildNeeded (not cached) while the period's data is not rebuilt yet."""
     period = parse_period(period_text, grants.grants[grant_id])
     version = asof.prepare(period, grants.grants[grant_id].close_after_days, ctx.data.db_path, work_dir=work_dir,
                            rebuild=None)
     report = build_report(grants.grants[grant_id], period, version, threshold)
-    return report, {fmt: write(report) for fmt, write in render.WRITERS.items()}, render.report_charts(report)
+    files = {fmt: write(report) for fmt, write in render.WRITERS.items() if fmt not in DEFERRED_FORMATS}
+    return report, files, render.report_charts(report)
+
+
+@st.cache_resource
+def _pdfs_written() -> dict[tuple, bytes]:
+    """PDFs already written, by report: a second press of the button (by anyone) is served at once."""
+    return {}
+
+
+def _pdf_when_pressed(report, charts, key: tuple):
+    """The button's ``data``: Streamlit calls it on a server thread when the button is pressed,
+    outside the page's run, so it uses only what it is given here (no page state, no st calls)."""
+    written = _pdfs_written()
+
+    def write() -> bytes:
+        if key not in written:
+            while len(written) >= PDFS_KEPT:
+                written.pop(next(iter(written)), None)
+            written[key] = render.to_pdf(report, charts)
+        return written[key]
+    return write
 
 
 @st.cache_resource
@@ -162,15 +189,11 @@ def _rebuild_status(needed: asof.RebuildNeeded) -> None:
     st.error(f"The rebuild failed: {_failure(needed, process)}")
 
 
-def _report():
-    return _report_files(grant_id, period_text, threshold, tuple(ctx.data.version().__dict__.values()),
-                         grants.path.stat().st_mtime_ns)
-
-
+report_key = (grant_id, period_text, threshold, tuple(ctx.data.version().__dict__.values()), grants.path.stat().st_mtime_ns)
 try:
     try:
         with st.spinner("Building the report…"):
-            report, files, charts = _report()
+            report, files, charts = _report_files(*report_key)
     except asof.RebuildNeeded as needed:
         _start_rebuild(needed)
         _rebuild_status(needed)
@@ -194,7 +217,9 @@ for i, (label, value, unit) in enumerate(report.headline):
 downloads = st.columns(3)
 mime = {"pdf": "application/pdf", "csv": "text/csv",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-for column, (fmt, data) in zip(downloads, files.items()):
+button_data = {fmt: files[fmt] if fmt in files else _pdf_when_pressed(report, charts, report_key) for fmt in render.WRITERS}
+for column, (fmt, data) in zip(downloads, button_data.items()):
+    # Pressing the button still reruns the page, whose on_click records the download in the access log.
     column.download_button(f"Download {fmt.upper()}", data, file_name=render.file_name(report, fmt), mime=mime[fmt],
                            on_click=record_download, args=(f"grant report {grant_id} {period_text}", render.file_name(report, fmt)))
 

@@ -13,6 +13,7 @@ from access.disclosure import TOTAL_LABEL, WITHHELD, ratio
 from dashboards import charts
 from dashboards.views.common import (as_of_date, day_text, show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
                                      nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words)
+from reports.vocabulary import number
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
 
@@ -195,8 +196,11 @@ elif has_rows(current) or has_rows(previous):
     both = pd.DataFrame({"vehicle": [*vehicles, TOTAL_LABEL], f"vacaturs {this_label}": this_shown.to_numpy(),
                          f"vacaturs {this_year - 1}": last_shown.to_numpy()})
     change = this_vacaturs - last_vacaturs
-    # A change computed from a hidden number would reveal it: "withheld" for a funder.
-    both["change"] = [(WITHHELD if ctx.scope.suppresses else None) if pd.isna(c) else int(c) for c in change]
+    # A change computed from a hidden number would reveal it: "withheld" for a funder. The funder's
+    # column is all text, like the counts beside it (a column of numbers and words cannot be sent
+    # to the browser as one type).
+    both["change"] = ([number(c, missing=WITHHELD) for c in change] if ctx.scope.suppresses
+                      else [None if pd.isna(c) else int(c) for c in change])
     both = busiest_first(both, f"vacaturs {this_label}")
     show_frame(both, "vacaturs this year and last year", caption=(
         "Vacaturs of every recognition class (recognized, uncertain, not recognized); offense reductions, sentence "

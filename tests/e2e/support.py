@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 if TYPE_CHECKING:
@@ -106,6 +107,26 @@ class Recording(MemoryMediaFileStorage):
         file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
         Recording.files[self.get_url(file_id)] = bytes(path_or_data)
         return file_id
+
+
+class RecordingManager(MediaFileManager):
+    """Keeps the callable of each download button whose file is written only when pressed: patch
+    it over streamlit.testing.v1.app_test.MediaFileManager, then read ``offered(button)``."""
+
+    deferred: dict[str, object] = {}
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, *, element_id=""):
+        file_id = super().add_deferred(data_callable, mimetype, coordinates, file_name, element_id=element_id)
+        RecordingManager.deferred[file_id] = data_callable
+        return file_id
+
+
+def offered(button) -> bytes:
+    """The file a download button gives: kept by Recording, or written now, as a press would."""
+    if button.proto.url:
+        return Recording.files[button.proto.url]
+    data = RecordingManager.deferred[button.proto.deferred_file_id]()
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
 def open_page(at: AppTest, page: str, **state) -> AppTest:
