@@ -10,16 +10,21 @@ Numbers stay numbers: a float or integer is never read as a formula.
 from __future__ import annotations
 
 import io
+import re
 
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A negative number as the pages write it (-2, -1,234, -0.5): a spreadsheet reads it as a number, never runs it.
+_NEGATIVE_NUMBER = re.compile(r"-(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+
+
 def neutralise(value: object) -> str:
     """``value`` as text, with an apostrophe in front when it would start a formula."""
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) and not _NEGATIVE_NUMBER.fullmatch(text) else text
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -114,3 +114,5 @@ def test_the_one_helper_neutralises_text_only():
     assert [r[0] for r in rows[1:]] == ["'=1+2", "'@x", "'+y", "'-z", "'\tTab", "'\rCR", "plain", ""]
     assert [r[1] for r in rows[1:]] == ["-1", "2", "3", "4", "5", "6", "7", "8"]  # numbers stay numbers
     assert neutralise("Whitcombe & Ames LLP") == "Whitcombe & Ames LLP"
+    # A negative number written as text (a funder's column of numbers and "withheld") is read as a number.
+    assert [neutralise(t) for t in ("-2", "-1,234", "-0.5", "-1,2", "-2+3", "-1,234=1")] == ["-2", "-1,234", "-0.5", "'-1,2", "'-2+3", "'-1,234=1"]
