@@ -314,6 +314,22 @@ class LinkedAggregates:
         (interior, *_), _ = self.tables[key]
         return interior
 
+    def regroup_rows(self, key: str, group) -> None:
+        """Replace table ``key`` by its rows added up into coarser ones (``group`` maps a row
+        label to its group, e.g. a quarter to its year), from the exact counts, before anything
+        is suppressed. Only for tables whose rows count disjoint things (each client or motion in
+        one row): the groups' sums are then their true counts; the columns' and grand totals
+        stay what SQL counted. Nothing of the finer table is published."""
+        (interior, row_totals, column_totals, grand_total), with_margins = self.tables[key]
+        labels = [group(label) for label in interior.index]
+        regrouped = interior.groupby(labels, sort=True).sum()
+        if isinstance(interior, pd.DataFrame):
+            regrouped.index.name, regrouped.columns.name = interior.index.name, interior.columns.name
+            row_totals = row_totals.reindex(interior.index).groupby(labels, sort=True).sum() if row_totals is not None else None
+        else:
+            regrouped.name = interior.name
+        self.tables[key] = ((regrouped, row_totals, column_totals, grand_total), with_margins)
+
     def publish(self) -> dict[str, SuppressedTable]:
         if not self.access.scope.suppresses:
             return {key: self.access._publish(pivoted, with_margins) for key, (pivoted, with_margins) in self.tables.items()}

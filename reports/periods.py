@@ -154,6 +154,16 @@ def fiscal_year_label(day: dt.date, fiscal_year_start_month: int) -> str:
     return f"FY{year}-{(year + 1) % 100:02d}"
 
 
+def year_of_quarter(quarter: str, fiscal_year_start_month: int | None = None) -> str:
+    """The year a quarter label (``2025-Q3``) falls in: its calendar year (``2025``), or with
+    ``fiscal_year_start_month`` its fiscal year (``FY2025-26``). A label that is not a quarter
+    (a mart's "(none)": no date yet) is its own group."""
+    if not _QUARTER.match(str(quarter)):
+        return str(quarter)
+    start = calendar_period(str(quarter)).start
+    return str(start.year) if fiscal_year_start_month is None else fiscal_year_label(start, fiscal_year_start_month)
+
+
 def parse(text: str, fiscal_year_start_month: int = DEFAULT_FISCAL_YEAR_START_MONTH) -> Period:
     """Any label a dashboard period carries: ALL_TIME, a quarter, a year, a fiscal year or a
     custom range of quarters (``2024-Q3 to 2025-Q2``)."""

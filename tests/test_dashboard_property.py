@@ -442,8 +442,74 @@ def assert_none_pinned(tables: dict[str, Counts], links: list[tuple[list[Cell], 
 
 
 OUTCOMES, RELIEF, QUARTERS = "motions by vehicle and outcome", "granted relief by vehicle and class", "granted relief by quarter"
+YEARS, THIS_AND_LAST_YEAR = "granted relief by year", "vacaturs this year and last year"
 VACATUR_CLASSES = ["vacatur_recognized", "uncertain", "not_recognized"]
 STATUS, STATUS_BY_QUARTER, STATUS_BY_COUNTY = "clients by removal-avoided status", "removal avoided by quarter", "removal avoided by county"
+STATUS_BY_YEAR = "removal avoided by year"
+
+
+# --- a funder's trends by year, against the marts ---------------------------------------------
+#
+# A funder's trends count by year (by quarter most of their numbers would be hidden); the manager
+# has no such table, so its truth is counted here from the marts: each quarter label's year (the
+# calendar year, or the July fiscal year when a fiscal year is chosen), the period's quarters and
+# the filters the mart honours.
+
+YEARLY = {  # download: (mart, its quarter column, its column of series, what it counts, filters it honours)
+    STATUS_BY_YEAR: ("mart_removal_avoided", "status_quarter", "removal_avoided_status", "count(*)", ("county", "partner_firm")),
+    YEARS: ("mart_dashboard_relief_granted", "decision_quarter", "relief_kind", "sum(motions)", ("county", "partner_firm", "vehicle")),
+}
+FILTER_COLUMNS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
+
+
+def period_of(state: dict[str, str]) -> str:
+    period = state.get("filter_period", "All time")
+    return "All time" if period == CUSTOM_RANGE else period  # a custom range without its quarters is all time
+
+
+def year_of(quarter: str, fiscal: bool) -> str:
+    """``2025-Q3`` -> ``2025``, or with ``fiscal`` (July years) ``FY2025-26``; "none" stays "none"."""
+    if not re.fullmatch(r"\d{4}-Q[1-4]", quarter):
+        return quarter
+    year, first_month = int(quarter[:4]), 3 * int(quarter[-1]) - 2
+    start = year - (first_month < 7)
+    return f"FY{start}-{(start + 1) % 100:02d}" if fiscal else str(year)
+
+
+def yearly_truth(db, name: str, state: dict[str, str]) -> pd.DataFrame:
+    """A funder's download of counts by year as the manager's would be: the true counts, year
+    by year and in total, as text, straight from the mart."""
+    relation, quarter, series, measure, honoured = YEARLY[name]
+    conditions, params = ["true"], []
+    for column in honoured:
+        if state.get(FILTER_COLUMNS[column], "All") != "All":
+            conditions.append(f"{column} = ?")
+            params.append(state[FILTER_COLUMNS[column]])
+    if relation == "mart_dashboard_relief_granted":
+        conditions.append(f"{quarter} IS NOT NULL")
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(f"SELECT coalesce({quarter}, 'none') AS quarter, {series} AS series, CAST({measure} AS BIGINT) AS n "
+                           f"FROM marts.{relation} WHERE {' AND '.join(conditions)} GROUP BY ALL", params).df()
+    first, last = days(period_of(state))
+    # A client with no date yet is in no period but all time.
+    in_period = [(q == "none" and period_of(state) == "All time")
+                 or bool(re.fullmatch(r"\d{4}-Q[1-4]", q) and first <= parse(q).start <= last) for q in rows["quarter"]]
+    rows = rows[in_period]
+    fiscal = parse(period_of(state), 7).kind == "fiscal_year" if period_of(state) != "All time" else False
+    rows = rows.assign(year=[year_of(q, fiscal) for q in rows["quarter"]])
+    table = rows.pivot_table(index="year", columns="series", values="n", aggfunc="sum", fill_value=0).sort_index()
+    table[TOTAL_LABEL] = table.sum(axis=1)
+    table.loc[TOTAL_LABEL] = table.sum(axis=0)
+    label = "status_year" if name == STATUS_BY_YEAR else "decision_year"
+    return table.astype(int).astype(str).rename_axis(index=label, columns=None).reset_index()
+
+
+def check_yearly_download(db, name: str, shown: pd.DataFrame, state: dict[str, str], where: str) -> pd.DataFrame:
+    """The truth of a funder's yearly download, in its column order, after checking that it has
+    the mart's years and series."""
+    truth = yearly_truth(db, name, state)
+    assert set(shown.columns) == set(truth.columns), f"{where}, download {name!r}: columns {list(shown.columns)}, the mart's {list(truth.columns)}"
+    return truth[list(shown.columns)]
 
 
 def vacaturs_links(tables: dict[str, Counts]) -> list:
@@ -458,14 +524,40 @@ def vacaturs_links(tables: dict[str, Counts]) -> list:
             same_vehicle = [r for r in outcomes.rows if r[1] == row[0] or r[0] == row[0] == TOTAL_LABEL]
             parts = [(OUTCOMES, e) for r in same_vehicle for c in ("granted", "granted_in_part") if (e := outcomes.entry(r, c)) is not None]
             links.append((parts, (RELIEF, relief.entry(row, "all granted relief"))))
-    if relief and quarters:
+    for trend in (quarters, tables.get(YEARS)):
+        if not (relief and trend):
+            continue
         total = (TOTAL_LABEL,)
         for kind, classes in [("vacatur", VACATUR_CLASSES), ("offense_reduction", ["offense_reduction"]),
                               ("rehabilitative", ["rehabilitative"]), ("sentence_modification", ["sentence_modification"]),
                               (TOTAL_LABEL, ["all granted relief"])]:
             parts = [(RELIEF, e) for c in classes if (e := relief.entry(total, c)) is not None]
-            if (e := quarters.entry(total, kind)) is not None:
-                links.append((parts, (QUARTERS, e)))
+            if (e := trend.entry(total, kind)) is not None:
+                links.append((parts, (trend.name, e)))
+    return links
+
+
+def year_links(state: dict[str, str]):
+    """The vacaturs of a calendar year the period holds whole are the Total of that year's column
+    of the this-year-against-last-year table and the year's vacaturs in the funder's trend by year."""
+    period = period_of(state)
+
+    def links(tables: dict[str, Counts]) -> list:
+        years, compared = tables.get(YEARS), tables.get(THIS_AND_LAST_YEAR)
+        if not (years and compared):
+            return []
+        out = []
+        for column in compared.columns:
+            year = re.match(r"vacaturs (\d{4})", column)
+            if not year:
+                continue
+            whole = period == "All time" or (parse(period, 7).start <= dt.date(int(year[1]), 1, 1)
+                                             and parse(period, 7).end >= dt.date(int(year[1]), 12, 31))
+            row = (year[1],)
+            if whole and (e := years.entry(row, "vacatur")) is not None:
+                out.append(([(THIS_AND_LAST_YEAR, compared.entry((TOTAL_LABEL,), column))], (YEARS, e)))
+        return out
+
     return links
 
 
@@ -475,7 +567,7 @@ def removal_links(tables: dict[str, Counts]) -> list:
     status, links = tables.get(STATUS), []
     for row in status.rows if status else []:
         column = TOTAL_LABEL if row == (TOTAL_LABEL,) else row[0]
-        for name in (STATUS_BY_QUARTER, STATUS_BY_COUNTY):
+        for name in (STATUS_BY_QUARTER, STATUS_BY_YEAR, STATUS_BY_COUNTY):
             if name in tables and (e := tables[name].entry((TOTAL_LABEL,), column)) is not None:
                 links.append(([(STATUS, status.entry(row, "clients"))], (name, e)))
     return links
@@ -531,11 +623,14 @@ def check_page_against_manager(db, page: str, state: dict[str, str], threshold: 
     for at in (funder, manager):
         assert not at.exception, f"{where}: {[e.message for e in at.exception]}"
     shown, truth = downloads(funder), downloads(manager)
+    for name in set(YEARLY) & set(shown):
+        truth[name] = check_yearly_download(db, name, shown[name], state, where)
     assert set(shown) <= set(truth), f"{where}: the manager has no download of {sorted(set(shown) - set(truth))}"
     checked = {name: check_download(name, frame, truth[name], threshold, where) for name, frame in shown.items()}
     tables = {name: counts for name, counts in checked.items() if counts is not None}
     if page in PAGE_LINKS:
-        assert_none_pinned(tables, PAGE_LINKS[page](tables), threshold, f"{where}, the page's tables together")
+        links = PAGE_LINKS[page](tables) + (year_links(state)(tables) if page == "vacaturs" else [])
+        assert_none_pinned(tables, links, threshold, f"{where}, the page's tables together")
     check_tiles(funder, manager, db, state, threshold, where)
 
 
@@ -556,3 +651,26 @@ def test_every_funder_marker_is_true_and_no_hidden_count_is_recoverable(recorded
 @pytest.mark.parametrize("page", FUNDER_PAGES)
 def test_every_funder_marker_is_true_with_the_default_filters(recorded, page):
     check_page_against_manager(recorded["db"], page, {}, THRESHOLD)
+
+
+@pytest.mark.parametrize("period", ["All time", "FY2025-26", "2025"])
+@pytest.mark.parametrize("page, by_year, by_quarter", [("removal", STATUS_BY_YEAR, STATUS_BY_QUARTER), ("vacaturs", YEARS, QUARTERS)])
+def test_a_funders_trend_counts_by_year_and_the_manager_by_quarter(recorded, offered, page, by_year, by_quarter, period):
+    """The funder's trend is published by year (fiscal years when a fiscal year is chosen), its
+    numbers the marts' and none of its hidden ones recoverable with the page's other tables; the
+    manager's stays by quarter."""
+    assert period in offered["funder"]["Period"], f"{period} is not offered: choose periods the samples hold"
+    state = {"filter_period": period}
+    Recording.files.clear()
+    funder = downloads(run_page("funder", page, state))
+    Recording.files.clear()
+    manager = downloads(run_page("manager", page, state))
+    assert by_year in funder and by_quarter not in funder, sorted(funder)
+    assert by_quarter in manager and by_year not in manager, sorted(manager)
+    years = list(funder[by_year].iloc[:, 0])
+    expected = ["FY2025-26"] if period == "FY2025-26" else ["2025"] if period == "2025" else None
+    if expected:
+        assert [y for y in years if y not in ("none", TOTAL_LABEL)] == expected, years
+    else:
+        assert len([y for y in years if re.fullmatch(r"\d{4}", y)]) > 5, years
+    check_page_against_manager(recorded["db"], page, state, THRESHOLD)

@@ -24,7 +24,8 @@ from dashboards import charts, session
 from reports import availability, spreadsheet, vocabulary
 from access.reader import DataUnavailable, read_published
 from reports.grants import GrantConfigError, program_fiscal_year_start_month
-from reports.periods import ALL_TIME, DEFAULT_FISCAL_YEAR_START_MONTH, Period, parse, quarter_label, quarter_range
+from reports.periods import (ALL_TIME, DEFAULT_FISCAL_YEAR_START_MONTH, Period, fiscal_year_label, parse, quarter_label,
+                              quarter_range, year_of_quarter)
 
 ALL = "All"
 FILTER_KEYS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
@@ -214,7 +215,10 @@ def mark_partial(figure) -> None:
     as_of = as_of_date()
     if as_of is None:
         return
-    current = {quarter_label(as_of): parse(quarter_label(as_of)), str(as_of.year): parse(str(as_of.year))}
+    start_month = fiscal_year_start_month()[0]
+    fiscal_year = fiscal_year_label(as_of, start_month)
+    current = {quarter_label(as_of): parse(quarter_label(as_of)), str(as_of.year): parse(str(as_of.year)),
+               fiscal_year: parse(fiscal_year, start_month)}
     partial = {label for label, period in current.items() if period.partial(as_of)}
     marked = None
     for trace in figure.data:
@@ -243,6 +247,43 @@ def mark_partial(figure) -> None:
                               showarrow=False, font=dict(size=11, color="#555555"))
 
 
+@dataclass(frozen=True)
+class YearGrain:
+    """A trend counted by year instead of by quarter: calendar years, or the program's fiscal
+    years when the sidebar's period is a fiscal year (docs/periods.md)."""
+
+    fiscal_year_start_month: int | None  # None: calendar years
+    threshold: int  # the audience's small-count threshold
+
+    @property
+    def words(self) -> str:
+        return "calendar year" if self.fiscal_year_start_month is None else "fiscal year"
+
+    def of(self, quarter) -> str:
+        return year_of_quarter(quarter, self.fiscal_year_start_month)
+
+    def reason(self, counted: str) -> str:
+        """What the page says about the grain: which years and why not quarters."""
+        other = ("choose a fiscal year as the Period to count by fiscal year" if self.fiscal_year_start_month is None
+                 else "choose any other Period to count by calendar year")
+        return (f"By {self.words} {counted} ({other}). Counted by quarter, most numbers would be under "
+                f"{self.threshold} and hidden; a year holds enough to show more of them.")
+
+
+def trend_grain(ctx: Context) -> YearGrain | None:
+    """The grain of a page's trend for this visitor: by year for an audience whose small counts
+    are hidden (a funder: by quarter most of them are), by quarter (None) for everyone else."""
+    if not ctx.scope.suppresses:
+        return None
+    return YearGrain(fiscal_year_start_month()[0] if ctx.filters.period.kind == "fiscal_year" else None, ctx.scope.threshold)
+
+
+def mostly_hidden(drawn_from: pd.DataFrame | pd.Series) -> tuple[int, int]:
+    """(hidden numbers, all numbers) of what a chart would draw, its totals left out."""
+    values = np.asarray(charts.interior(drawn_from), dtype=float)
+    return int(np.isnan(values).sum()), int(values.size)
+
+
 TREND_QUARTERS = 12  # three years of quarters: a season and its year-before are both on screen
 
 
@@ -264,14 +305,15 @@ DRAWN_AS = {"decided": "motions", "granted_total": "granted"}
 
 
 def quarter_bars(frame: pd.DataFrame, title: str, y_title: str) -> go.Figure:
-    """Grouped bars by quarter, one colour per series (reports/vocabulary.py's)."""
+    """Grouped bars by quarter (or by year), one colour per series (reports/vocabulary.py's)."""
     words = vocabulary_of_pages()
     figure = go.Figure()
     for column in frame.columns:
         figure.add_trace(go.Bar(x=list(frame.index), y=frame[column].tolist(), name=words.label(column),
                                 marker_color=words.colour(DRAWN_AS.get(column, column))))
     # A third of the page holds 12 quarters only with short ticks: the quarter, and its year under Q1.
-    ticks = [f"{q[-2:]}<br>{q[:4]}" if q.endswith("Q1") or i == 0 else q[-2:] for i, q in enumerate(frame.index)]
+    ticks = ([f"{q[-2:]}<br>{q[:4]}" if q.endswith("Q1") or i == 0 else q[-2:] for i, q in enumerate(frame.index)]
+             if all("-Q" in str(q) for q in frame.index) else [str(q) for q in frame.index])
     figure.update_layout(title=title, barmode="group", height=340, margin=dict(l=10, r=10, t=60, b=10), legend_title_text="",
                          legend=dict(orientation="h", yanchor="top", y=-0.2), yaxis_title=y_title,
                          xaxis=dict(type="category", tickangle=0, tickvals=list(frame.index), ticktext=ticks))

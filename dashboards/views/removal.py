@@ -6,8 +6,8 @@ import streamlit as st
 
 from access.disclosure import TOTAL_LABEL
 from dashboards import charts
-from dashboards.views.common import (show_chart, frame_for, has_rows, ignored_note, not_available, nothing_matches, page_context,
-                                     show_frame, suppression_note, words)
+from dashboards.views.common import (show_chart, frame_for, has_rows, ignored_note, mostly_hidden, not_available, nothing_matches,
+                                     page_context, quarter_bars, show_frame, suppression_note, trend_grain, words)
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
 RELATION = "mart_removal_avoided"
@@ -31,6 +31,11 @@ page = ctx.data.linked()
 ctx.data.aggregate(RELATION, "removal_avoided_status", where=where, params=params, into=page, into_key="status")
 ctx.data.aggregate(RELATION, "status_quarter", "removal_avoided_status", where=where, params=params, into=page, into_key="quarter")
 ctx.data.aggregate(RELATION, "county", "removal_avoided_status", where=where, params=params, into=page, into_key="county")
+# Each client is in one quarter, so a year's clients are its quarters' sum; the years replace
+# the quarters, whose numbers are never published beside them.
+grain = trend_grain(ctx)
+if grain:
+    page.regroup_rows("quarter", grain.of)
 by_status = page.interior("status")
 for breakdown in ("quarter", "county") if len(by_status) else ():
     for label in by_status.index:
@@ -51,12 +56,23 @@ show_frame(status_frame, "clients by removal-avoided status", coded=("status",))
 st.subheader("Over time")
 quarters = by_quarter.numeric.drop(index="none", errors="ignore")
 drawn = [s for s in STATUSES[:3] if s in quarters.columns]
-if drawn and len(charts.interior(quarters)):
+if grain:
+    st.caption(grain.reason("the status was reached"))
+if not (drawn and len(charts.interior(quarters))):
+    st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
+elif grain:
+    years = charts.interior(quarters.reindex(columns=drawn))
+    hidden, size = mostly_hidden(years)
+    if hidden * 2 > size:
+        st.info(f"Even by {grain.words}, {hidden} of the {size} numbers of confirmed, projected and administrative closure "
+                "are under the threshold or hidden to protect them, so no chart is drawn: the table below has the rest.")
+    else:
+        show_chart(quarter_bars(years, f"Confirmed, projected and administrative closure by {grain.words}", "clients"),
+                   years, f"removal avoided by {grain.words}")
+else:
     show_chart(charts.lines(quarters.reindex(columns=drawn), words=words(), x_title="quarter the status was reached",
                             y_title="clients", title="Confirmed, projected and administrative closure by quarter"),
                quarters.reindex(columns=drawn), "removal avoided by quarter")
-else:
-    st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 # Headers of the two wide tables, short enough for every status to fit (each header's help has the full words).
 SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial",
                  "none_yet": "none yet (open)", "no_effective_relief": "none (nothing open)"}
@@ -67,9 +83,14 @@ def in_status_order(frame, key: str):
     return frame[[key, *[c for c in STATUSES if c in frame.columns], *[c for c in frame.columns if c not in (key, *STATUSES)]]]
 
 
-show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_quarter"), "status_quarter"), "removal avoided by quarter", coded=("status_quarter",),
-           headers=SHORT_HEADERS,
-           caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
+if grain:
+    show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_year"), "status_year"), "removal avoided by year",
+               coded=("status_year",), headers={**SHORT_HEADERS, "status_year": grain.words},
+               caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
+else:
+    show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_quarter"), "status_quarter"), "removal avoided by quarter",
+               coded=("status_quarter",), headers=SHORT_HEADERS,
+               caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
 
 st.subheader("By county")
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])

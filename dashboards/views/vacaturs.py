@@ -12,7 +12,8 @@ import streamlit as st
 from access.disclosure import TOTAL_LABEL, WITHHELD, ratio
 from dashboards import charts
 from dashboards.views.common import (as_of_date, day_text, show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
-                                     nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words)
+                                     nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words,
+                                     mostly_hidden, quarter_bars, trend_grain)
 from reports.vocabulary import number
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
@@ -84,7 +85,9 @@ def link_years(page, years: dict[str, int]) -> None:
         if year_by.empty:
             continue
         whole_year = period.is_all or (period.start <= dt.date(year, 1, 1) and period.end >= dt.date(year, 12, 31))
-        quarters = [q for q in trend_by.index if str(q).startswith(f"{year}-")] if not trend_by.empty else []
+        # The trend's rows of that year: its quarters, or for a funder the calendar year itself (a
+        # fiscal year is no sum of calendar years' numbers, nor they of its).
+        quarters = [q for q in trend_by.index if str(q).startswith(f"{year}-") or str(q) == str(year)] if not trend_by.empty else []
         if whole_year and quarters and "vacatur" in trend_by.columns:
             page.link([("trend", q, "vacatur") for q in quarters], (key, TOTAL_LABEL))
         classes = [c for c in vacatur_classes if not relief_by.empty and c in relief_by.columns]
@@ -105,6 +108,9 @@ ctx.data.aggregate(RELIEF, "vehicle", "effective_recognition_class", weight="mot
 where, params = ctx.filters.where(RELIEF, f"decision_quarter IS NOT NULL AND {on_decision}", p_decision)
 ctx.data.aggregate(RELIEF, "decision_quarter", "relief_kind", weight="motions", where=where, params=params,
                    into=page, into_key="trend")
+trend_grain_shown = trend_grain(ctx)
+if trend_grain_shown:  # each motion is decided in one quarter: a year's motions are its quarters' sum
+    page.regroup_rows("trend", trend_grain_shown.of)
 this_year, to_date = comparison_years()
 # Vacaturs alone, one number per vehicle and year: with every kind of relief, the funder's
 # tables of the page took ten times as long to protect together (three tables of a dozen columns
@@ -212,9 +218,21 @@ elif has_rows(current) or has_rows(previous):
 else:
     nothing_matches(ctx, f"granted motions in {this_year} or {this_year - 1}", RELIEF, period=False)
 
-st.subheader("Trend by quarter of decision")
+st.subheader(f"Trend by {trend_grain_shown.words if trend_grain_shown else 'quarter'} of decision")
 if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
     pass  # the sentence it showed says why
+elif has_rows(trend) and trend_grain_shown:
+    grain = trend_grain_shown
+    st.caption(grain.reason("of the decision"))
+    years = charts.interior(trend.numeric)
+    hidden, size = mostly_hidden(years)
+    if hidden * 2 > size:
+        st.info(f"Even by {grain.words}, {hidden} of the {size} numbers of granted relief by kind are under the threshold "
+                "or hidden to protect them, so no chart is drawn: the table below has the rest.")
+    else:
+        show_chart(quarter_bars(years, f"Granted relief by kind and {grain.words}", "granted motions"), years,
+                   f"granted relief by {grain.words}")
+    show_frame(frame_for(trend, ctx.scope, "decision_year"), "granted relief by year", headers={"decision_year": grain.words})
 elif has_rows(trend):
     show_chart(charts.lines(trend.numeric, words=words(), x_title="quarter of decision", y_title="granted motions",
                             title="Granted relief by kind"), trend.numeric, "granted relief by quarter")
