@@ -50,7 +50,8 @@ COPY_ATTEMPTS = 3
 
 # PostgreSQL's format_type() -> DuckDB's type, for the types the builds write.
 _TYPES = {
-    "text": "VARCHAR", "character varying": "VARCHAR", "boolean": "BOOLEAN", "smallint": "SMALLINT",
+    "text": "VARCHAR", "character varying": "VARCHAR", "character": "VARCHAR", "name": "VARCHAR",
+    "boolean": "BOOLEAN", "smallint": "SMALLINT",
     "integer": "INTEGER", "bigint": "BIGINT", "real": "FLOAT", "double precision": "DOUBLE",
     # An unconstrained numeric is what PostgreSQL's sum() of bigints gives where DuckDB's gives
     # a HUGEINT; both reach the pages as float64.
@@ -146,11 +147,11 @@ def copied_stamp(path: Path) -> str | None:
     return _known_stamps[key]
 
 
-def _duckdb_type(pg_type: str, where: str) -> str:
+def _duckdb_type(pg_type: str, where: str, exact_decimals: bool) -> str:
     if pg_type.endswith("[]"):
-        return _duckdb_type(pg_type[:-2], where) + "[]"
+        return _duckdb_type(pg_type[:-2], where, exact_decimals) + "[]"
     base = pg_type.split("(")[0]
-    if base == "numeric" and "(" in pg_type:
+    if base == "numeric" and "(" in pg_type and exact_decimals:
         return "DECIMAL" + pg_type[len(base):]
     if base in _TYPES:
         return _TYPES[base]
@@ -161,26 +162,34 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _copy_tables(cursor, con: duckdb.DuckDBPyConnection, folder: Path,
-                 on_table: Callable[[str], None] | None) -> dict[str, int]:
-    """Every table and view of COPIED_SCHEMAS the role may read, into `con`; rows per table."""
+def copy_relations(cursor, con: duckdb.DuckDBPyConnection, schemas: dict[str, str], folder: Path,
+                   on_table: Callable[[str], None] | None = None, exact_decimals: bool = True) -> dict[str, int]:
+    """Every table and view the cursor's role may select in the PostgreSQL schemas that are
+    the values of `schemas`, into `con` under the DuckDB schema of its key; rows per table
+    (by its DuckDB name). Each table is a CSV file in `folder` for as long as it is read.
+    `exact_decimals=False` reads a numeric(p, s) as DOUBLE, as an unconstrained numeric.
+    Reads in the cursor's transaction (its settings last as long as it)."""
+    cursor.execute("set local timezone = 'UTC'; set local datestyle = 'ISO'; set local extra_float_digits = 3")
+    duck_schema_of = {pg_schema: duck_schema for duck_schema, pg_schema in schemas.items()}
     cursor.execute("""
         select n.nspname, c.relname, c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm')
-          and has_table_privilege(c.oid, 'select') order by 1, 2""", [list(COPIED_SCHEMAS)])
+          and has_table_privilege(c.oid, 'select') order by 1, 2""", [list(duck_schema_of)])
     relations = cursor.fetchall()
     rows: dict[str, int] = {}
-    for schema, table, oid in relations:
+    for pg_schema, table, oid in relations:
+        schema = duck_schema_of[pg_schema]
         name = f"{schema}.{table}"
         cursor.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute "
                        "where attrelid = %s and attnum > 0 and not attisdropped order by attnum", [oid])
-        columns = [(column, _duckdb_type(pg_type, f"{name}.{column}"), pg_type.endswith("[]"))
+        columns = [(column, _duckdb_type(pg_type, f"{pg_schema}.{table}.{column}", exact_decimals),
+                    pg_type.endswith("[]"))
                    for column, pg_type in cursor.fetchall()]
         # Arrays travel as JSON text, which DuckDB casts to its lists.
         selected = ", ".join(f"to_json({_quoted(c)})::text" if array else _quoted(c) for c, _, array in columns)
         csv = folder / f"{schema}.{table}.csv"
         with open(csv, "wb") as out:
-            cursor.copy_expert(f"copy (select {selected} from {_quoted(schema)}.{_quoted(table)}) "
+            cursor.copy_expert(f"copy (select {selected} from {_quoted(pg_schema)}.{_quoted(table)}) "
                                "to stdout with (format csv)", out)
         read_types = ", ".join(f"{_quoted(c)}: '{'VARCHAR' if array else t}'" for c, t, array in columns)
         converted = ", ".join(f"CAST(CAST({_quoted(c)} AS JSON) AS {t}) AS {_quoted(c)}" if array else _quoted(c)
@@ -241,13 +250,12 @@ def copy_published(settings: Settings, path: Path | None = None,
             with connection.cursor() as cursor, tempfile.TemporaryDirectory(prefix="copy-", dir=path.parent) as tmp, \
                     duckdb.connect(str(partial)) as con:
                 _read_as_dashboard(connection, pg, cursor)
-                cursor.execute("set timezone = 'UTC'; set datestyle = 'ISO'; set extra_float_digits = 3")
                 stamp_before = _stamp_oid(cursor)
                 if stamp_before is None:
                     raise _no_publish(pg)
                 con.execute(f"SET memory_limit = '{settings.memory_limit}'")
                 con.execute("SET enable_progress_bar = false")  # a dashboards' server log is no terminal
-                _copy_tables(cursor, con, Path(tmp), on_table)
+                copy_relations(cursor, con, {s: s for s in COPIED_SCHEMAS}, Path(tmp), on_table)
                 if _stamp_oid(cursor) != stamp_before:
                     continue  # a swap committed meanwhile: the copy may mix two publishes
                 (run_id,) = con.execute(f"SELECT run_id FROM marts.{STAMP_TABLE}").fetchone()

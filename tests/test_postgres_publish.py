@@ -106,6 +106,48 @@ def test_a_run_publishes_every_schema_and_leaves_no_build_schema(postgres_server
     assert (root / "var" / "postgres-loads.duckdb").is_file()
 
 
+def test_validation_of_a_bad_build_fails_on_what_postgresql_holds(postgres_server, deployment, tmp_path):
+    """The suites judge the build as PostgreSQL holds it: a grant rate above 1 and an A-number
+    in a text value (written with a comma, quotes and a line break, which the copy into DuckDB
+    must carry through) are the blocking failures, and nothing else of the published data is."""
+    import duckdb
+
+    from pcr.postgres_validate import VALIDATED_SCHEMAS, mirror, validate
+
+    _, dbname, _ = deployment
+    leaked = 'A123456789, "quoted"\nsecond line'
+    with connect(postgres_server, dbname) as connection, connection.cursor() as cursor:
+        for schema in VALIDATED_SCHEMAS:
+            cursor.execute(f"create schema {schema}__bad")
+            cursor.execute("select table_name from information_schema.tables where table_schema = %s", [schema])
+            for (table,) in cursor.fetchall():
+                cursor.execute(f'create table {schema}__bad."{table}" as select * from {schema}."{table}"')
+        cursor.execute("update marts__bad.mart_motion_activity set grant_rate = 1.5 "
+                       "where period = 'all' and dimension = 'all'")
+        assert cursor.rowcount == 1
+        cursor.execute("update marts__bad.mart_motion_activity set dimension_value = %s where ctid = "
+                       "(select min(ctid) from marts__bad.mart_motion_activity where dimension = 'vehicle')",
+                       [leaked])
+        assert cursor.rowcount == 1
+    try:
+        validation = validate(connection, "__bad", tmp_path / "docs")
+        mirror(connection, {"marts": "marts__bad"}, tmp_path / "read.duckdb")
+    finally:
+        with connection, connection.cursor() as cursor:
+            cursor.execute("drop schema staging__bad, marts__bad cascade")
+        connection.close()
+    failed = {(r.suite, r.dataset, r.columns) for r in validation.blocking_failures}
+    assert ("marts", "motion_activity", "grant_rate") in failed
+    # The suite names where, never the value (it may be someone's A-number).
+    privacy = [example["location"] for r in validation.blocking_failures if r.suite == "privacy"
+               for example in r.examples]
+    assert privacy == ["marts.mart_motion_activity.dimension_value"]
+    assert {suite for suite, _, _ in failed} == {"marts", "privacy"}, failed
+    with duckdb.connect(str(tmp_path / "read.duckdb"), read_only=True) as read:
+        assert read.execute("select count(*) from marts.mart_motion_activity where dimension_value = ?",
+                            [leaked]).fetchone() == (1,)
+
+
 SURVIVOR_FLAGS = ("is_confidential_survivor_vehicle", "involves_confidential_survivor_vehicle")
 
 
