@@ -29,7 +29,7 @@ def mirror(pg_connection, schemas: dict[str, str], target: Path) -> int:
     with duckdb.connect(str(target)) as con, pg_connection.cursor() as cursor, \
             tempfile.TemporaryDirectory(prefix="csv-", dir=target.parent) as folder:
         con.execute("SET enable_progress_bar = false")
-        # A numeric(p, s) as DOUBLE: the type the suites have always been given for it.
+        # Every numeric as DOUBLE, with a precision or without: one type for the suites' measures.
         written = len(copy_relations(cursor, con, schemas, Path(folder), exact_decimals=False))
         pg_connection.rollback()  # it only read: end the transaction the reads opened
     return written
