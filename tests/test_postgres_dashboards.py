@@ -172,30 +172,38 @@ def test_no_publish_no_role_and_no_server_are_each_one_sentence(published, postg
     assert not (tmp_path / "var" / "postgres-published.duckdb").exists()
 
 
-def _stamp(server, dbname: str) -> str:
+def _published(server, dbname: str, sql: str):
+    """The one value `sql` reads from what the PostgreSQL server has published now."""
     with connect(server, dbname) as connection, connection.cursor() as cursor:
-        cursor.execute("select run_id from marts.publish_stamp")
-        (run_id,) = cursor.fetchone()
+        cursor.execute(sql)
+        (value,) = cursor.fetchone()
     connection.close()
-    return run_id
+    return value
+
+
+def _stamp(server, dbname: str) -> str:
+    return _published(server, dbname, "select run_id from marts.publish_stamp")
 
 
 def _motions(server, dbname: str) -> int:
-    with connect(server, dbname) as connection, connection.cursor() as cursor:
-        cursor.execute("select count(*) from marts.fct_motions")
-        (motions,) = cursor.fetchone()
-    connection.close()
-    return motions
+    return _published(server, dbname, "select count(*) from marts.fct_motions")
 
 
-def test_a_publish_is_not_held_up_by_a_copy_and_the_copy_is_of_one_publish(published, postgres_server):
-    """A copy paused in its transaction, after its first table, holds read locks on the old
-    publish; `pcr run` publishes the samples meanwhile, and the copy, let go, is made again of
-    the new publish whole."""
-    from pcr.postgres_mirror import copy_published
+def test_a_publish_is_not_held_up_by_a_copy_and_a_running_dashboard_shows_it(published, postgres_server,
+                                                                              monkeypatch):
+    """A running dashboard shows the golden publish. A copy paused in its transaction, after its
+    first table, holds read locks on that publish; `pcr run` publishes the samples meanwhile, and
+    the copy, let go, is made again of the new publish whole. The dashboard shows the new publish
+    once its check comes round."""
+    from pcr.postgres_mirror import copied_stamp, copy_published, follow
 
     dbname, settings = published["dbname"], _settings(published["pg"])
     before = _stamp(postgres_server, dbname)
+    follower = follow(settings)  # the one the app's sessions in this process use
+    shown_before = _shown(_open(published["pg"], published["roles"], "manager", "overview", monkeypatch))
+    if follower.worker is not None:
+        follower.worker.join(timeout=600)
+    assert copied_stamp(settings.published_db) == before
     paused, resume = threading.Event(), threading.Event()
     tables_copied: list[str] = []
     outcome: dict[str, object] = {}
@@ -239,24 +247,12 @@ def test_a_publish_is_not_held_up_by_a_copy_and_the_copy_is_of_one_publish(publi
         copied = con.execute("SELECT count(*) FROM marts.fct_motions").fetchone()[0]
     assert copied == _motions(postgres_server, dbname) > 20  # the golden export's 20 and the samples'
 
-
-def test_a_running_dashboard_shows_a_new_publish(published, postgres_server, monkeypatch):
-    """Runs after the samples were published on top of the golden export (the test above): a
-    dashboard that last read the golden publish shows the new one once its check comes round."""
-    from pcr.postgres_mirror import copied_stamp, follow
-
-    settings = _settings(published["pg"])
-    dbname = published["dbname"]
-    follower = follow(settings)  # the one the app's sessions in this process use
-    assert follower.worker is None or not follower.worker.is_alive()
-    # The copy is still the golden publish's: no check has come round since the samples' publish.
-    assert copied_stamp(settings.published_db) != _stamp(postgres_server, dbname)
-    follower.checked_at = time.monotonic()  # no check during this first look
-    shown_before = _shown(_open(published["pg"], published["roles"], "manager", "overview", monkeypatch))
+    # The running dashboard still shows the golden publish until its check comes round.
+    assert copied_stamp(settings.published_db) == before
     time.sleep(follower.every_s)
     _open(published["pg"], published["roles"], "manager", "overview", monkeypatch)  # the check comes round
     follower.worker.join(timeout=600)
-    assert copied_stamp(settings.published_db) == _stamp(postgres_server, dbname)
+    assert copied_stamp(settings.published_db) == after
     shown_after = _shown(_open(published["pg"], published["roles"], "manager", "overview", monkeypatch))
     assert shown_after["tiles"] != shown_before["tiles"]
     with duckdb.connect(str(settings.published_db), read_only=True) as con:
