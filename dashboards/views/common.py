@@ -220,7 +220,7 @@ def mark_partial(figure) -> None:
     current = {quarter_label(as_of): parse(quarter_label(as_of)), str(as_of.year): parse(str(as_of.year)),
                fiscal_year: parse(fiscal_year, start_month)}
     partial = {label for label, period in current.items() if period.partial(as_of)}
-    marked = None
+    marked, how = None, set()
     for trace in figure.data:
         horizontal = getattr(trace, "orientation", None) == "h"
         categories = trace.y if horizontal else trace.x
@@ -234,12 +234,14 @@ def mark_partial(figure) -> None:
             shapes = ["/" if i in hits else "" for i in range(len(categories))]
             opacity = [0.55 if i in hits else 1.0 for i in range(len(categories))]
             trace.update(marker_pattern_shape=shapes, marker_opacity=opacity)
+            how.add("hatched")
         elif trace.type == "scatter":
             symbols = ["circle-open" if i in hits else "circle" for i in range(len(categories))]
             trace.update(marker_symbol=symbols, marker_size=[11 if i in hits else 6 for i in range(len(categories))])
+            how.add("hollow point")
     notes = []
     if marked:
-        notes.append(f"{marked} (hatched): data to {day_text(as_of)} only")
+        notes.append(f"{marked} ({' or '.join(sorted(how))}): data to {day_text(as_of)} only")
     elif (note := partial_note(chosen_period())):
         notes.append(note)
     if notes:
