@@ -42,7 +42,7 @@ computed from a hidden number is NaN as well.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -285,23 +285,30 @@ class _HiddenValues:
         # The first solution the others are compared with: the true values, unless margins passed
         # in (distinct counts) make the equations false for them.
         self.reference = truth if np.array_equal(matrix @ truth, rhs) else None
+        self.solutions = [] if self.reference is None else [self.reference]
         self.free = np.zeros(self.hidden.size, dtype=bool) if freed is None else freed[self.hidden]
 
     def _solve(self, k: int, direction: float) -> bool:
         """Look for a solution with hidden entry ``k`` as small (direction 1) or as large (-1) as
         it can be, noting which entries it frees; False when there is no optimum (no largest value)."""
-        from scipy.optimize import milp
-
         objective = np.zeros(self.hidden.size)
         objective[k] = direction
+        return self._optimise(objective)
+
+    def _optimise(self, objective: np.ndarray) -> bool:
+        """Look for a solution that minimises ``objective``, keeping it and noting which entries it
+        frees; False when there is no optimum (the objective falls without end)."""
+        from scipy.optimize import milp
+
         result = milp(objective, integrality=np.ones(self.hidden.size), bounds=self.bounds, constraints=self.constraints)
         if result.status != 0:
-            if direction > 0 or result.status == 2:  # no solution at all: the counts contradict their totals
+            if result.status == 2 or not np.any(objective < 0):  # no solution at all: the counts contradict their totals
                 raise ValueError("suppress: the published equations do not hold for the given counts")
             return False
         solution = np.round(result.x)
         if self.reference is None:
             self.reference = solution
+        self.solutions.append(solution)
         self.free |= solution != self.reference
         return True
 
@@ -315,6 +322,25 @@ class _HiddenValues:
         if not self.free[k] and self.reference[k] < self.upper[k] and not self._solve(k, -1.0):
             self.free[k] = True  # unbounded above: any large number fits
         return not self.free[k]
+
+    def sum_pinned(self, entries: Sequence[int]) -> bool:
+        """Whether the published numbers and markers leave the sum of hidden ``entries`` one
+        possible value (the entries may each be free: two hidden classes of a row whose other
+        classes are shown fix their sum, not each). Two kept solutions with different sums settle
+        it without a program; otherwise its smallest and largest values are sought."""
+        weights = np.zeros(self.hidden.size)
+        for entry in entries:
+            weights[self.position[int(entry)]] += 1.0
+
+        def one_sum() -> bool:
+            return len({float(weights @ solution) for solution in self.solutions}) <= 1
+
+        if not one_sum():
+            return False
+        for direction in (1.0, -1.0):
+            if not self._optimise(direction * weights) or not one_sum():
+                return False
+        return True
 
     def note_freed(self, freed: np.ndarray) -> None:
         """Add the entries this system proved free to ``freed`` (one flag per entry of the tables)."""
@@ -346,6 +372,22 @@ def _cached_mask(values: tuple, costs: tuple, equations: tuple, threshold: int) 
     eqs = [(np.array(parts, dtype=int), total) for parts, total in equations]
     mask, all_withheld = _suppression_mask(np.array(values, dtype=np.int64), np.array(costs), eqs, threshold)
     return tuple(mask), all_withheld
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_sums_fixed(values: tuple, equations: tuple, mask: tuple, threshold: int, sums: tuple) -> tuple[bool, ...]:
+    """For each sum (a tuple of entries), whether what is published fixes its value: every entry
+    shown, or the hidden ones' sum the same in every solution of the published system."""
+    values_, hidden = np.array(values, dtype=np.int64), np.array(mask, dtype=bool)
+    eqs = [(np.array(parts, dtype=int), total) for parts, total in equations]
+    system = None
+    fixed = []
+    for parts in sums:
+        hidden_parts = [p for p in parts if hidden[p]]
+        if hidden_parts and system is None:
+            system = _HiddenValues(values_, eqs, hidden, threshold)
+        fixed.append(not hidden_parts or system.sum_pinned(hidden_parts))
+    return tuple(fixed)
 
 
 # What hiding an entry costs when complements are compared: a grand total is worth several
@@ -461,6 +503,22 @@ def _like(labels: pd.DataFrame | pd.Series, data: np.ndarray, dtype) -> pd.DataF
     return pd.DataFrame(data, index=labels.index, columns=labels.columns, dtype=dtype)
 
 
+def _publish_sums(labels: pd.Index, sums: np.ndarray, fixed: np.ndarray, threshold: int | None) -> SuppressedTable:
+    """Sums of entries (LinkedTables.add_derived_sums): a fixed one is shown, as a count is (a
+    small one as ``<t``), any other is ``withheld``, since it would narrow its hidden parts."""
+    small = fixed & (sums > 0) & (sums < threshold) if threshold is not None else np.zeros(sums.size, dtype=bool)
+    reasons = np.where(~fixed, REVEALS, np.where(small, SMALL, "")).astype(object)
+    hidden = reasons != ""
+    display = [marker(r, threshold) if r else format_count(v) for v, r in zip(sums, reasons)]
+    return SuppressedTable(
+        display=pd.Series(display, index=labels, dtype=object),
+        numeric=pd.Series(np.where(hidden, np.nan, sums.astype(float)), index=labels, dtype=float),
+        suppressed_mask=pd.Series(hidden, index=labels, dtype=bool),
+        threshold=threshold,
+        reasons=pd.Series(reasons, index=labels, dtype=object),
+    )
+
+
 Address = tuple  # (table key, row label) or (table key, row label, column label)
 
 
@@ -476,6 +534,7 @@ class LinkedTables:
     threshold: int | None = DEFAULT_THRESHOLD
     _grids: dict[str, tuple[_Grid, int]] = field(default_factory=dict)
     _links: list[tuple[list[int], int]] = field(default_factory=list)
+    _derived: dict[str, dict[Hashable, list[int]]] = field(default_factory=dict)
     _size: int = 0
 
     def add(self, key: str, table: pd.Series | pd.DataFrame, with_margins: bool = True, *,
@@ -495,6 +554,16 @@ class LinkedTables:
         total = int(sum(int(self._value(i)) for i in indices))
         self.add(key, pd.Series([total], index=[label]), with_margins=False, headline=True)
         self._links.append((indices, self._index((key, label))))
+
+    def add_derived_sums(self, key: str, sums: Mapping[Hashable, Sequence[Address]]) -> None:
+        """Numbers a page computes by adding entries (a vehicle's vacaturs: its vacatur classes),
+        published as table ``key`` (one entry per label of ``sums``) without taking part in what
+        the tables hide, unlike ``add_sum``. A sum is shown when what is published fixes it: every
+        part shown, or hidden parts whose sum the other numbers give away (the row's total less
+        the classes shown beside them); otherwise ``withheld``."""
+        if key in self._grids or key in self._derived:
+            raise ValueError(f"table {key!r} added twice")
+        self._derived[key] = {label: [self._index(a) for a in parts] for label, parts in sums.items()}
 
     def same(self, first: Address, second: Address) -> None:
         """Two published entries that are the same number."""
@@ -528,11 +597,28 @@ class LinkedTables:
             equations = [(tuple(int(p) + offset for p in parts), int(total) + offset)
                          for g, offset in self._grids.values() for parts, total in g.equations]
             equations += [(tuple(parts), total) for parts, total in self._links]
-            hidden, all_withheld = _cached_mask(tuple(int(v) for v in values), tuple(int(c) for c in costs),
-                                                tuple(equations), int(self.threshold))
+            values_key, equations_key = tuple(int(v) for v in values), tuple(equations)
+            hidden, all_withheld = _cached_mask(values_key, tuple(int(c) for c in costs), equations_key, int(self.threshold))
             mask = np.array(hidden, dtype=bool)
-        return {key: _publish(g, mask[offset:offset + g.values.size], self.threshold, all_withheld)
-                for key, (g, offset) in self._grids.items()}
+        published = {key: _publish(g, mask[offset:offset + g.values.size], self.threshold, all_withheld)
+                     for key, (g, offset) in self._grids.items()}
+        for key, sums in self._derived.items():
+            parts = [tuple(sorted(p)) for p in sums.values()]
+            if self.threshold is None:
+                fixed = [True] * len(parts)
+            elif all_withheld:
+                # The markers then claim no bound, and no positive number is shown: a sum with a
+                # hidden part is fixed by nothing.
+                fixed = [not mask[list(p)].any() for p in parts]
+            else:
+                # Showing a sum that is already fixed adds nothing a reader could not work out:
+                # every solution of the published system stays one, so each hidden entry keeps
+                # every value it could have (none is narrowed, a small count no more than others).
+                fixed = _cached_sums_fixed(values_key, equations_key, tuple(bool(h) for h in mask), int(self.threshold),
+                                           tuple(parts))
+            published[key] = _publish_sums(pd.Index(list(sums)), np.array([int(values[list(p)].sum()) for p in parts]),
+                                           np.array(fixed, dtype=bool), self.threshold)
+        return published
 
     def _index(self, address: Address) -> int:
         key, *label = address

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -300,6 +300,7 @@ class LinkedAggregates:
         self.access = access
         self.tables: dict[str, tuple[tuple, bool]] = {}
         self._links: list[tuple[list[Address], Address]] = []
+        self._derived_sums: dict[str, dict[Hashable, list[Address]]] = {}
 
     def link(self, parts: Sequence[Address], total: Address) -> None:
         """``total`` (an entry of one table) is the sum of ``parts`` (entries of others)."""
@@ -308,6 +309,11 @@ class LinkedAggregates:
     def same(self, first: Address, second: Address) -> None:
         """Two entries of different tables that are one number."""
         self.link([first], second)
+
+    def add_derived_sums(self, key: str, sums: Mapping[Hashable, Sequence[Address]]) -> None:
+        """Sums of entries a page shows beside its tables (LinkedTables.add_derived_sums): exact
+        for managers and partners; for funders shown wherever what is published fixes them."""
+        self._derived_sums[key] = {label: list(parts) for label, parts in sums.items()}
 
     def interior(self, key: str) -> pd.Series | pd.DataFrame:
         """A table's exact counts without margins: its labels, to link entries by. Never shown."""
@@ -331,14 +337,16 @@ class LinkedAggregates:
         self.tables[key] = ((regrouped, row_totals, column_totals, grand_total), with_margins)
 
     def publish(self) -> dict[str, SuppressedTable]:
-        if not self.access.scope.suppresses:
-            return {key: self.access._publish(pivoted, with_margins) for key, (pivoted, with_margins) in self.tables.items()}
-        linked = LinkedTables(self.access.scope.threshold)
+        suppresses = self.access.scope.suppresses
+        linked = LinkedTables(self.access.scope.threshold if suppresses else None)
         for key, (pivoted, with_margins) in self.tables.items():
             interior, margins = _margins(pivoted, with_margins)
             linked.add(key, interior, with_margins, **margins)
-        for parts, total in self._links:
-            linked.link(parts, total)
+        if suppresses:  # the links tell the suppression what a reader can add up; nothing is hidden otherwise
+            for parts, total in self._links:
+                linked.link(parts, total)
+        for key, sums in self._derived_sums.items():
+            linked.add_derived_sums(key, sums)
         return linked.publish()
 
 
