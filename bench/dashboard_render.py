@@ -26,6 +26,10 @@ Chromium (/usr/bin/chromium) opens each page, three rounds:
   as, until the same holds: the page with every table suppressed (round 1: nothing of it cached,
   as for the first funder after a publish).
 
+Before the pages, the same measures on bench/streamlit_floor.py (the same sidebar in a bare
+Streamlit app, each page its title only, or its title and one small Plotly chart): the floor that
+Streamlit and Plotly set on this machine, whatever a page does.
+
 `--work DIR` keeps the databases, so a second run measures without rebuilding them.
 
 The median of the three rounds is reported, and the first round apart (the server's result cache
@@ -34,9 +38,11 @@ is empty for the first visitor of a new version of the data).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -148,7 +154,8 @@ def _wait_done(page, title: str) -> None:
     page.wait_for_function(_DONE, arg=title, polling=25, timeout=120_000)
 
 
-def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROWSER_PAGES) -> dict[str, dict[str, list[float]]]:
+def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROWSER_PAGES,
+                  funder: bool = True) -> dict[str, dict[str, list[float]]]:
     """Seconds per page, one per round: ``first`` (a new browser opens the page: nothing cached,
     the frontend's 9 MB of JavaScript, Plotly's 4.7 MB of it included, fetched and compiled),
     ``returning`` (a new tab of a browser that opened the dashboards before: the same run of the
@@ -170,8 +177,9 @@ def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROW
                 link.click()
                 _wait_done(page, next_title)
                 times[next_path]["switch"].append(time.perf_counter() - start - 0.1)
-                _load(page, f"{url}/{path}", title)
-                times[path]["funder"].append(_preview_as_funder(page, title))
+                if funder:
+                    _load(page, f"{url}/{path}", title)
+                    times[path]["funder"].append(_preview_as_funder(page, title))
         with chromium() as browser:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             earlier = context.new_page()  # the earlier visit that filled the browser's cache (charts included)
@@ -182,6 +190,47 @@ def browser_times(url: str, rounds: int = 3, pages: list[tuple[str, str]] = BROW
                 times[path]["returning"].append(_load(tab, f"{url}/{path}", title))
                 tab.close()
     return times
+
+
+def floor_times(rounds: int) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """The same measures on bench/streamlit_floor.py: the dashboards' sidebar with pages that show
+    only their title, or their title and one small Plotly chart. What Streamlit and Plotly cost a
+    visitor on this machine before a page draws anything of its own."""
+    from e2e.support import free_port, serving
+
+    floors = {}
+    for content in ("title", "chart"):
+        port = free_port()
+        env = dict(os.environ, PCR_FLOOR_CONTENT=content, PCR_FLOOR_PAGES=json.dumps(BROWSER_PAGES))
+        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT / "bench" / "streamlit_floor.py"),
+                                   "--server.port", str(port), "--server.headless", "true",
+                                   "--browser.gatherUsageStats", "false"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while not serving(url):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the floor app did not start")
+                time.sleep(0.3)
+            floors[content] = browser_times(url, rounds=rounds, funder=False)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return floors
+
+
+def floor_table(floors: dict[str, dict[str, dict[str, list[float]]]]) -> list[str]:
+    lines = ["| a page showing | first load, new browser, median s (range over pages) | first load, returning browser | "
+             "switch |", "|---|---|---|---|"]
+    for content, times in floors.items():
+        cells = []
+        for kind in ("first", "returning", "switch"):
+            medians = [statistics.median(t[kind]) for t in times.values()]
+            cells.append(f"{statistics.median(medians):.2f} ({min(medians):.2f}-{max(medians):.2f})")
+        what = "its title only" if content == "title" else "its title and one small Plotly chart"
+        lines.append(f"| {what} | {' | '.join(cells)} |")
+    return lines
 
 
 def _preview_as_funder(page, title: str) -> float:
@@ -233,6 +282,11 @@ def browser_main(args) -> int:
         "Not a timed test.",
         "",
     ]
+    floors = floor_times(args.rounds)
+    lines += ["## Streamlit's own floor (bench/streamlit_floor.py)", "",
+              "The dashboards' sidebar of seven pages in a bare Streamlit app, each page showing only its title, or "
+              "its title and one small Plotly chart; measured as the pages below.", "", *floor_table(floors), ""]
+    print("\n".join(lines[-5:]), flush=True)
     for name, motions in datasets.items():
         folder = work / name.split()[0].replace(",", "")
         db = build_published_db(folder, motions=motions, full_pipeline=True)
