@@ -121,6 +121,9 @@ for key, year in (("this_year", this_year), ("last_year", this_year - 1)):
     ctx.data.aggregate(RELIEF, "vehicle", weight="motions", where=where, params=params, into=page, into_key=key)
 link_granted_motions(page)
 link_years(page, {"this_year": this_year, "last_year": this_year - 1})
+relief_by_vehicle = page.interior("relief")
+page.add_derived_sums("relief_vacaturs", {vehicle: [("relief", vehicle, c) for c in vacatur_classes if c in relief_by_vehicle.columns]
+                                          for vehicle in [*relief_by_vehicle.index, TOTAL_LABEL]})
 published = page.publish()
 outcomes, relief, trend = published["outcomes"], published["relief"], published["trend"]
 
@@ -149,11 +152,11 @@ st.subheader("Granted relief by vehicle and recognition class")
 if not_available(ctx, "Granted relief by recognition class", "relief_by_recognition_class"):
     pass  # the sentence it showed says why
 elif has_rows(relief):
-    classes = relief.numeric.reindex(columns=[*vacatur_classes, *relief_beside], fill_value=0)
     relief_table = frame_for(relief, ctx.scope, "vehicle")
-    # Shown only when every class is published: a sum over hidden cells would narrow them down.
-    vacaturs = classes[vacatur_classes].sum(axis=1, min_count=len(vacatur_classes), skipna=False)
-    relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.reindex(relief.numeric.index), relief, ctx.scope))
+    # For a funder, shown where the published numbers fix it (a vehicle's total less the relief beside it).
+    vacaturs = published["relief_vacaturs"]
+    relief_table.insert(1, "vacaturs (all classes)", cells(vacaturs.numeric.reindex(relief.numeric.index), relief, ctx.scope,
+                                                           hidden_as=vacaturs.display.reindex(relief.numeric.index)))
     relief_table = relief_table.rename(columns={TOTAL_LABEL: "all granted relief"})
     # Vacatur classes beside their sum, then the relief that is not a vacatur, then the total.
     order = ["vehicle", "vacaturs (all classes)", *vacatur_classes, *relief_beside]
