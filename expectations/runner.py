@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import great_expectations as gx
 import pandas as pd
+from great_expectations.data_context import EphemeralDataContext, set_context
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -65,6 +66,18 @@ class Validation:
         return [r for r in self.results if not r.success and r.severity == "warning"]
 
 
+class _UnsavedContext(EphemeralDataContext):
+    """GX's in-memory context, without saving its configuration on each change.
+
+    An ephemeral context 'saves' its whole configuration, serialised as YAML, into an in-memory
+    store that nothing reads, on every datasource change: two per dataset (its asset and its
+    batch definition), about a twentieth of validation on the samples. The configuration object
+    itself, which everything reads, is still updated by GX."""
+
+    def _save_project_config(self) -> None:
+        return None
+
+
 def _context(docs_dir: Path) -> gx.data_context.AbstractDataContext:
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
@@ -78,7 +91,11 @@ def _context(docs_dir: Path) -> gx.data_context.AbstractDataContext:
             }
         },
     )
-    return gx.get_context(mode="ephemeral", project_config=config)
+    context = _UnsavedContext(project_config=config)
+    # What gx.get_context does besides building it: validation definitions and suites find
+    # their stores through the current context.
+    set_context(context)
+    return context
 
 
 def _columns(expectation: gx.expectations.Expectation) -> list[str]:

@@ -17,6 +17,7 @@ import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.testing.v1 import AppTest
 
+from access.disclosure import TOTAL_LABEL
 from dashboards import data_docs
 from e2e.support import APP, FUNDER, MANAGER, PARTNER, Recording, build_published_db, busiest_firm, open_page, write_roles
 from reports import vocabulary
@@ -123,6 +124,73 @@ def test_overview_trends_equal_the_marts_and_mark_the_quarter_the_data_stops_in(
             assert not partial or shapes == ["/" if q == current else "" for q in trace["x"]], title
         notes = [a["text"] for a in spec["layout"].get("annotations", [])]
         assert not partial or f"{current} (hatched): data to " in " ".join(notes), title
+
+
+def quarters_between(first: str, last: str) -> list[str]:
+    """Every quarter label from ``first`` to ``last``, counted here rather than by the app."""
+    year, quarter = int(first[:4]), int(first[-1])
+    out = []
+    while f"{year}-Q{quarter}" <= last:
+        out.append(f"{year}-Q{quarter}")
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    return out
+
+
+# page: (download of its trend, first column, mart, quarter column, series column, what it counts)
+TRENDS = {
+    "vacaturs": ("granted relief by quarter", "decision_quarter", "mart_dashboard_relief_granted", "decision_quarter",
+                 "relief_kind", "sum(motions)"),
+    "removal": ("removal avoided by quarter", "status_quarter", "mart_removal_avoided", "status_quarter",
+                "removal_avoided_status", "count(*)"),
+}
+
+
+@pytest.mark.parametrize("page", TRENDS)
+@pytest.mark.parametrize("user", [MANAGER, PARTNER])
+def test_a_trend_has_every_quarter_from_its_first_to_the_data_s_last_and_0_where_none_happened(env, firm, user, page):
+    """A quarter without an event inside a trend's range is a row of zeros (table, download and
+    chart), not a gap that makes 2018-Q1 and 2018-Q3 look adjacent; the range runs from the
+    first quarter with an event to the quarter the data stops in; every count is the mart's."""
+    db, own = env, firm if user == PARTNER else None
+    name, first_column, mart, quarter, series_column, measure = TRENDS[page]
+    at = open_page(app(user), page)
+    button = next(b for b in at.download_button if b.label == f"Download {name} (CSV)")
+    shown = pd.read_csv(io.BytesIO(Recording.files[button.proto.url]), dtype={first_column: str}).set_index(first_column)
+    rows = sql(db, f"SELECT {quarter}, {series_column}, CAST({measure} AS BIGINT) FROM marts.{mart} WHERE {quarter} IS NOT NULL "
+                   "AND (? IS NULL OR partner_firm = ?) GROUP BY ALL", [own, own])
+    truth = {(q, s): n for q, s, n in rows}
+    expected = quarters_between(min(q for q, _, _ in rows), quarter_label(as_of(db)))
+    dated = [label for label in shown.index if re.fullmatch(r"\d{4}-Q[1-4]", label)]
+    assert dated == expected
+    empty = [q for q in expected if not any(q == tq for tq, _ in truth)]
+    if user == PARTNER:
+        assert empty, "the firm has an event in every quarter: the test would not see a gap"
+    for q in expected:
+        for column in shown.columns.drop(TOTAL_LABEL, errors="ignore"):
+            assert shown.loc[q, column] == truth.get((q, column), 0), (q, column)
+    assert all(shown.loc[q].drop(TOTAL_LABEL, errors="ignore").sum() == 0 for q in empty)
+    # The chart's time axis is the table's: the empty quarters drawn at 0.
+    (spec,) = [spec for title, spec in charts(at).items() if title.endswith("by quarter") or title == "Granted relief by kind"]
+    for trace in spec["data"]:
+        assert list(trace["x"]) == expected, trace["name"]
+        assert all(y == 0 for x, y in zip(trace["x"], trace["y"]) if x in empty), trace["name"]
+
+
+@pytest.mark.parametrize("page, name", [("vacaturs", "granted relief by year"), ("removal", "removal avoided by year")])
+def test_a_funders_trend_by_year_has_every_year_to_the_data_s_last(env, page, name):
+    db = env
+    at = open_page(app(FUNDER), page, filter_county=sparse_county(db))
+    button = next((b for b in at.download_button if b.label == f"Download {name} (CSV)"), None)
+    assert button is not None, [b.label for b in at.download_button]
+    years = [y for y in pd.read_csv(io.BytesIO(Recording.files[button.proto.url]), dtype=str).iloc[:, 0] if re.fullmatch(r"\d{4}", y)]
+    assert years == [str(y) for y in range(int(years[0]), as_of(db).year + 1)]
+
+
+def sparse_county(db) -> str:
+    """A county with granted relief and removal-avoided clients, in few years: its trends by year have gaps to fill."""
+    return sql(db, "SELECT county FROM marts.mart_dashboard_relief_granted r WHERE decision_quarter IS NOT NULL "
+                   "AND county IN (SELECT county FROM marts.mart_removal_avoided WHERE status_quarter IS NOT NULL) "
+                   "GROUP BY county ORDER BY count(DISTINCT left(decision_quarter, 4)), county LIMIT 1")[0][0]
 
 
 def test_overview_of_a_fiscal_year_counts_by_the_days_of_that_year(env):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -17,15 +17,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from access.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, legend
+from access.disclosure import TOTAL_LABEL, WITHHELD, SuppressedTable, format_count, legend
 from access.queries import DataAccess
 from access.scope import Role, Scope
 from dashboards import charts, session
 from reports import availability, spreadsheet, vocabulary
 from access.reader import DataUnavailable, read_published
 from reports.grants import GrantConfigError, program_fiscal_year_start_month
-from reports.periods import (ALL_TIME, DEFAULT_FISCAL_YEAR_START_MONTH, Period, fiscal_year_label, parse, quarter_label,
-                              quarter_range, year_of_quarter)
+from reports.periods import (ALL_TIME, DEFAULT_FISCAL_YEAR_START_MONTH, Period, calendar_period, fiscal_year_label, parse,
+                              quarter_end, quarter_label, quarter_range, year_of_quarter)
 
 ALL = "All"
 FILTER_KEYS = {"county": "filter_county", "partner_firm": "filter_firm", "vehicle": "filter_vehicle"}
@@ -300,6 +300,57 @@ def trend_window(period: Period) -> Period:
     for _ in range(TREND_QUARTERS - 1):
         first = parse(quarter_label(first - dt.timedelta(days=1))).start
     return quarter_range(quarter_label(first), last)
+
+
+def trend_labels(present, period: Period, grain: YearGrain | None = None) -> list[str]:
+    """The rows of a trend: every quarter (or every year of ``grain``) from the first to the last
+    it covers, so that its time axis is even and a quarter without an event reads 0 instead of
+    being skipped. A bounded ``period`` covers its own quarters; all time, those from the first of
+    ``present`` (the labels that have events). Either runs only to the quarter the data stops in:
+    a quarter after it holds no data yet, not 0. Labels of ``present`` that are no quarter or year
+    (a Total, "no date yet") are left out."""
+    start_month = grain.fiscal_year_start_month if grain and grain.fiscal_year_start_month else DEFAULT_FISCAL_YEAR_START_MONTH
+    spans = []
+    for label in present:
+        try:
+            spans.append(calendar_period(str(label), start_month))
+        except ValueError:
+            continue
+    as_of = as_of_date()
+    if period.is_all:
+        if not spans:
+            return []
+        first, last = min(s.start for s in spans), max(s.end for s in spans)
+        if as_of is not None:
+            last = max(last, quarter_end(as_of))
+    else:
+        first, last = period.start, period.end if as_of is None else min(period.end, quarter_end(as_of))
+        if spans:
+            first, last = min(first, *(s.start for s in spans)), max(last, *(s.end for s in spans))
+    if first > last:
+        return []
+    quarters = quarter_range(quarter_label(first), quarter_label(last)).quarters()
+    return list(dict.fromkeys(grain.of(q) for q in quarters)) if grain else quarters
+
+
+def filled_trend(table: SuppressedTable, period: Period, grain: YearGrain | None = None) -> SuppressedTable:
+    """A published trend table (rows: quarters or years) with a row of zeros for each quarter or
+    year of ``trend_labels`` that had no event, in time order, its other rows (no date yet, the
+    Total) after them. The rows are added after disclosure control: a true zero is no small count,
+    and a row of zeros changes no total, so the tables linked to this one stay consistent."""
+    present = list(table.numeric.index)
+    labels = trend_labels(present, period, grain)
+    if not labels or not set(labels) & set(map(str, present)):
+        return table  # nothing dated to fill between
+    others = [label for label in present if str(label) not in labels]
+    order = [*labels, *others]
+    return replace(
+        table,
+        numeric=table.numeric.reindex(order, fill_value=0.0),
+        display=table.display.reindex(order, fill_value=format_count(0)),
+        suppressed_mask=table.suppressed_mask.reindex(order, fill_value=False),
+        reasons=None if table.reasons is None else table.reasons.reindex(order, fill_value=""),
+    )
 
 
 # Series with no colour of their own in reports/vocabulary.py: drawn as the measure they count.

@@ -16,7 +16,8 @@ from access.scope import Role
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, computed_per_scope, day_text, delta, fmt,
                                      ignored_note, marker_of,
                                      nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary, quarter_bars,
-                                     show_chart, show_frame, suppression_note, trend_window, value, vocabulary_of_pages)
+                                     show_chart, show_frame, suppression_note, trend_labels, trend_window, value,
+                                     vocabulary_of_pages)
 from reports.availability import NOT_AVAILABLE
 from reports.periods import parse
 
@@ -118,8 +119,8 @@ def km_median(ctx: Context) -> tuple[float, str, str]:
 # --- trends ----------------------------------------------------------------------------------
 
 def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
-    """A quarter × series table without its margins, one row per quarter of the window (a
-    quarter with no row is a true zero)."""
+    """A quarter × series table without its margins, one row per quarter of ``quarters``
+    (trend_labels: a quarter with no row is a true zero)."""
     numeric = table.numeric
     numeric = numeric[numeric.index.get_level_values(0) != TOTAL_LABEL] if len(numeric) else numeric
     if isinstance(numeric, pd.Series):
@@ -129,8 +130,9 @@ def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
 
 @computed_per_scope
 def trend_frames(ctx: Context, window: Period) -> dict[str, pd.DataFrame]:
-    """The trend charts' numbers by quarter of ``window`` (NaN where hidden for a funder)."""
-    quarters = window.quarters()
+    """The trend charts' numbers by quarter of ``window`` up to the quarter the data stops in (NaN
+    where hidden for a funder)."""
+    quarters = trend_labels([], window) or window.quarters()
     da, f = ctx.data, ctx.filters
     on_decision, p_decision = window.condition("decision_quarter")
     where, params = f.where("fct_motions", f"is_decided AND {on_decision}", p_decision)

@@ -12,7 +12,7 @@ import streamlit as st
 from access.disclosure import TOTAL_LABEL, ratio
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, computed_per_scope, fmt, frame_for, has_rows, ignored_note, marker_of,
                                      not_available, nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
-                                     quarter_bars, show_chart, show_frame, suppression_note, trend_window, value,
+                                     quarter_bars, show_chart, show_frame, suppression_note, trend_labels, trend_window, value,
                                      vocabulary_of_pages)
 from reports.periods import parse
 
@@ -169,7 +169,7 @@ def quarterly_hours(ctx: Context, window: Period) -> pd.DataFrame:
     """Pro bono hours of the visitor's scope in each quarter of ``window`` (NaN where withheld)."""
     on_entry, p_entry = window.condition("entry_quarter")
     where, params = ctx.filters.where(PRO_BONO_MART, on_entry, p_entry)
-    quarters = window.quarters()
+    quarters = trend_labels([], window) or window.quarters()
     hours = ctx.data.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
                              weight=pro_bono_count("cases", parse(quarters[0]), one_firm=ctx.one_firm), where=where, params=params)
     numeric = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])

@@ -2,15 +2,27 @@
 county. Each client is in one county and one quarter (docs/glossary.md)."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from access.disclosure import TOTAL_LABEL
 from dashboards import charts
-from dashboards.views.common import (show_chart, frame_for, has_rows, ignored_note, mostly_hidden, not_available, nothing_matches,
-                                     page_context, quarter_bars, show_frame, suppression_note, trend_grain, words)
+from dashboards.views.common import (filled_trend, show_chart, frame_for, has_rows, ignored_note, mostly_hidden, not_available,
+                                     nothing_matches, page_context, quarter_bars, show_frame, suppression_note, trend_grain, words)
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
 RELATION = "mart_removal_avoided"
+
+
+def drawn_statuses(frame, *, bars: bool) -> str:
+    """The statuses a chart of ``frame`` draws, in words ("Confirmed and projected"): a status
+    whose every number is hidden (or, for bars, 0) leaves no mark, so the title does not name it."""
+    numbers = charts.interior(frame).apply(pd.to_numeric, errors="coerce")
+    shown = [words().get(s, s) for s in numbers.columns
+             if (numbers[s].fillna(0) > 0).any() or (not bars and numbers[s].notna().any())]
+    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else "".join(shown) or "removal avoided"
+    return listed[0].upper() + listed[1:]
+
 
 ctx = page_context()
 st.title("Removal avoided")
@@ -42,7 +54,8 @@ for breakdown in ("quarter", "county") if len(by_status) else ():
         page.same((breakdown, TOTAL_LABEL, label), ("status", label))
     page.same((breakdown, TOTAL_LABEL, TOTAL_LABEL), ("status", TOTAL_LABEL))
 published = page.publish()
-status, by_quarter, by_county = published["status"], published["quarter"], published["county"]
+status, by_county = published["status"], published["county"]
+by_quarter = filled_trend(published["quarter"], ctx.filters.period, grain)
 st.subheader(f"Clients by status — {ctx.filters.period.label}")
 if not has_rows(status):  # the tables below read the same clients
     nothing_matches(ctx, "clients with removal exposure", RELATION)
@@ -67,11 +80,11 @@ elif grain:
         st.info(f"Even by {grain.words}, {hidden} of the {size} numbers of confirmed, projected and administrative closure "
                 "are under the threshold or hidden to protect them, so no chart is drawn: the table below has the rest.")
     else:
-        show_chart(quarter_bars(years, f"Confirmed, projected and administrative closure by {grain.words}", "clients"),
+        show_chart(quarter_bars(years, f"{drawn_statuses(years, bars=True)} by {grain.words}", "clients"),
                    years, f"removal avoided by {grain.words}")
 else:
     show_chart(charts.lines(quarters.reindex(columns=drawn), words=words(), x_title="quarter the status was reached",
-                            y_title="clients", title="Confirmed, projected and administrative closure by quarter"),
+                            y_title="clients", title=f"{drawn_statuses(quarters.reindex(columns=drawn), bars=False)} by quarter"),
                quarters.reindex(columns=drawn), "removal avoided by quarter")
 # Headers of the two wide tables, short enough for every status to fit (each header's help has the full words).
 SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial",

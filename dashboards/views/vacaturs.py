@@ -13,7 +13,7 @@ from access.disclosure import TOTAL_LABEL, WITHHELD, ratio
 from dashboards import charts
 from dashboards.views.common import (as_of_date, day_text, show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
                                      nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words,
-                                     mostly_hidden, quarter_bars, trend_grain)
+                                     filled_trend, mostly_hidden, quarter_bars, trend_grain)
 from reports.vocabulary import number
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
@@ -125,7 +125,8 @@ relief_by_vehicle = page.interior("relief")
 page.add_derived_sums("relief_vacaturs", {vehicle: [("relief", vehicle, c) for c in vacatur_classes if c in relief_by_vehicle.columns]
                                           for vehicle in [*relief_by_vehicle.index, TOTAL_LABEL]})
 published = page.publish()
-outcomes, relief, trend = published["outcomes"], published["relief"], published["trend"]
+outcomes, relief = published["outcomes"], published["relief"]
+trend = filled_trend(published["trend"], period, trend_grain_shown)
 
 st.subheader(f"Motions by vehicle and outcome — {period.label}")
 if not_available(ctx, "Motions by vehicle and outcome", "motions_decided"):
