@@ -25,6 +25,7 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
+from pcr.commands import postgres_copy_problem
 from pcr.settings import TARGETS, Settings
 
 APP = Path(__file__).resolve().parent.parent / "dashboard_app.py"
@@ -115,14 +116,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     settings = settings.with_target(args.target)
     db = args.db or settings.published_db
-    if settings.target == "postgres":
-        from pcr.postgres_mirror import MirrorUnavailable, refresh
-
-        try:  # the server then keeps it current (dashboards/session.py)
-            refresh(settings.replace(published_db=db))
-        except MirrorUnavailable as problem:
-            print(f"pcr dashboard: {problem}", file=sys.stderr)
-            return 1
+    if (problem := postgres_copy_problem(settings, db)):  # the server then keeps it current (dashboards/session.py)
+        print(f"pcr dashboard: {problem}", file=sys.stderr)
+        return 1
     if not db.exists():
         print(f"pcr dashboard: no database at {db}: run `pcr run` first (see the README).", file=sys.stderr)
         return 1

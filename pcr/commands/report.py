@@ -12,6 +12,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from pcr.commands import postgres_copy_problem
 from pcr.settings import TARGETS, Settings
 
 FORMATS = ("pdf", "xlsx", "csv")
@@ -92,14 +93,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"pcr report: unknown format {', '.join(unknown) or '(none)'}; use {', '.join(FORMATS)}", file=sys.stderr)
         return 2
     settings = settings.with_target(args.target)
-    if settings.target == "postgres":
-        from pcr.postgres_mirror import MirrorUnavailable, refresh
-
-        try:
-            refresh(settings.replace(published_db=args.db or settings.published_db))
-        except MirrorUnavailable as problem:
-            print(f"pcr report: {problem}", file=sys.stderr)
-            return 1
+    if (problem := postgres_copy_problem(settings, args.db or settings.published_db)):
+        print(f"pcr report: {problem}", file=sys.stderr)
+        return 1
     if bool(args.grant) == bool(args.partner):
         print("pcr report: give --grant ID (a funder's grant report) or --partner FIRM (a firm's impact report)",
               file=sys.stderr)
