@@ -498,6 +498,17 @@ def yearly_truth(db, name: str, state: dict[str, str]) -> pd.DataFrame:
     fiscal = parse(period_of(state), 7).kind == "fiscal_year" if period_of(state) != "All time" else False
     rows = rows.assign(year=[year_of(q, fiscal) for q in rows["quarter"]])
     table = rows.pivot_table(index="year", columns="series", values="n", aggfunc="sum", fill_value=0).sort_index()
+    # Every year from the period's first (all time: the first with a count) to the year the data
+    # stops in is a row, 0 where nothing happened in it; "none" (no date yet) after them.
+    dated = [q for q in rows["quarter"] if q != "none"]
+    if dated:
+        with duckdb.connect(str(db), read_only=True) as con:
+            (as_of,) = con.execute("SELECT as_of_date FROM intermediate.int_as_of_date").fetchone()
+        start = first if period_of(state) != "All time" else parse(min(dated)).start
+        end = min(last, parse(f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}").end)
+        quarters = pd.period_range(start, end, freq="Q")
+        years = list(dict.fromkeys(year_of(f"{q.year}-Q{q.quarter}", fiscal) for q in quarters))
+        table = table.reindex([*years, *[y for y in table.index if y not in years]], fill_value=0)
     table[TOTAL_LABEL] = table.sum(axis=1)
     table.loc[TOTAL_LABEL] = table.sum(axis=0)
     label = "status_year" if name == STATUS_BY_YEAR else "decision_year"
