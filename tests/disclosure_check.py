@@ -31,8 +31,9 @@ def flat(table, attribute: str) -> np.ndarray:
     return np.asarray(getattr(table, attribute)).ravel()
 
 
-def value_range(display: np.ndarray, published: np.ndarray, equations, threshold: int, entry: int) -> tuple[float, float]:
-    """Smallest and largest whole value of `entry` that agrees with what a reader sees."""
+def value_range(display: np.ndarray, published: np.ndarray, equations, threshold: int, entry: int | list[int]) -> tuple[float, float]:
+    """Smallest and largest whole value of `entry` (or of the sum of a list of entries) that
+    agrees with what a reader sees."""
     n = display.size
     a_eq = np.zeros((len(equations), n))
     for row, (parts, total) in enumerate(equations):
@@ -50,7 +51,7 @@ def value_range(display: np.ndarray, published: np.ndarray, equations, threshold
             assert shown == WITHHELD, shown
             lower[k] = withheld_floor
     objective = np.zeros(n)
-    objective[entry] = 1.0
+    np.add.at(objective, entry, 1.0)
     constraint = LinearConstraint(a_eq, np.zeros(len(equations)), np.zeros(len(equations)))
     low = milp(objective, integrality=np.ones(n), bounds=Bounds(lower, upper), constraints=[constraint])
     high = milp(-objective, integrality=np.ones(n), bounds=Bounds(lower, upper), constraints=[constraint])

@@ -17,7 +17,7 @@ from access.disclosure import (
     TOTAL_LABEL, WITHHELD, LinkedTables, legend, ratio, suppress, suppress_like, unsuppressed,
 )
 from disclosure_check import (
-    assert_lines_protected, assert_markers_true, assert_not_recoverable, flat, layout_equations,
+    assert_lines_protected, assert_markers_true, assert_not_recoverable, flat, layout_equations, value_range,
 )
 
 # Counts skewed towards the small numbers that trigger suppression, with zeros and big cells.
@@ -62,13 +62,13 @@ def test_1d_tables_publish_nothing_small_or_recoverable_and_markers_are_true(tab
     check_single(table, threshold)
 
 
-@settings(max_examples=60, deadline=None)
-@given(tables_2d(max_rows=5, max_cols=3), tables_2d(max_rows=5, max_cols=3), thresholds)
-def test_linked_tables_and_their_rates_reveal_nothing(first, second, threshold):
+LINKED_ORDER = ["first", "second", "both", "repeat"]
+
+
+def linked_report(first: pd.DataFrame, second: pd.DataFrame, threshold: int) -> tuple[LinkedTables, pd.DataFrame]:
     """Two tables of one report (granted and not-granted motions by vehicle, say), a headline
-    that is the sum of their totals, a single number that repeats a total, and a rate per row
-    of the first table over the headline-style sum: nothing hidden can be recovered across
-    them, and each rate is shown exactly when both its inputs are."""
+    that is the sum of their totals and a single number that repeats a total; ``second`` with
+    the row labels of ``first`` where they have as many rows."""
     second = second.set_axis(first.index[: len(second)].append(pd.Index([f"s{i}" for i in range(len(first), len(first) + max(0, len(second) - len(first)))]))[: len(second)])
     linked = LinkedTables(threshold)
     linked.add("first", first)
@@ -76,21 +76,36 @@ def test_linked_tables_and_their_rates_reveal_nothing(first, second, threshold):
     linked.add_sum("both", [("first", TOTAL_LABEL, TOTAL_LABEL), ("second", TOTAL_LABEL, TOTAL_LABEL)])
     linked.add("repeat", pd.Series([int(first.to_numpy().sum())], index=["n"]), with_margins=False, headline=True)
     linked.same(("first", TOTAL_LABEL, TOTAL_LABEL), ("repeat", "n"))
-    published = linked.publish()
+    return linked, second
 
-    order = ["first", "second", "both", "repeat"]
-    offsets = np.cumsum([0] + [published[k].numeric.size for k in order])
-    start = dict(zip(order, offsets))
+
+def what_a_reader_sees(published: dict, first: pd.DataFrame, second: pd.DataFrame):
+    """The report's entries in one row-major list (the tables in LINKED_ORDER): what each shows,
+    its published number (NaN when hidden), its true value, the sums a reader knows, and where
+    each table starts."""
+    offsets = np.cumsum([0] + [published[k].numeric.size for k in LINKED_ORDER])
+    start = dict(zip(LINKED_ORDER, offsets.tolist()))
     equations = layout_equations(published["first"].numeric, start["first"])
     equations += layout_equations(published["second"].numeric, start["second"])
-    width = lambda k: published[k].numeric.shape[1]  # noqa: E731
     grand = lambda k: start[k] + published[k].numeric.size - 1  # noqa: E731
     equations.append(([grand("first"), grand("second")], start["both"]))
     equations.append(([grand("first")], start["repeat"]))
-    display = np.concatenate([flat(published[k], "display") for k in order])
-    values = np.concatenate([flat(published[k], "numeric") for k in order])
+    display = np.concatenate([flat(published[k], "display") for k in LINKED_ORDER])
+    values = np.concatenate([flat(published[k], "numeric") for k in LINKED_ORDER])
     truth = np.concatenate([flat(unsuppressed(first), "numeric"), flat(unsuppressed(second), "numeric"),
                             [first.to_numpy().sum() + second.to_numpy().sum(), first.to_numpy().sum()]])
+    return display, values, truth, equations, start
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables_2d(max_rows=5, max_cols=3), tables_2d(max_rows=5, max_cols=3), thresholds)
+def test_linked_tables_and_their_rates_reveal_nothing(first, second, threshold):
+    """The report of linked_report, and a rate per row of the first table over its row total:
+    nothing hidden can be recovered across them, and each rate is shown exactly when both its
+    inputs are."""
+    linked, second = linked_report(first, second, threshold)
+    published = linked.publish()
+    display, values, truth, equations, _ = what_a_reader_sees(published, first, second)
     assert_markers_true(display, values, truth, threshold)
     assert_not_recoverable(display, values, equations, threshold)
 
@@ -103,6 +118,110 @@ def test_linked_tables_and_their_rates_reveal_nothing(first, second, threshold):
         assert (rate.display[label] != WITHHELD) == both_shown
         if both_shown and true_total[label]:
             assert rate.display[label] == f"{100 * true_granted[label] / true_total[label]:,.1f}%"
+
+
+def relief_by_vehicle_and_class() -> pd.DataFrame:
+    """Granted relief by vehicle and recognition class, as the Vacaturs page counts it: the
+    busiest vehicle's two vacatur classes hidden (one small, one its complement), its other
+    kinds of relief 0 and its total shown."""
+    return pd.DataFrame({"recognized": [300, 4, 60], "uncertain": [0, 0, 0], "not_recognized": [8, 81, 0],
+                         "offense_reduction": [0, 0, 25], "sentence_modification": [0, 0, 19]},
+                        index=["PC 1473.7(a)(1)", "PC 1016.5", "PC 17(b)"])
+
+
+VACATUR_CLASSES = ["recognized", "uncertain", "not_recognized"]
+
+
+def test_a_sum_of_hidden_classes_that_the_total_and_zeros_fix_is_shown():
+    counts = relief_by_vehicle_and_class()
+    linked = LinkedTables(11)
+    linked.add("relief", counts)
+    linked.add_derived_sums("vacaturs", {vehicle: [("relief", vehicle, c) for c in VACATUR_CLASSES]
+                                         for vehicle in [*counts.index, TOTAL_LABEL]})
+    published = linked.publish()
+    relief, vacaturs = published["relief"], published["vacaturs"]
+    assert relief.display.loc["PC 1473.7(a)(1)", "recognized"] == WITHHELD
+    assert relief.display.loc["PC 1473.7(a)(1)", "not_recognized"] == "<11"
+    assert relief.display.loc["PC 1473.7(a)(1)", TOTAL_LABEL] == "308"
+    # 308 less the zeros beside the vacatur classes: the number is on the page already.
+    assert vacaturs.display.to_dict() == {"PC 1473.7(a)(1)": "308", "PC 1016.5": "85", "PC 17(b)": "60", TOTAL_LABEL: "453"}
+    assert not vacaturs.any_suppressed
+    # A reader works out exactly these numbers, without the module's help (tests/disclosure_check.py).
+    display, numeric = flat(relief, "display"), flat(relief, "numeric")
+    width = relief.numeric.shape[1]
+    for row, vehicle in enumerate(counts.index):
+        parts = [row * width + relief.numeric.columns.get_loc(c) for c in VACATUR_CLASSES]
+        low, high = value_range(display, numeric, layout_equations(relief.numeric), 11, parts)
+        assert low == high == int(counts.loc[vehicle, VACATUR_CLASSES].sum())
+    # What the table hides is what it hid without the sums beside it.
+    alone = LinkedTables(11)
+    alone.add("relief", counts)
+    assert alone.publish()["relief"].display.equals(relief.display)
+    # Two vehicles whose vacatur classes are each hidden, the relief beside them too: their sum is
+    # not on the page, so it stays withheld.
+    counts.loc["PC 1016.5", "offense_reduction"], counts.loc["PC 17(b)", "offense_reduction"] = 3, 22
+    linked = LinkedTables(11)
+    linked.add("relief", counts)
+    linked.add_derived_sums("vacaturs", {"PC 1016.5": [("relief", "PC 1016.5", c) for c in VACATUR_CLASSES]})
+    assert linked.publish()["vacaturs"].display["PC 1016.5"] == WITHHELD
+
+
+@st.composite
+def sums_of_entries(draw, sizes: tuple[int, int]):
+    """Lists of entries of the first two tables of a linked report (flat numbers over both)."""
+    entry = st.integers(0, sum(sizes) - 1)
+    return draw(st.lists(st.lists(entry, min_size=1, max_size=6, unique=True), min_size=1, max_size=8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables_2d(max_rows=5, max_cols=4), tables_2d(max_rows=4, max_cols=3), thresholds, st.data())
+def test_sums_beside_linked_tables_are_shown_exactly_when_fixed_and_narrow_nothing(first, second, threshold, data):
+    """Sums of any entries of a linked report: a sum is a number exactly when a reader can work
+    it out from the report alone (every hidden part included); showing those numbers leaves every
+    hidden entry, small or complement, more than one possible value; the tables hide what they
+    hid without the sums. A sum of one small count is never shown: that count is never fixed."""
+    linked, second = linked_report(first, second, threshold)
+    without_sums = linked_report(first, second, threshold)[0].publish()
+    layouts = {k: unsuppressed(table).numeric for k, table in (("first", first), ("second", second))}
+    addresses = [(k, row, column) for k, layout in layouts.items() for row in layout.index for column in layout.columns]
+    sums = data.draw(sums_of_entries((layouts["first"].size, layouts["second"].size)), label="sums")
+    # And, as the Vacaturs page adds a vehicle's vacatur classes, each row's interior cells but
+    # the last: fixed wherever its total and that cell are shown.
+    for k, layout in layouts.items():
+        width, offset = layout.shape[1], (0 if k == "first" else layouts["first"].size)
+        sums += [[offset + row * width + column for column in range(width - 2)] for row in range(layout.shape[0]) if width > 2]
+    labels = [f"sum {n}" for n in range(len(sums))]
+    small = [e for e, (k, row, column) in enumerate(addresses)
+             if 0 < layouts[k].loc[row, column] < threshold]
+    sums += [[e] for e in small]
+    labels += [f"small {e}" for e in small]
+    linked.add_derived_sums("sums", {label: [addresses[e] for e in parts] for label, parts in zip(labels, sums)})
+    published = linked.publish()
+
+    for key in LINKED_ORDER:
+        assert published[key].display.equals(without_sums[key].display), f"{key}: the sums changed what is hidden"
+    display, values, truth, equations, _ = what_a_reader_sees(published, first, second)
+    shown_sums = published["sums"]
+    extended_display, extended_values, extended_equations = list(display), list(values), list(equations)
+    for label, parts in zip(labels, sums):
+        shown, true = shown_sums.display[label], truth[parts].sum()
+        low, high = value_range(display, values, equations, threshold, parts)
+        assert low <= true <= high
+        fixed = low == high
+        if label.startswith("small"):
+            assert not fixed, f"a small count ({true:g}) is fixed by what is published: a suppression bug"
+        if not fixed:
+            assert shown == WITHHELD, f"{label} {parts}: shows {shown!r}, but a reader finds {low:g} to {high:g}"
+        elif 0 < true < threshold:
+            assert shown == f"<{threshold}"  # a reader works it out, but it is never printed
+        else:
+            assert shown == f"{int(true):,}" and shown_sums.numeric[label] == true
+            extended_equations.append((list(parts), len(extended_display)))
+            extended_display.append(shown)
+            extended_values.append(true)
+    # Every hidden entry keeps a range with the shown sums read as published equations as well.
+    assert_not_recoverable(np.array(extended_display, dtype=object), np.array(extended_values, dtype=float),
+                           extended_equations, threshold)
 
 
 @settings(max_examples=50, deadline=None)
