@@ -35,6 +35,10 @@ Guidelines, section 4.4):
   would otherwise let a total reveal a small group's share.
 * **Rates** are shown exactly when their numerator and denominator are both shown (a rate
   and one published input give the other input); otherwise ``withheld``.
+* **Sums beside the tables** (``LinkedTables.add_derived_sums``: a vehicle's vacaturs over its
+  recognition classes) take no part in what is hidden. One is shown when the published numbers
+  fix it, even over hidden entries (the vehicle's total less zeros beside them), since a reader
+  has it already; otherwise ``withheld``.
 
 Derived values take their inputs from ``.numeric``, where hidden entries are NaN, so anything
 computed from a hidden number is NaN as well.
