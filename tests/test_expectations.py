@@ -16,11 +16,8 @@ HARMLESS = ["C000123", "ATT-0011", "M1", "2024-Q3", "HS 11350(a)", "PC 1473.7(a)
 
 
 @pytest.fixture(scope="module")
-def validation(tmp_path_factory):
-    from expectations.runner import validate
-
-    root = tmp_path_factory.mktemp("privacy")
-    db = root / "fixture.duckdb"
+def privacy_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("privacy") / "fixture.duckdb"
     con = duckdb.connect(str(db))
     con.execute("create schema staging; create schema marts")
     # Known labels come from staging: a firm named after people is not a person.
@@ -34,8 +31,15 @@ def validation(tmp_path_factory):
     con.execute("create table marts.dim_people (client_id varchar, date_of_birth date, a_number_hash varchar, "
                 "first_name varchar, intake_cohort varchar, country_of_birth varchar)")
     con.close()
+    return db
+
+
+@pytest.fixture(scope="module")
+def validation(privacy_db):
+    from expectations.runner import validate
+
     # The staged and marts suites report their missing views as query errors; only privacy matters here.
-    return validate(db, root / "docs", today=dt.date(2026, 1, 1))
+    return validate(privacy_db, privacy_db.parent / "docs", today=dt.date(2026, 1, 1))
 
 
 def _result(validation, dataset: str, description_start: str):
@@ -66,6 +70,24 @@ def test_missing_models_fail_the_gate_instead_of_passing_silently(validation):
     errors = [r for r in validation.results if r.expectation == "query"]
     assert errors and all(r.severity == "blocking" and not r.success for r in errors)
     assert {r.suite for r in errors} == {"staged", "marts", "collapse"}
+
+
+def test_a_large_database_read_by_an_instance_per_dataset_gives_the_same_results(privacy_db, validation,
+                                                                                  tmp_path, monkeypatch):
+    """A small database is read through one in-memory DuckDB that attaches it per dataset, a
+    large one through a DuckDB of its own per dataset: the same results either way, failures,
+    examples and query errors included."""
+    import dataclasses
+
+    from expectations import runner
+
+    assert runner._Reader(privacy_db)._instance is not None
+    monkeypatch.setattr(runner._Reader, "SHARED_UP_TO_BYTES", 0)
+    assert runner._Reader(privacy_db)._instance is None
+    own = runner.validate(privacy_db, tmp_path / "docs", today=dt.date(2026, 1, 1))
+    assert [dataclasses.asdict(r) for r in own.results] == [dataclasses.asdict(r) for r in validation.results]
+    assert any(not r.success and r.examples for r in own.results)
+    assert own.rows_checked == validation.rows_checked
 
 
 # --- Push-down: GX judges only the rows DuckDB finds could fail; the verdicts must not change.
