@@ -257,8 +257,8 @@ def _time_to_resolution(scoped: Scoped, threshold: int, available: Availability 
         "Measure (unit)": rows,
         "Units": units_shown.display.to_numpy(),
         "Resolved": resolved_shown.display.to_numpy(),
-        "KM median, days": days(exact.km_median, exact.units, "not reached"),
-        "KM 75th percentile, days": days(exact.km_p75, exact.units, "not reached"),
+        "Median (Kaplan-Meier), days": days(exact.km_median, exact.units, "not reached"),
+        "75th percentile (Kaplan-Meier), days": days(exact.km_p75, exact.units, "not reached"),
         "Median of closed only (biased low), days": days(exact.closed_median, exact.resolved, "not available"),
     })
     # A clock whose dates the exports do not carry measures nothing: said so, not "no unit".
@@ -266,7 +266,9 @@ def _time_to_resolution(scoped: Scoped, threshold: int, available: Availability 
     for row, _ in lacking:
         display.loc[display["Measure (unit)"] == row, display.columns[1:]] = NOT_AVAILABLE
     return ReportTable("time_to_resolution", "Time to resolution",
-                       "Kaplan-Meier estimates: open work is censored at the as-of date, not left out. "
+                       "Kaplan-Meier estimates: the days until half (or three quarters) of the units are resolved, "
+                       "counting work still open at the as-of date as unresolved so far (censored) instead of leaving "
+                       "it out, which would make the times look shorter. "
                        f"Units whose clock started from {scoped.grant.start} to the period's end. "
                        "'Not reached': fewer than half (a quarter) of the units are resolved yet. "
                        "'Not available': no unit to measure." + "".join(f" {s}" for s in available.sentences(lacking)),

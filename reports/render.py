@@ -373,9 +373,21 @@ def report_charts(report: GrantReport) -> list[Chart]:
     removal = tables.get("removal_avoided")
     if removal is not None and removal.numeric is not None:
         numeric, display = _table_series(removal, removal.numeric.columns[0])
+        codes = dict(removal.codes or {})
+        split = tables.get("removal_avoided_split")
+        avoided = next((label for label, code in codes.items() if code == "avoided"), None)
+        if split is not None and split.numeric is not None and avoided in numeric.index:
+            # Confirmed and projected as bars of their own, in the colours the dashboards draw them
+            # in; "avoided" (their sum) has no colour on any page.
+            parts, parts_shown = _table_series(split, split.numeric.columns[0])
+            named = {label: f"Removal avoided: {label.lower()}" for label in parts.index}
+            rest = numeric.index != avoided
+            numeric = pd.concat([parts.rename(named), numeric[rest]])
+            display = pd.concat([parts_shown.rename(named), display[rest]])
+            codes |= {named[label]: code for label, code in (split.codes or {}).items() if label in named}
         out.append(_bars("Clients with removal exposure, by status reached in the period", list(numeric.index),
                          list(numeric.values), [d if np.isnan(v) else f"{v:,.0f}" for v, d in zip(numeric.values, display.values)],
-                         "clients", [colour((removal.codes or {}).get(label)) for label in numeric.index], "see Removal avoided"))
+                         "clients", [colour(codes.get(label)) for label in numeric.index], "see Removal avoided"))
     return out
 
 

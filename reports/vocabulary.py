@@ -195,7 +195,9 @@ COLUMNS: dict[str, Term] = {
     "expectations": Term("checks run", "Great Expectations checks run on the data."),
     "blocking_failures": Term("blocking failures", "Checks whose failure stops publishing."),
     "warnings": Term("warnings", "Checks that failed without stopping publishing."),
-    "suite": Term("check group"),
+    "suite": Term("check group", "Loaded exports: the exports as loaded, before any metric. Published tables: the "
+                                 "tables the pages and reports read. Privacy: nothing in them identifies a client. "
+                                 "Numbers collapsed to 0: a number that had values before and has none now."),
     "dataset": Term("table checked"),
     "expectation": Term("check"),
     "description": Term("what it checks"),
@@ -220,6 +222,12 @@ COLUMNS: dict[str, Term] = {
     "raw_values": Term("values as read", "Names, A-numbers and dates of birth redacted."),
 }
 
+# The groups of checks of the publishing gate (expectations/README.md), and words of the checked
+# datasets' names that only the project uses.
+CHECK_GROUPS = {"staged": "loaded exports", "marts": "published tables", "privacy": "privacy",
+                "collapse": "numbers collapsed to 0"}
+CHECK_WORDS = {"km": "Kaplan-Meier", "mart": "published table", "vs": "against"}
+
 # One colour per code (Okabe-Ito; greys for no effect and open work). Denied and not avoided
 # are the only vermillion; granted in part and sentence modifications are far from it in hue.
 OKABE_ITO = {
@@ -236,8 +244,8 @@ COLOURS: dict[str, str] = {
     "not_recognized": _O["reddish_purple"], "offense_reduction": _O["bluish_green"],
     "sentence_modification": _O["yellow"], "sentence_modification_honoured": _O["yellow"],
     "sentence_modification_not_honoured": "#555555", "rehabilitative": "#999999",
-    # removal-avoided statuses
-    "avoided": _O["blue"], "confirmed": _O["bluish_green"], "projected": _O["sky_blue"],
+    # removal-avoided statuses ("avoided", confirmed + projected, is drawn as its two parts: no colour of its own)
+    "confirmed": _O["bluish_green"], "projected": _O["sky_blue"],
     "administrative_closure": _O["reddish_purple"], "partial_relief": _O["yellow"],
     "none_yet": "#BBBBBB", "no_effective_relief": "#777777", "not_avoided": _O["vermillion"],
     # a year against the year before
@@ -321,13 +329,20 @@ class Vocabulary:
 
     @staticmethod
     def check(expectation) -> str:
-        """A Great Expectations check's name in words: expect_column_values_to_be_null -> column values to be null."""
-        return str(expectation).removeprefix("expect_").replace("_", " ")
+        """A Great Expectations check's name or a checked dataset's in words: expect_column_values_to_be_null ->
+        column values to be null, km_curves -> Kaplan-Meier curves."""
+        words = str(expectation).removeprefix("expect_").split("_")
+        return " ".join(CHECK_WORDS.get(word, word) for word in words)
+
+    @staticmethod
+    def suite(name) -> str:
+        """A group of checks (a Great Expectations suite) as docs/ call what it checks: marts -> published tables."""
+        return CHECK_GROUPS.get(str(name), str(name))
 
     @classmethod
     def validation(cls, suite, dataset) -> str:
-        """A validation, which Great Expectations names suite.dataset, in words: marts: km curves."""
-        return f"{suite}: {cls.check(dataset)}"
+        """A validation, which Great Expectations names suite.dataset, in words: published tables: Kaplan-Meier curves."""
+        return f"{cls.suite(suite)}: {cls.check(dataset)}"
 
     def header(self, column) -> str:
         """A column's header: its words as a column, else as a code (a column per outcome)."""

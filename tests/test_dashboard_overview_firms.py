@@ -325,6 +325,25 @@ def test_the_grant_reports_page_works_with_only_the_example_grants(env, monkeypa
                                               "file is not in place. Ask the program manager to add it."]
 
 
+# --- Data quality ----------------------------------------------------------------------------------
+
+def test_data_quality_shows_each_checks_description_whole_and_its_group_in_words(env):
+    """The validation results are a table that wraps: every check's sentence is there in full
+    (a grid cuts it off at its column's width), beside its group as docs/ call it."""
+    db = env
+    at = open_page(app(MANAGER), "data_quality")
+    (table,) = [t.value for t in at.table if "what it checks" in t.value.columns]
+    run = sql(db, "SELECT run_id FROM pipeline.runs ORDER BY finished_at DESC LIMIT 1")[0][0]
+    truth = sql(db, "SELECT suite, description FROM pipeline.validation_results WHERE run_id = ?", [run])
+    assert sorted(table["what it checks"]) == sorted(description for _, description in truth)
+    assert max(len(d) for _, d in truth) > 100  # sentences a grid's column would cut off
+    groups = set(table["check group"])
+    assert groups == {vocabulary.Vocabulary.suite(suite) for suite, _ in truth}
+    renamed = {suite for suite, _ in truth if vocabulary.Vocabulary.suite(suite) != suite}
+    assert renamed and not groups & renamed, groups  # marts, staged: the project's names, not the reader's
+    assert set(table["met"]) <= {"yes", "no"}
+
+
 # --- Data Docs -----------------------------------------------------------------------------------
 
 def test_data_docs_are_rendered_self_contained_with_their_tables_filled(env):

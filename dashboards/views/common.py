@@ -556,12 +556,14 @@ def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) 
 
 
 def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, coded: tuple[str, ...] = (),
-               shown_as: dict | None = None, headers: dict | None = None) -> None:
+               shown_as: dict | None = None, headers: dict | None = None, whole_text: bool = False) -> None:
     """A table on screen and the same table as a CSV download (cells that would start a
     spreadsheet formula neutralised; the download is recorded in the access log). The columns
     ``coded`` hold the marts' codes: on screen they read in ``words()``, the download keeps the codes;
     ``shown_as`` maps other columns' codes to words on screen (e.g. ``{"rule": vocabulary.rule}``);
-    ``headers`` gives a column a shorter header on screen where a wide table would be cut off."""
+    ``headers`` gives a column a shorter header on screen where a wide table would be cut off;
+    ``whole_text``: a static table whose cells wrap, for sentences the scrolling grid would cut
+    off at its column's width."""
     shown = frame.copy()
     words_of = vocabulary_of_pages()
     for column in coded:
@@ -573,7 +575,12 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, co
             shown[column] = shown[column].map(lambda cell: words_of.label(cell) if _is_code(cell) else cell)
     for column in shown.columns:
         shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown, headers))
+    if whole_text:
+        yes_no = {True: "yes", False: "no"}
+        static = shown.apply(lambda c: c.map(yes_no) if pd.api.types.is_bool_dtype(c) else c)
+        st.table(static.rename(columns=lambda c: (headers or {}).get(c) or words_of.header(c)), hide_index=True)
+    else:
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown, headers))
     file_name = f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv"
     st.download_button(
         f"Download {name} (CSV)",

@@ -63,13 +63,13 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
 
         st.subheader("Validation results of the last run")
         # What each check tests in the project's words (its Great Expectations type is in the Data Docs
-        # linked above), and that sentence last: a long one runs past the page's edge, not the counts.
+        # linked above), in a table that wraps: the sentences are longer than any column of a grid.
         results = pipeline.query(
-            "SELECT suite, dataset, severity, success, element_count, unexpected_count, error, description "
+            "SELECT suite, dataset, description, severity, success, element_count, unexpected_count, error "
             "FROM {validation_results} WHERE run_id = $run ORDER BY success, severity, suite, dataset", {"run": last.run_id})
         failed = results[~results.success]
-        st.caption(f"{len(results)} expectations, {len(failed)} not met.")
-        show_frame(results, "validation results", shown_as={"dataset": words.check},
+        st.caption(f"{len(results)} checks, {len(failed)} not met (those first).")
+        show_frame(results, "validation results", shown_as={"suite": words.suite, "dataset": words.check}, whole_text=True,
                    headers={"element_count": "rows", "unexpected_count": "rows failing"})
 
     st.subheader("Freshness of each source export")

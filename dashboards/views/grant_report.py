@@ -189,6 +189,14 @@ def _rebuild_status(needed: asof.RebuildNeeded) -> None:
     st.error(f"The rebuild failed: {_failure(needed, process)}")
 
 
+def _unbroken_vehicles(display):
+    """A vehicle (PC 1203.4a, PC 1473.7(a)(1)) on one line: squeezed by the wide headers beside
+    it, the table would break "PC" from its section number."""
+    if display.columns[0] != "Vehicle":
+        return display
+    return display.assign(Vehicle=display["Vehicle"].str.replace(" ", "\u00a0", regex=False))
+
+
 report_key = (grant_id, period_text, threshold, tuple(ctx.data.version().__dict__.values()), grants.path.stat().st_mtime_ns)
 try:
     try:
@@ -235,7 +243,7 @@ for table in report.tables:
     st.caption(table.note)
     if len(table.display):
         # A static table, as in the PDF: long headers wrap and every row shows (a scrolling grid cut them off).
-        st.table(table.display, hide_index=True)
+        st.table(_unbroken_vehicles(table.display), hide_index=True)
     else:
         st.info("Nothing in this grant's scope and period for this table.")
 with st.expander("Methods: what each number means"):
