@@ -232,12 +232,18 @@ def _determined(equations: list[tuple[np.ndarray, int]], suppressed: np.ndarray)
     hidden = np.flatnonzero(suppressed)
     if hidden.size == 0 or not equations:
         return np.array([], dtype=int)
+    null_space = _null_space(equations, hidden)
+    movable = np.linalg.norm(null_space, axis=0) > 1e-9 if null_space.size else np.zeros(hidden.size, bool)
+    return hidden[~movable]
+
+
+def _null_space(equations: list[tuple[np.ndarray, int]], hidden: np.ndarray) -> np.ndarray:
+    """Rows spanning the ways the ``hidden`` entries can change together with every published
+    equation still holding (one column per hidden entry)."""
     matrix = _hidden_matrix(equations, hidden)
     _, singular, vh = np.linalg.svd(matrix, full_matrices=True)
     rank = int(np.sum(singular > 1e-9 * max(1.0, singular.max(initial=0.0))))
-    null_space = vh[rank:]
-    movable = np.linalg.norm(null_space, axis=0) > 1e-9 if null_space.size else np.zeros(hidden.size, bool)
-    return hidden[~movable]
+    return vh[rank:]
 
 
 def _hidden_matrix(equations: list[tuple[np.ndarray, int]], hidden: np.ndarray) -> np.ndarray:
@@ -384,13 +390,22 @@ def _cached_sums_fixed(values: tuple, equations: tuple, mask: tuple, threshold: 
     shown, or the hidden ones' sum the same in every solution of the published system."""
     values_, hidden = np.array(values, dtype=np.int64), np.array(mask, dtype=bool)
     eqs = [(np.array(parts, dtype=int), total) for parts, total in equations]
+    hidden_entries = np.flatnonzero(hidden)
+    position = {int(e): k for k, e in enumerate(hidden_entries)}
+    null_space = _null_space(eqs, hidden_entries) if hidden_entries.size and eqs else np.eye(hidden_entries.size)
     system = None
     fixed = []
     for parts in sums:
         hidden_parts = [p for p in parts if hidden[p]]
-        if hidden_parts and system is None:
+        weights = np.zeros(hidden_entries.size)
+        for p in hidden_parts:
+            weights[position[p]] += 1.0
+        # A sum no change allowed by the equations moves is fixed by them alone (a total less the
+        # numbers shown beside it): no integer program needed.
+        by_equations = not null_space.size or np.linalg.norm(null_space @ weights) < 1e-9
+        if not by_equations and system is None:
             system = _HiddenValues(values_, eqs, hidden, threshold)
-        fixed.append(not hidden_parts or system.sum_pinned(hidden_parts))
+        fixed.append(by_equations or system.sum_pinned(hidden_parts))
     return tuple(fixed)
 
 
