@@ -5,12 +5,14 @@ exports through `pcr run`), for each role: every number shown equals the marts c
 every trend chart."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
 import re
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -61,6 +63,15 @@ def app(user: str) -> AppTest:
 
 def charts(at: AppTest) -> dict[str, dict]:
     return {spec["layout"]["title"]["text"]: spec for spec in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))}
+
+
+def numbers(trace: dict, axis: str = "y") -> list:
+    """A trace's values as drawn: Plotly sends a column of numbers as a typed array (base64)."""
+    values = trace.get(axis)
+    if isinstance(values, dict) and "bdata" in values:
+        decoded = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+        return [None if np.isnan(v) else float(v) for v in decoded.astype(float)]
+    return list(values or [])
 
 
 def series(spec: dict) -> dict[str, dict[str, float | None]]:
@@ -173,7 +184,8 @@ def test_a_trend_has_every_quarter_from_its_first_to_the_data_s_last_and_0_where
     (spec,) = [spec for title, spec in charts(at).items() if title.endswith("by quarter") or title == "Granted relief by kind"]
     for trace in spec["data"]:
         assert list(trace["x"]) == expected, trace["name"]
-        assert all(y == 0 for x, y in zip(trace["x"], trace["y"]) if x in empty), trace["name"]
+        drawn = dict(zip(trace["x"], numbers(trace)))
+        assert len(drawn) == len(expected) and all(drawn[q] == 0 for q in empty), trace["name"]
 
 
 @pytest.mark.parametrize("page, name", [("vacaturs", "granted relief by year"), ("removal", "removal avoided by year")])
@@ -191,6 +203,21 @@ def sparse_county(db) -> str:
     return sql(db, "SELECT county FROM marts.mart_dashboard_relief_granted r WHERE decision_quarter IS NOT NULL "
                    "AND county IN (SELECT county FROM marts.mart_removal_avoided WHERE status_quarter IS NOT NULL) "
                    "GROUP BY county ORDER BY count(DISTINCT left(decision_quarter, 4)), county LIMIT 1")[0][0]
+
+
+@pytest.mark.parametrize("user", [MANAGER, FUNDER])
+def test_the_removal_trend_s_title_names_the_statuses_it_draws(env, user):
+    """A status whose numbers are all hidden (a funder's administrative closure, a few clients a
+    year) leaves no mark on the chart, so its title does not name it; every status drawn is named."""
+    at = open_page(app(user), "removal")
+    words = vocabulary.read(env).vocabulary()
+    (title, spec), = [(t, spec) for t, spec in charts(at).items() if re.search(r" by (quarter|calendar year)$", t)]
+    drawn = [trace["name"] for trace in spec["data"]
+             if any(y is not None and (y > 0 or trace["type"] == "scatter") for y in numbers(trace))]
+    named = [words.label(s) for s in ("confirmed", "projected", "administrative_closure") if words.label(s) in title.lower()]
+    assert named == drawn, (title, drawn)
+    if user == FUNDER:
+        assert words.label("administrative_closure") not in drawn, "the funder's chart draws every status: nothing to leave out"
 
 
 def test_overview_of_a_fiscal_year_counts_by_the_days_of_that_year(env):
