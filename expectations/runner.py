@@ -220,43 +220,37 @@ class _Frame:
 class _Reader:
     """Opens `db` read-only for one dataset at a time (`with reader.dataset() as con:`).
 
-    A DuckDB instance takes ~20 ms to start (its catalog of built-in functions), attaching a
-    file to a running one ~3 ms: on a small database one in-memory instance serves every
-    dataset, attaching the file for each and detaching it after, which cut a fifth of
-    validation's time on the samples. But a running instance keeps the memory its worker threads
-    freed (some 100 MB after reading the motions of 100,000), and at a million motions the
-    validation's peak is about 50 MB under the run's bound, so a larger database is read by an
-    instance of its own per dataset, closed after the read. Either way only one dataset's rows
-    are held at a time: holding every dataset's cost gigabytes at a million motions."""
+    Opening a DuckDB connection takes ~20 ms (a new instance builds its catalog of built-in
+    functions), a fifth of validation's time on the samples with one per dataset. A small
+    database is read through one connection for every dataset. An open connection keeps the
+    memory its worker threads freed (about 100 MB after reading the motions of 100,000), and at
+    a million motions validation's peak is about 50 MB under the run's bound, so a larger
+    database is read through a connection per dataset, closed after the read. Either way only
+    one dataset's rows are held at a time: holding every dataset's cost gigabytes at a million
+    motions."""
 
     # The samples' database is 15 MB, 100,000 motions' about 90 MB.
     SHARED_UP_TO_BYTES = 64 * 2**20
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        shared = db.is_file() and db.stat().st_size <= self.SHARED_UP_TO_BYTES
-        self._instance = duckdb.connect() if shared else None
+        small = db.is_file() and db.stat().st_size <= self.SHARED_UP_TO_BYTES
+        self._shared = duckdb.connect(str(db), read_only=True) if small else None
 
     @contextmanager
     def dataset(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self._instance is None:
+        if self._shared is None:
             with duckdb.connect(str(self.db), read_only=True) as con:
                 yield con
             return
-        con = self._instance
-        path = str(self.db).replace("'", "''")
-        con.execute(f"attach '{path}' as checked (read_only)")
         try:
-            con.execute("use checked")
-            yield con
+            yield self._shared
         finally:
-            con.execute("use memory")
-            con.execute("drop table if exists temp.main.population")  # left by _read
-            con.execute("detach checked")
+            self._shared.execute("drop table if exists temp.main.population")  # left by _read
 
     def close(self) -> None:
-        if self._instance is not None:
-            self._instance.close()
+        if self._shared is not None:
+            self._shared.close()
 
 
 def _read(con: duckdb.DuckDBPyConnection, d: Dataset, push_down: bool) -> _Frame:

@@ -72,18 +72,23 @@ def test_missing_models_fail_the_gate_instead_of_passing_silently(validation):
     assert {r.suite for r in errors} == {"staged", "marts", "collapse"}
 
 
-def test_a_large_database_read_by_an_instance_per_dataset_gives_the_same_results(privacy_db, validation,
-                                                                                  tmp_path, monkeypatch):
-    """A small database is read through one in-memory DuckDB that attaches it per dataset, a
-    large one through a DuckDB of its own per dataset: the same results either way, failures,
-    examples and query errors included."""
+def test_a_large_database_read_through_a_connection_per_dataset_gives_the_same_results(
+        privacy_db, validation, tmp_path, monkeypatch):
+    """A small database is read through one connection for every dataset, a large one through
+    a connection per dataset: the same results either way, failures, examples and query errors
+    included."""
     import dataclasses
 
     from expectations import runner
 
-    assert runner._Reader(privacy_db)._instance is not None
+    def reads_through_one_connection() -> bool:
+        reader = runner._Reader(privacy_db)
+        reader.close()
+        return reader._shared is not None
+
+    assert reads_through_one_connection()
     monkeypatch.setattr(runner._Reader, "SHARED_UP_TO_BYTES", 0)
-    assert runner._Reader(privacy_db)._instance is None
+    assert not reads_through_one_connection()
     own = runner.validate(privacy_db, tmp_path / "docs", today=dt.date(2026, 1, 1))
     assert [dataclasses.asdict(r) for r in own.results] == [dataclasses.asdict(r) for r in validation.results]
     assert any(not r.success and r.examples for r in own.results)
