@@ -298,6 +298,15 @@ class _ValidationWork:
         return {"results": [dataclasses.asdict(r) for r in v.results], "data_docs": str(v.data_docs),
                 "rows_checked": v.rows_checked, "notes": list(v.notes)}
 
+    def end(self) -> None:
+        """Ends this process without the interpreter's teardown. The run waits for this child
+        to end before it publishes, and taking Great Expectations, pandas and DuckDB apart object
+        by object took 0.6 s of the samples' validate stage; nothing here needs it: validate
+        closed its connections and wrote its files before it answered."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
 
 ROLES = {"dbt": _DbtWork, "validation": _ValidationWork}
 
@@ -328,6 +337,8 @@ def main(role: str, parent: str) -> int:
         try:
             command, kwargs = pickle.load(commands)
         except EOFError:  # the run is done with this child, or ended
+            if isinstance(work, _ValidationWork):
+                work.end()
             return 0
         try:
             _answer("done", getattr(work, command)(**kwargs))
