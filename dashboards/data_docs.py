@@ -40,6 +40,7 @@ _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; margin: 0 8px; color: #222; }
 table { border-collapse: collapse; margin: 6px 0 14px; width: 100%; table-layout: fixed; }
 td, th { overflow-wrap: break-word; }
+a { word-break: normal !important; } /* Great Expectations sets break-all on its links, which splits words */
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 .nav-tabs { list-style: none; padding: 0; } .nav-tabs li { display: inline; margin-right: 12px; }

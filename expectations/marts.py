@@ -120,7 +120,7 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             """,
             expectations=[
                 _equal("granted_by_vehicle", "granted_total",
-                       "Granted motions by vehicle (mart_relief_granted) do not add up to all granted motions"),
+                       "Granted motions by vehicle do not add up to all granted motions"),
             ],
         ),
         Dataset(
