@@ -96,7 +96,7 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             expectations=[
                 E.ExpectColumnValuesToNotMatchRegexList(
                     column="column_name", regex_list=IDENTIFYING_COLUMN_NAMES, severity=BLOCKING,
-                    description="Mart column named like a personal identifier (name, A-number, date of birth)",
+                    description="A published table's column named like a personal identifier (name, A-number, date of birth)",
                 ),
             ],
         )
@@ -132,15 +132,15 @@ def datasets(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[Dataset]:
             expectations=[
                 E.ExpectColumnValuesToNotMatchRegexList(
                     column="value", regex_list=A_NUMBER_VALUES, severity=BLOCKING,
-                    description="Mart text values shaped like an A-number",
+                    description="Published tables' text values shaped like an A-number",
                 ),
                 E.ExpectColumnValuesToNotMatchRegexList(
                     column="value", regex_list=DATE_VALUES, severity=BLOCKING,
-                    description="Mart text values holding full dates (a date of birth could hide there)",
+                    description="Published tables' text values holding full dates (a date of birth could hide there)",
                 ),
                 E.ExpectColumnValuesToNotMatchRegex(
                     column=UNKNOWN_LABEL_COLUMN, regex=PERSON_NAME_VALUE, severity=WARNING,
-                    description="Mart text values shaped like a person's name that are not a known label",
+                    description="Published tables' text values shaped like a person's name that are not a known label",
                 ),
             ],
             show_values=False,

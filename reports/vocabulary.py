@@ -200,7 +200,7 @@ COLUMNS: dict[str, Term] = {
                                  "Numbers collapsed to 0: a number that had values before and has none now."),
     "dataset": Term("table checked"),
     "expectation": Term("check"),
-    "description": Term("what it checks"),
+    "description": Term("fails when", "The check, said as what would make it fail."),
     "severity": Term("severity", "Blocking: a failure stops publishing. Warning: it is reported only."),
     "success": Term("met", "Whether the data met the check."),
     "element_count": Term("rows checked"),

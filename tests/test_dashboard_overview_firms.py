@@ -359,10 +359,10 @@ def test_data_quality_shows_each_checks_description_whole_and_its_group_in_words
     (a grid cuts it off at its column's width), beside its group as docs/ call it."""
     db = env
     at = open_page(app(MANAGER), "data_quality")
-    (table,) = [t.value for t in at.table if "what it checks" in t.value.columns]
+    (table,) = [t.value for t in at.table if "fails when" in t.value.columns]
     run = sql(db, "SELECT run_id FROM pipeline.runs ORDER BY finished_at DESC LIMIT 1")[0][0]
     truth = sql(db, "SELECT suite, description FROM pipeline.validation_results WHERE run_id = ?", [run])
-    assert sorted(table["what it checks"]) == sorted(description for _, description in truth)
+    assert sorted(table["fails when"]) == sorted(description for _, description in truth)
     assert max(len(d) for _, d in truth) > 100  # sentences a grid's column would cut off
     groups = set(table["check group"])
     assert groups == {vocabulary.Vocabulary.suite(suite) for suite, _ in truth}

@@ -575,9 +575,15 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, co
             shown[column] = shown[column].map(lambda cell: words_of.label(cell) if _is_code(cell) else cell)
     for column in shown.columns:
         shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
-    if whole_text:
-        yes_no = {True: "yes", False: "no"}
-        static = shown.apply(lambda c: c.map(yes_no) if pd.api.types.is_bool_dtype(c) else c)
+    if whole_text:  # a static table formats nothing itself: yes / no, and numbers as the grid shows them
+        def as_read(column: pd.Series) -> pd.Series:
+            if pd.api.types.is_bool_dtype(column):
+                return column.map({True: "yes", False: "no"})
+            if pd.api.types.is_numeric_dtype(column):
+                return column.map(lambda v: vocabulary.number(v, "money" if column.name in MONEY_COLUMNS else "hours"))
+            return column
+
+        static = shown.apply(as_read)
         st.table(static.rename(columns=lambda c: (headers or {}).get(c) or words_of.header(c)), hide_index=True)
     else:
         st.dataframe(shown, hide_index=True, width="stretch", column_config=_column_config(shown, headers))
