@@ -395,7 +395,9 @@ def _suppression_text(threshold: int, now: _Published, more_reasons: list[pd.Dat
     present = set().union(now.reasons_present(), *(set(np.asarray(r).ravel()) - {""} for r in more_reasons))
     return (f"Counts of people and cases from 1 to {threshold - 1} are hidden, and further numbers are hidden so "
             "that no total, sum or rate can reveal them by subtraction; zeros are shown. "
-            + " ".join(legend(threshold, present))
+            # Each marker quoted: "fewer than 11 cases" starts its sentence in lower case otherwise.
+            + " ".join(f'"{line.split(": ", 1)[0]}": {line.split(": ", 1)[1]}' if ": " in line else line
+                       for line in legend(threshold, present))
             + f" In this report's period tables, {small + other:,} of {total:,} numbers "
             f"({100 * (small + other) / total if total else 0:.1f}%) are hidden: {small:,} "
             f"{'describes' if small == 1 else 'describe'} fewer than {threshold} people or cases, {other:,} "

@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -339,6 +340,7 @@ def _bars(title: str, labels: list[str], values: list[float], texts: list[str], 
                   color="#555555" if np.isnan(v) else "black")
     axis.set_yticks(y, labels, fontsize=8)
     axis.set_xlim(0, top * 1.3)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of people: no 2.5 clients on the axis
     axis.set_xlabel(xlabel, fontsize=8)
     axis.set_title(title, fontsize=10, loc="left")
     axis.spines[["top", "right"]].set_visible(False)

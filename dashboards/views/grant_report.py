@@ -237,7 +237,7 @@ for chart in charts:
     if chart.png is None:
         st.caption(chart.sentence)
     else:
-        st.image(chart.png, caption=chart.title)
+        st.image(chart.png)  # its title is drawn in the picture
 for table in report.tables:
     st.subheader(table.title)
     st.caption(table.note)
