@@ -1,6 +1,7 @@
 """Run the suites against a DuckDB file with GX Core and build Data Docs.
 
-Importing this module imports GX (2-3 s): the pipeline imports it inside its validation step.
+Importing this module imports GX (2-3 s) and compiles Data Docs' templates: the pipeline's
+validation helper imports it while dbt builds.
 The database is read one dataset at a time (see _Reader), its rows in memory only while GX checks them.
 GX sees only the rows that could fail where expectations/pushdown.py has a plan (see README).
 """
@@ -75,8 +76,8 @@ class _UnsavedContext(EphemeralDataContext):
 
     An ephemeral context 'saves' its whole configuration, serialised as YAML, into an in-memory
     store that nothing reads, on every datasource change: two per dataset (its asset and its
-    batch definition), about a twentieth of validation on the samples. The configuration object
-    itself, which everything reads, is still updated by GX."""
+    batch definition), 0.13 s of the 2 s validation of the samples took. The configuration
+    object itself, which everything reads, is still updated by GX."""
 
     def _save_project_config(self) -> None:
         return None
@@ -127,7 +128,6 @@ def _compile_data_docs_templates() -> None:
 
 
 _compile_data_docs_templates()
-_VIEW = {"module_name": __name__}
 
 
 def _context(docs_dir: Path) -> gx.data_context.AbstractDataContext:
@@ -139,10 +139,12 @@ def _context(docs_dir: Path) -> gx.data_context.AbstractDataContext:
             DOCS_SITE: {
                 "class_name": "SiteBuilder",
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
-                                       "view": {**_VIEW, "class_name": IndexPageView.__name__}},
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "view": {"module_name": __name__, "class_name": IndexPageView.__name__},
+                },
                 "site_section_builders": {
-                    section: {"view": {**_VIEW, "class_name": PageView.__name__}}
+                    section: {"view": {"module_name": __name__, "class_name": PageView.__name__}}
                     for section in ("expectations", "validations", "profiling")
                 },
             }
