@@ -50,15 +50,15 @@ def _result(validation, dataset: str, description_start: str):
 
 
 def test_identifying_column_names_are_blocked(validation):
-    r = _result(validation, "mart_columns", "Mart column named like a personal identifier")
+    r = _result(validation, "mart_columns", "A published table's column named like a personal identifier")
     assert (r.severity, r.success, r.unexpected_count) == ("blocking", False, 3)
     assert {e["column_name"] for e in r.examples} == {"date_of_birth", "a_number_hash", "first_name"}
 
 
 @pytest.mark.parametrize("description, severity, planted", [
-    ("Mart text values shaped like an A-number", "blocking", A_NUMBERS),
-    ("Mart text values holding full dates", "blocking", DATES),
-    ("Mart text values shaped like a person's name", "warning", PERSON_NAMES),
+    ("Published tables' text values shaped like an A-number", "blocking", A_NUMBERS),
+    ("Published tables' text values holding full dates", "blocking", DATES),
+    ("Published tables' text values shaped like a person's name", "warning", PERSON_NAMES),
 ])
 def test_text_values_are_flagged_by_location_never_by_value(validation, description, severity, planted):
     r = _result(validation, "mart_text_values", description)
