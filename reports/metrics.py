@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reports.vocabulary import TERMS
+
 # The cases of the clients a program represents in a range: referred by its end, not closed before its start.
 CLIENTS_REPRESENTED_CASES = "referral_date <= $range_end AND (closed_date IS NULL OR closed_date >= $range_start)"
 
 
-# Removal-avoided statuses (marts.mart_removal_avoided) as the report says them: "avoided" is
-# confirmed + projected, split in a table of its own.
-REMOVAL_STATUSES = {
-    "avoided": "Removal avoided (confirmed + projected)",
-    "administrative_closure": "Administrative closure",
-    "partial_relief": "Partial relief",
-    "not_avoided": "Not avoided",
-}
-REMOVAL_AVOIDED = {"confirmed": "Confirmed", "projected": "Projected"}
+# Removal-avoided statuses (marts.mart_removal_avoided) the report shows, in the pages' words
+# (reports/vocabulary.py) as a row label: "avoided" is confirmed + projected, split in a table of its own.
+def _row_label(code: str) -> str:
+    label = TERMS[code].label
+    return label[:1].upper() + label[1:]
+
+
+REMOVAL_STATUSES = {code: _row_label(code) for code in ("avoided", "administrative_closure", "partial_relief", "not_avoided")}
+REMOVAL_AVOIDED = {code: _row_label(code) for code in ("confirmed", "projected")}
 
 
 @dataclass(frozen=True)

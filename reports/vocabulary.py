@@ -61,9 +61,11 @@ TERMS: dict[str, Term] = {
                                                              "relief: its own, weaker category, not removal avoided."),
     "partial_relief": Term("partial relief", "Immigration-effective relief, no outcome yet, but some conviction that is a "
                                              "ground of removal is not cleared."),
-    "none_yet": Term("no effective relief yet (work open)", "No immigration-effective relief yet, while a motion is "
-                                                            "pending or a case is open."),
-    "no_effective_relief": Term("no effective relief (nothing open)", "No immigration-effective relief and no open work."),
+    # One label per status on every page, download and report; short enough for a table's header.
+    "none_yet": Term("no effective relief yet (open)", "No immigration-effective relief yet, while a motion is "
+                                                       "pending or a case is open."),
+    "no_effective_relief": Term("no effective relief (closed)", "No immigration-effective relief, no motion pending and "
+                                                                "no case open."),
     "not_avoided": Term("not avoided", "Removal ordered, or the client removed, after the relief."),
     # case status
     "open": Term("open", "The case is not closed."),
@@ -134,6 +136,8 @@ COLUMNS: dict[str, Term] = {
     "status_quarter": Term("quarter the status was reached", "Quarter of the immigration outcome, else of the relief."),
     "outcome_quarter": Term("quarter", "Outcomes in the quarter of the decision, pending motions in the quarter of filing."),
     "granted_total": Term("granted (incl. in part)", "Motions granted or granted in part."),
+    "filed": Term("filed", "Motions with a filing date (in the period of the filing date); motions without one are "
+                           "planned, not filed."),
     "decided": Term("decided", "Motions granted, granted in part or denied; withdrawn and pending ones are not decided."),
     "grant rate": Term("grant rate", "(granted + granted in part) ÷ (granted + granted in part + denied). Withdrawn and "
                                      "pending motions are never in the denominator."),

@@ -327,10 +327,16 @@ def test_a_partner_sees_its_firm_and_a_funder_the_program_never_a_comparison(env
     if expected["decided"]:
         assert number("Grant rate") == pytest.approx(round(100 * expected["granted"] / expected["decided"], 1))
     assert number("Removal avoided (clients)") == expected["avoided"]
-    # Head counts of attorneys are small numbers about people: never shown to a funder.
-    assert ("Attorneys participating" in tiles) == (user == PARTNER)
-    if user == PARTNER:
-        assert number("Attorneys participating") == expected["attorneys_participating"]
+    # Attorneys participating: shown to a funder as the grant report shows it, "<11" from 1 to 10,
+    # and hours per attorney withheld over so few.
+    attorneys = expected["attorneys_participating"]
+    if user == FUNDER and 0 < attorneys < THRESHOLD:
+        assert tiles["Attorneys participating"] == f"<{THRESHOLD}"
+        assert tiles["Hours per attorney"] == f"fewer than {THRESHOLD} attorneys"
+    else:
+        assert number("Attorneys participating") == attorneys
+        if attorneys:
+            assert number("Hours per attorney") == pytest.approx(round(expected["hours"] / attorneys, 1))
 
 
 # --- Grant reports right after the quick start ---------------------------------------------------

@@ -134,8 +134,8 @@ def test_a_program_manager_is_offered_every_grant(page):
 def test_a_funder_without_a_linked_grant_reads_a_sentence_not_every_grant(page):
     at = page(UNLINKED_FUNDER)
     assert [i.value for i in at.info] == [
-        f"No grant is linked to {UNLINKED_FUNDER} in the roles file, so there is no grant report to show. "
-        "Ask the program manager to list your grants under your entry's `grants`."]
+        f"No grant is linked to your sign-in ({UNLINKED_FUNDER}), so there is no grant report to show. "
+        "Ask the program's manager to link your grant to it."]
     assert not [box for box in at.selectbox if box.label == "Grant"]
     assert not (at.download_button or at.dataframe or at.metric)
 

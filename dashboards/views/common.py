@@ -136,7 +136,7 @@ def pro_bono_summary(ctx: Context, by: str | list[str], period: Period, *, attor
                      one_firm: bool | None = None) -> SuppressedTable:
     """Pro bono time in ``period`` by ``by`` (e.g. partner_firm; [] for one row): ``n`` = distinct
     cases with time, ``hours``, ``value_usd`` and, with ``attorneys``, ``attorneys_participating``
-    (never for a funder: small head counts of people). Within each firm when grouped or filtered
+    (a head count the caller suppresses for a funder, as the grant report does). Within each firm when grouped or filtered
     by firm (``one_firm``), else a case logging time for two firms counts once."""
     one_firm = ctx.one_firm or bool(by) if one_firm is None else one_firm
     on_entry, p_entry = period.condition("entry_quarter")
@@ -428,6 +428,23 @@ def delta(current: float, previous: float | None, *, percent: bool = False, deci
     return f"{change * 100:+.1f} pp" if percent else f"{change:+,.{decimals}f}"
 
 
+# Streamlit cuts a metric's label at one line ("Removal avoided (confi…"): here a label wraps,
+# with its help icon beside the last word, and takes two lines' height in every tile, so the
+# numbers of a row sit at one height whatever their labels' lengths.
+TILE_STYLE = """<style>
+[data-testid="stMetricLabel"] { min-height: 2.6rem; align-items: flex-start; }
+[data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important;
+                                  text-overflow: clip !important; }
+</style>"""
+
+
+def tile(column, label: str, shown_value: str, *, help_text: str | None, change: str | None = None) -> None:
+    """One headline number in a bordered tile; every tile of every page is drawn by this, so
+    tiles read alike (label, help icon, number, change)."""
+    st.html(TILE_STYLE)
+    column.metric(label, shown_value, change, help=help_text or None, border=True, height="stretch")
+
+
 def frame_for(table: SuppressedTable, scope: Scope, rows: str | list[str] | None = None, value: str = "count") -> pd.DataFrame:
     """What the visitor sees of a table: the suppressed strings for funders (``<11``), plain
     numbers otherwise. The row labels become the first column, named ``rows`` (the access
@@ -511,6 +528,18 @@ def words() -> dict[str, str]:
 
 # Number formats of a column on screen (a funder's numbers are already text in these formats).
 MONEY_COLUMNS = {"value_usd"}
+ONE_DECIMAL_COLUMNS = {"hours_per_case", "hours_per_attorney"}  # ratios: 43.0 beside 41.2, not 43
+# A number as a funder's text cell writes it ("1,234", "41.2", "$20,500", "66.7%").
+_NUMBER_TEXT = re.compile(r"^\$?-?[\d,]+(\.\d+)?%?$")
+
+
+def _numbers_with_markers(column: pd.Series) -> bool:
+    """A text column of numbers and suppression or missing markers (a funder's counts): it reads
+    right-aligned like the numbers it holds."""
+    cells = [str(c) for c in column.dropna()]
+    numbers = sum(bool(_NUMBER_TEXT.match(c)) for c in cells)
+    markers = sum(c.startswith(("<", "fewer than", "not ")) or c in (WITHHELD, vocabulary.MISSING) for c in cells)
+    return numbers > 0 and numbers + markers == len(cells)
 
 
 def _column_config(frame: pd.DataFrame, headers: dict | None = None) -> dict:
@@ -523,14 +552,17 @@ def _column_config(frame: pd.DataFrame, headers: dict | None = None) -> dict:
             # "localized": thousands separators, and 41 rather than 41.0 (41.5 stays 41.5); money in
             # whole dollars, as the reports write it (step 1: no cents).
             money = column in MONEY_COLUMNS
-            config[column] = st.column_config.NumberColumn(
-                header, help=help_text, format="dollar" if money else "localized", step=1 if money else None)
+            number_format = "dollar" if money else "%.1f" if column in ONE_DECIMAL_COLUMNS else "localized"
+            config[column] = st.column_config.NumberColumn(header, help=help_text, format=number_format,
+                                                           step=1 if money else None)
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             dates_only = (frame[column].dropna() == frame[column].dropna().dt.normalize()).all()
             config[column] = (st.column_config.DateColumn(header, help=help_text, format="YYYY-MM-DD") if dates_only
                               else st.column_config.DatetimeColumn(header, help=help_text, format="YYYY-MM-DD HH:mm"))
         elif pd.api.types.is_bool_dtype(frame[column]):
             config[column] = st.column_config.CheckboxColumn(header, help=help_text)
+        elif column != frame.columns[0] and _numbers_with_markers(frame[column]):
+            config[column] = st.column_config.TextColumn(header, help=help_text, alignment="right")
         else:
             config[column] = st.column_config.Column(header, help=help_text)
     return config
@@ -540,7 +572,7 @@ def _is_code(cell) -> bool:
     return isinstance(cell, str) and (cell == "(none)" or ("_" in cell and cell in vocabulary.TERMS))
 
 
-def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) -> pd.Series:
+def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False, one_decimal: bool = False) -> pd.Series:
     """A column whose empty cells say what they mean (``missing``) instead of a blank or "None":
     numbers and dates then become text in the pages' formats; a column without an empty cell is
     left as it is (typed, sortable)."""
@@ -549,7 +581,8 @@ def _with_missing_said(column: pd.Series, missing: str, *, money: bool = False) 
         return column
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         kind = "money" if money else "hours"  # whole numbers without ".0", others to one decimal
-        return pd.Series([missing if e else vocabulary.number(v, kind) for v, e in zip(column, empty)], index=column.index)
+        return pd.Series([missing if e else f"{v:,.1f}" if one_decimal else vocabulary.number(v, kind)
+                          for v, e in zip(column, empty)], index=column.index)
     if pd.api.types.is_datetime64_any_dtype(column):
         return pd.Series([missing if e else f"{v:%Y-%m-%d}" for v, e in zip(column, empty)], index=column.index)
     return column.astype(object).where(~empty, missing)
@@ -574,7 +607,8 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, co
         if column not in coded and column not in (shown_as or {}) and shown[column].dtype == object:
             shown[column] = shown[column].map(lambda cell: words_of.label(cell) if _is_code(cell) else cell)
     for column in shown.columns:
-        shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS)
+        shown[column] = _with_missing_said(shown[column], words_of.missing(column), money=column in MONEY_COLUMNS,
+                                           one_decimal=column in ONE_DECIMAL_COLUMNS)
     if whole_text:  # a static table formats nothing itself: yes / no, and numbers as the grid shows them
         def as_read(column: pd.Series) -> pd.Series:
             if pd.api.types.is_bool_dtype(column):

@@ -32,8 +32,12 @@ if ctx.scope.role is Role.PARTNER:
     st.info("Grant reports cover every partner firm: they are available to program managers and funders.")
     st.stop()
 
-NOT_LINKED = (f"No grant is linked to {ctx.scope.identity} in the roles file, so there is no grant report to show. "
-              "Ask the program manager to list your grants under your entry's `grants`.")
+# What a funder can act on, in its words; how to link a grant is for the program manager (docs/reports.md).
+NOT_LINKED = (f"No grant is linked to your sign-in ({ctx.scope.identity}), so there is no grant report to show. "
+              "Ask the program's manager to link your grant to it.")
+if ctx.scope.previewed_by:  # a program manager previewing: how to link one
+    NOT_LINKED += (" (To link one: list the grant's id under this funder's `grants` in the roles file, "
+                   "docs/reports.md.)")
 
 
 def _grants_file() -> tuple[Path | None, str]:

@@ -16,7 +16,7 @@ from access.scope import Role
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, computed_per_scope, day_text, delta, fmt,
                                      ignored_note, marker_of,
                                      nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary, quarter_bars,
-                                     show_chart, show_frame, suppression_note, trend_labels, trend_window, value,
+                                     show_chart, show_frame, suppression_note, tile, trend_labels, trend_window, value,
                                      vocabulary_of_pages)
 from reports.availability import NOT_AVAILABLE
 from reports.periods import parse
@@ -36,12 +36,11 @@ TILE_NEEDS = {
 }
 # The code or column of reports/vocabulary.py whose help text explains each tile.
 TILE_HELP = {
-    "Clients served": "clients", "Motions decided": "decided", "Motions granted": "granted_total", "Grant rate": "grant_rate",
+    "Clients served": "clients", "Motions filed": "filed", "Motions decided": "decided", "Motions granted": "granted_total", "Grant rate": "grant_rate",
     "Vacaturs granted": "vacatur", "Offense reductions": "offense_reduction", "Sentence modifications": "sentence_modification",
     "Removal avoided (confirmed)": "confirmed", "Removal avoided (projected)": "projected", "Pro bono hours": "hours",
 }
 ATTENTION_ROWS = 10
-LABEL_FITS = 22  # characters of a tile's label that fit a quarter of the page's width
 
 
 @computed_per_scope
@@ -261,18 +260,10 @@ layout = [
 ]
 rows = [st.columns(4) for _ in layout]
 for columns, row in zip(rows, layout):
-    # A row with a label wider than a tile writes its labels above the numbers, wrapping, instead
-    # of cut off: "Removal avoided (confirmed)" does not fit a quarter of the page.
-    wrapped = any(len(label) > LABEL_FITS for label in row)
     for column, label in zip(columns, row):
         is_rate = label == "Grant rate"
-        help_text = words.help(TILE_HELP[label]) if label in TILE_HELP else None
-        with column.container(border=True, height="stretch"):
-            if wrapped:
-                st.caption(label, help=help_text)
-            st.metric(label, fmt(current[label], marker=hidden_as[label], percent=is_rate),
-                      delta(current[label], before.get(label), percent=is_rate), help=None if wrapped else help_text,
-                      label_visibility="collapsed" if wrapped else "visible")
+        tile(column, label, fmt(current[label], marker=hidden_as[label], percent=is_rate), help_text=words.help(TILE_HELP[label]),
+             change=delta(current[label], before.get(label), percent=is_rate))
 median, median_missing, group = km_median(ctx)
 if not ctx.available.has(MEASURE):
     median, median_missing = float("nan"), NOT_AVAILABLE
@@ -280,11 +271,9 @@ if not ctx.available.has(MEASURE):
 dimension, _, group_value = group.partition(": ")
 described = group if not group_value else "every referral" if dimension == "all" else f"{words.header(dimension)} {group_value}"
 km_label = "Median days, referral to decision (Kaplan–Meier)"
-with rows[-1][3].container(border=True, height="stretch"):
-    # The label is wider than a tile: written above the number, wrapping, instead of cut off.
-    st.caption(km_label, help=f"{words.help('km_median_days')} All referrals ({described}), open ones counted as censored "
-                              "at the as-of date; not limited to the period.")
-    st.metric(km_label, fmt(median, marker=median_missing), label_visibility="collapsed")
+tile(rows[-1][3], km_label, fmt(median, marker=median_missing),
+     help_text=f"{words.help('km_median_days')} All referrals ({described}), open ones counted as censored at the as-of date; "
+               "not limited to the period.")
 st.caption(
     "Grant rate = granted (incl. in part) ÷ decided; withdrawn and pending motions are not in the denominator. "
     "Offense reductions and sentence modifications are reported beside vacaturs, never added into them. "

@@ -9,10 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from access.disclosure import TOTAL_LABEL, ratio
+from access.disclosure import SMALL_GROUP, TOTAL_LABEL, marker, ratio, suppress
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, computed_per_scope, fmt, frame_for, has_rows, ignored_note, marker_of,
                                      not_available, nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
-                                     quarter_bars, show_chart, show_frame, suppression_note, trend_labels, trend_window, value,
+                                     quarter_bars, show_chart, show_frame, suppression_note, tile, trend_labels, trend_window, value,
                                      vocabulary_of_pages)
 from reports.periods import parse
 
@@ -40,7 +40,7 @@ def outcome_tables(ctx: Context, period: Period, by: list[str]):
 def tile_values(ctx: Context, period: Period) -> list[tuple[str, str, str]]:
     """The visitor's whole scope, one firm (a partner, or the firm filter) or all firms: each tile's
     label, what it shows and the vocabulary term of its help text."""
-    time = pro_bono_summary(ctx, [], period, attorneys=not ctx.scope.suppresses)
+    time = pro_bono_summary(ctx, [], period, attorneys=True)
     decided, removal = outcome_tables(ctx, period, [])
     numeric = time.numeric.iloc[0] if len(time.numeric) else pd.Series({"n": 0.0, "hours": 0.0, "value_usd": 0.0})
     shown = time.display.iloc[0] if len(time.display) else numeric.astype(str)
@@ -62,20 +62,28 @@ def tile_values(ctx: Context, period: Period) -> list[tuple[str, str, str]]:
                            percent=True), "grant_rate"),
         ("Removal avoided (clients)", fmt(avoided, marker=marker_of(removal, TOTAL_LABEL)), "avoided"),
     ]
-    # Last, so a funder's tiles are the same as a manager's up to the ones only managers and firms see.
-    if "attorneys_participating" in numeric:
-        attorneys = numeric["attorneys_participating"]
+    # A head count of attorneys, suppressed for a funder as the grant report does (on its own: no
+    # other number of the page adds up to it); hours over fewer attorneys than the threshold are withheld.
+    attorneys = numeric.get("attorneys_participating", np.nan)
+    if not pd.isna(attorneys) or not len(time.numeric):
         attorneys = 0.0 if pd.isna(attorneys) else float(attorneys)  # no time entry in the scope: no attorney
-        entries += [("Attorneys participating", fmt(attorneys, marker=""), "attorneys_participating"),
-                    ("Hours per attorney", fmt(numeric["hours"] / attorneys if attorneys else np.nan, marker="–", decimals=1),
-                     "hours_per_attorney")]
+        attorney_marker, per_attorney_marker = "", "–"
+        if threshold and 0 < attorneys < threshold:
+            attorney_marker = str(suppress(pd.Series([int(attorneys)]), threshold, with_margins=False).display.iloc[0])
+            per_attorney_marker = marker(SMALL_GROUP, threshold, "attorneys")
+            attorneys = np.nan
+    else:  # hidden with the number of cases with time
+        attorney_marker = per_attorney_marker = hidden("attorneys_participating")
+    entries += [("Attorneys participating", fmt(attorneys, marker=attorney_marker), "attorneys_participating"),
+                ("Hours per attorney", fmt(numeric["hours"] / attorneys if attorneys else np.nan, marker=per_attorney_marker,
+                                           decimals=1), "hours_per_attorney")]
     return entries
 
 
 def scope_has_time_or_decisions(ctx: Context, period: Period) -> bool:
     """Whether the visitor's scope holds any pro bono time or decided motion in ``period``: tiles
     of zeros would read as a firm that did nothing, where the truth is that nothing matches."""
-    time = pro_bono_summary(ctx, [], period, attorneys=not ctx.scope.suppresses)
+    time = pro_bono_summary(ctx, [], period)
     decided, _ = outcome_tables(ctx, period, [])
     # A hidden number of cases (NaN) is a small number, never none.
     with_time = bool(len(time.numeric)) and bool((time.numeric["n"].fillna(1) > 0).any())
@@ -88,7 +96,7 @@ def tiles(ctx: Context, period: Period) -> None:
     # Three to a row (a quarter of the page cuts off a dollar value in the millions), row by row.
     for first in range(0, len(entries), 3):
         for column, (label, shown_value, term) in zip(st.columns(3), entries[first:first + 3]):
-            column.metric(label, shown_value, help=words.help(term) or None, border=True)
+            tile(column, label, shown_value, help_text=words.help(term))
 
 
 @computed_per_scope

@@ -59,7 +59,7 @@ def key_text(db: Path, role: str) -> dict[str, list[str]]:
                          "partner_firm": ["shown to program managers only"]}.get(role, ["Quarantined rows by export"]),
         "Grant reports": {"program_manager": ["Deliverables", "Download CSV"], "funder": ["Deliverables", "Download CSV"],
                           "partner_firm": ["available to program managers and funders"],
-                          "funder_without_grant": [f"No grant is linked to {FUNDER_WITHOUT_GRANT}"]}[role],
+                          "funder_without_grant": [f"No grant is linked to your sign-in ({FUNDER_WITHOUT_GRANT})"]}[role],
         "Access log": ["By person and event"],
         "Data Docs": [],
     }
