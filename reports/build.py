@@ -109,7 +109,7 @@ class GrantReport:
     tables: list[ReportTable] = field(default_factory=list)
     methods: list[tuple[str, str]] = field(default_factory=list)
     report_date: dt.date = field(default_factory=dt.date.today)
-    rate_rules: list[str] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
+    rate_rules: list[RateRule] = field(default_factory=list)  # which rule each rate followed (docs/reports.md)
     # What the report shows as "not available in these exports" and why, one sentence each.
     not_available: list[str] = field(default_factory=list)
 
@@ -275,16 +275,53 @@ def _time_to_resolution(scoped: Scoped, threshold: int, available: Availability 
                        display)
 
 
+@dataclass(frozen=True)
+class RateRule:
+    """Which rule a rate of the report followed: ``what`` the rate is ("the grant rate", "% of
+    target: Motions filed"), ``shown`` (None: not available in the exports), and what was hidden."""
+    what: str
+    shown: bool | None
+    hidden: str = ""  # the numbers the rate would reveal, when withheld
+
+
 def _rate(label: str, numerator: tuple[float, str], denominator: tuple[float, str], threshold: int,
-          percent: bool = True, empty: str = "–", decimals: int = 1) -> tuple[str, float, str]:
+          percent: bool = True, empty: str = "–", decimals: int = 1) -> tuple[str, float, RateRule]:
     """A rate shown under the written rule (docs/reports.md): shown exactly when its numerator
     and denominator are; the rule that applied is returned for the methods page."""
     rate = ratio(numerator[0], denominator[0], threshold=threshold, percent=percent, undefined=empty, decimals=decimals)
     shown, value = str(rate.display.iloc[0]), float(rate.numeric.iloc[0])
     if rate.any_suppressed:
-        hidden = " and ".join(name for (v, name) in (numerator, denominator) if np.isnan(v))
-        return shown, value, f"{label}: withheld, because {hidden} is hidden and the rate would reveal it."
-    return shown, value, f"{label}: shown, because {numerator[1]} and {denominator[1]} are both shown."
+        return shown, value, RateRule(label, False, " and ".join(name for (v, name) in (numerator, denominator) if np.isnan(v)))
+    return shown, value, RateRule(label, True)
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _as_in_sentence(name: str) -> str:
+    """A deliverable's name inside a sentence: "Motions filed" -> "motions filed"; "DACA clients" stays."""
+    return name[:1].lower() + name[1:] if name[1:2].islower() else name
+
+
+def rates_text(rules: list[RateRule]) -> str:
+    """The methods entry on rates: the rule once, then which rates it showed, withheld or could not give."""
+    def named(group: list[RateRule]) -> list[str]:
+        targets = [_as_in_sentence(r.what.removeprefix(TARGET_SHARE)) for r in group if r.what.startswith(TARGET_SHARE)]
+        others = ["the " + r.what[:1].lower() + r.what[1:] for r in group if not r.what.startswith(TARGET_SHARE)]
+        return others[:1] + ([f"the share of the target reached for {_listed(targets)}"] if targets else []) + others[1:]
+
+    text = ["A rate is shown only when both numbers it divides are shown: otherwise it would give away the hidden one."]
+    if shown := named([r for r in rules if r.shown]):
+        text.append(f"Shown here: {'; '.join(shown)}.")
+    for rule in (r for r in rules if r.shown is False):
+        text.append(f"Withheld: {named([rule])[0]}, because {rule.hidden} is hidden and the rate would reveal it.")
+    if missing := named([r for r in rules if r.shown is None]):
+        text.append(f"Not available in these exports: {'; '.join(missing)}.")
+    return " ".join(text)
+
+
+TARGET_SHARE = "% of target: "
 
 
 def build_report(grant: Grant, period: Period, version: DataVersion, threshold: int) -> GrantReport:
@@ -304,7 +341,7 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
         "Grant rate", (now.values["motions_granted"], "motions granted"), (now.values["motions_decided"], "motions decided"),
         threshold, empty="no decisions")
     if not available.has("grant_rate"):
-        grant_rate, grant_rate_rule = NOT_AVAILABLE, f"Grant rate: {NOT_AVAILABLE}."
+        grant_rate, grant_rate_rule = NOT_AVAILABLE, RateRule("Grant rate", None)
     rate_rules = [grant_rate_rule]
     headline = [
         ("Clients represented", now.displays["clients_represented"], "distinct clients"),
@@ -328,18 +365,18 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
         metric = METRICS[d.metric]
         if not available.has(d.metric):
             shown_not_available.append((f"deliverable {d.name}", d.metric))
-            rate_rules.append(f"% of target, {d.name}: {NOT_AVAILABLE}.")
+            rate_rules.append(RateRule(TARGET_SHARE + d.name, None))
             progress[d.name] = float("nan")
-            rows.append({"Deliverable": d.name, "Counts": metric.unit, "This period": NOT_AVAILABLE,
+            rows.append({"Deliverable": d.name, "Unit": metric.unit, "This period": NOT_AVAILABLE,
                          "Grant to date": NOT_AVAILABLE, "Target": format_count(d.target), "% of target": NOT_AVAILABLE})
             continue
-        shown, value, rule = _rate(f"% of target, {d.name}", (cumulative.values[d.metric], f"{d.name} to date"),
+        shown, value, rule = _rate(TARGET_SHARE + d.name, (cumulative.values[d.metric], f"{_as_in_sentence(d.name)} to date"),
                                    (d.target, "the target"), threshold)
         rate_rules.append(rule)
         progress[d.name] = value
-        rows.append({"Deliverable": d.name, "Counts": metric.unit, "This period": now.displays[d.metric],
+        rows.append({"Deliverable": d.name, "Unit": metric.unit, "This period": now.displays[d.metric],
                      "Grant to date": cumulative.displays[d.metric], "Target": format_count(d.target), "% of target": shown})
-    deliverables = pd.DataFrame(rows, columns=["Deliverable", "Counts", "This period", "Grant to date", "Target", "% of target"])
+    deliverables = pd.DataFrame(rows, columns=["Deliverable", "Unit", "This period", "Grant to date", "Target", "% of target"])
 
     tables = [
         _table("vacaturs", "Vacaturs granted by vehicle and recognition class",
@@ -379,8 +416,7 @@ def build_report(grant: Grant, period: Period, version: DataVersion, threshold: 
                         "A number that needs a column no export carries is not counted as 0. " + " ".join(not_available)))
     methods.append(("Small-cell suppression",
                     _suppression_text(threshold, now, [t.reasons for t in breakdowns if t.reasons is not None])))
-    methods.append(("Rates", "A rate is shown exactly when the two numbers it divides are shown: with one of them "
-                             "it would give the other away. " + " ".join(rate_rules)))
+    methods.append(("Rates", rates_text(rate_rules)))
     return GrantReport(grant, period, version, threshold, hourly_rate, headline, deliverables,
                        pd.Series(progress, dtype=float), tables, methods, rate_rules=rate_rules,
                        not_available=not_available)
@@ -405,7 +441,7 @@ def _suppression_text(threshold: int, now: _Published, more_reasons: list[pd.Dat
 
 
 def _pro_bono_table(now: _Published, grant: Grant, cumulative: _Published, hourly_rate: float | None,
-                    threshold: int, rate_rules: list[str]) -> ReportTable:
+                    threshold: int, rate_rules: list[RateRule]) -> ReportTable:
     display = pd.DataFrame({
         "Partner firm": now.pro_bono_cases.display.index.astype(str),
         "Cases with time": now.pro_bono_cases.display.to_numpy(),

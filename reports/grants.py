@@ -19,6 +19,13 @@ from reports.periods import DEFAULT_FISCAL_YEAR_START_MONTH, QUARTER_START_MONTH
 # Exports dated up to this many days after a period's end still count toward it.
 DEFAULT_CLOSE_AFTER_DAYS = 45
 CLIENT_CRITERIA = ("detained_at_intake", "in_removal_proceedings", "final_removal_order", "has_removal_exposure")
+# Each criterion as the report's scope line says it, for true and for false.
+CRITERION_WORDS = {
+    "detained_at_intake": ("detained at intake", "not detained at intake"),
+    "in_removal_proceedings": ("in removal proceedings at intake", "not in removal proceedings at intake"),
+    "final_removal_order": ("with a final removal order at intake", "without a final removal order at intake"),
+    "has_removal_exposure": ("with removal exposure at intake", "without removal exposure at intake"),
+}
 
 
 class GrantConfigError(ValueError):
@@ -54,8 +61,8 @@ class Grant:
     def scope_lines(self) -> list[str]:
         lines = [f"Counties (convicting court): {', '.join(self.counties) if self.counties else 'all'}",
                  f"Vehicles: {', '.join(self.vehicles) if self.vehicles else 'all'}"]
-        criteria = [f"{name.replace('_', ' ')} = {'yes' if value else 'no'}" for name, value in self.client_criteria]
-        lines.append(f"Clients: {', '.join(criteria) if criteria else 'all'}")
+        criteria = [CRITERION_WORDS[name][0 if value else 1] for name, value in self.client_criteria]
+        lines.append(f"Clients: {'only those ' + ' and '.join(criteria) if criteria else 'all'}")
         return lines
 
 

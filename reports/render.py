@@ -71,7 +71,7 @@ def exports_counted(report: GrantReport) -> str:
         return "none"
     first, last = min(f.exported_at for f in inputs), max(f.exported_at for f in inputs)
     dates = f"dated {first:%Y-%m-%d}" if first.date() == last.date() else f"dated {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    return f"{len(inputs)} export file(s), {dates}; checksums under Data version"
+    return f"{len(inputs)} export file{'' if len(inputs) == 1 else 's'}, {dates}; checksums under Data version"
 
 
 def front_matter(report: GrantReport) -> list[tuple[str, str]]:
@@ -112,7 +112,9 @@ def _version_rows(report: GrantReport) -> list[tuple[str, str, str]]:
     v = report.version
     rows = [("Run id", v.run_id or "not recorded (the database was not published by the pipeline)", ""),
             ("Run finished (UTC)", f"{v.run_finished_at:%Y-%m-%d %H:%M:%S}" if v.run_finished_at else "not recorded", ""),
-            ("Rebuilt as known at the period end", "yes" if v.rebuilt else "no (published data already is)", "")]
+            ("Numbers read from", "a copy of the published data rebuilt for this report, with the exports and as-of date "
+                                  "that Basis states" if v.rebuilt else "the published data as it is: it already holds "
+                                  "the exports and as-of date that Basis states", "")]
     rows += [(f"Export {f.file_name}", f"sha256 {f.sha256}", f"exported {f.exported_at:%Y-%m-%d %H:%M}") for f in v.inputs]
     return rows
 
@@ -278,7 +280,7 @@ def to_xlsx(report: GrantReport) -> bytes:
     summary.title = "Report"
     taken = {"report", "narrative", "methods", "data version"}
     rows: list[list[object]] = [[f"Grant report: {report.grant.funder}", ""]] + [[k, v] for k, v in _about(report)] + [[""]]
-    rows += [["Headline (this period)", "Value", "Counts"]] + [[label, value, unit] for label, value, unit in report.headline]
+    rows += [["Headline (this period)", "Value", "Unit"]] + [[label, value, unit] for label, value, unit in report.headline]
     rows += [[""], list(report.deliverables.columns)] + report.deliverables.astype(str).values.tolist()
     _sheet_rows(summary, rows)
     blocks = narrative_blocks(report.grant.narrative)
@@ -557,7 +559,7 @@ def to_pdf(report: GrantReport, charts: list[Chart] | None = None) -> bytes:
             pdf.multi_cell(0, 4, term, new_x="LMARGIN", new_y="NEXT")
             paragraph(text)
         together(entry)
-    together(lambda: (title("Data version", 11), table(version_frame(report), (2, 3, 1.2), 6, text=True)))
+    together(lambda: (pdf.ln(4), title("Data version", 11), table(version_frame(report), (2, 3, 1.2), 6, text=True)))
     return bytes(pdf.output())
 
 

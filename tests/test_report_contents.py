@@ -283,6 +283,28 @@ def test_pdf_holds_no_internal_names(written):
         assert status in methods, status
 
 
+def test_the_report_says_its_rules_scope_and_data_in_words(written):
+    import datetime as dt
+
+    from reports.grants import Grant
+
+    report = written["report"]
+    # Rates: the rule once, then the rates it showed, named as a sentence names them (threshold 1: all shown).
+    rates = dict(report.methods)["Rates"]
+    assert rates == ("A rate is shown only when both numbers it divides are shown: otherwise it would give away the "
+                     "hidden one. Shown here: the grant rate; the share of the target reached for clients represented "
+                     "and hours; the donated time per grant dollar.")
+    assert list(report.deliverables.columns)[:2] == ["Deliverable", "Unit"]
+    whole = " ".join(pdf_text(written["pdf"]).split())
+    files = len(report.version.inputs)
+    assert files > 1 and f"{files} export files, dated" in whole and "file(s)" not in whole
+    assert "Numbers read from" in whole and "Rebuilt as known" not in whole
+    assert "Clients: all" in whole
+    exposed = Grant(grant_id="G", funder="F", title="", start=dt.date(2023, 1, 1), end=dt.date(2024, 12, 31),
+                    client_criteria=(("detained_at_intake", False), ("has_removal_exposure", True)))
+    assert exposed.scope_lines()[-1] == "Clients: only those not detained at intake and with removal exposure at intake"
+
+
 def test_xlsx_sheet_names_are_whole_and_numbers_are_numbers(written):
     from reports.render import SHEET_NAME_LIMIT
 

@@ -22,7 +22,7 @@ from access.queries import DataAccess
 from access.scope import Role, Scope
 from disclosure_check import assert_markers_true, assert_not_recoverable, flat, layout_equations
 from pcr import cli
-from reports.build import _publish, _rate
+from reports.build import RateRule, _publish, _rate
 from reports.scoped import Scoped as _Scoped
 from reports.grants import CLIENT_CRITERIA, Grant
 
@@ -132,5 +132,5 @@ def test_sample_whole_grant_report_shows_grant_rate_and_motions_decided(sample_d
     assert published.displays["motions_decided"] == f"{int(exact.values['motions_decided']):,}"
     shown, _, rule = _rate("Grant rate", (published.values["motions_granted"], "motions granted"),
                            (published.values["motions_decided"], "motions decided"), 11)
-    assert rule == "Grant rate: shown, because motions granted and motions decided are both shown."
+    assert rule == RateRule("Grant rate", True)
     assert shown == f"{100 * exact.values['motions_granted'] / exact.values['motions_decided']:,.1f}%"
