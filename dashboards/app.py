@@ -149,10 +149,10 @@ def _preview_picker(own_scope: Scope) -> None:
 
 def _filters_text(scope: Scope) -> str:
     """The sidebar's choices in words, for the access log."""
-    chosen = [f"period {chosen_period().label}"]
+    chosen = [f"period: {chosen_period().label}"]
     for column, key in FILTER_KEYS.items():
         if st.session_state.get(key, ALL) != ALL and not (column == "partner_firm" and scope.role is Role.PARTNER):
-            chosen.append(f"{FILTER_LABELS[column]} {st.session_state[key]}")
+            chosen.append(f"{FILTER_LABELS[column]}: {st.session_state[key]}")
     return "; ".join(chosen)
 
 

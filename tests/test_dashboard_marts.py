@@ -254,6 +254,10 @@ def test_oldest_open_motions_are_the_pending_ones_filed_first(app_env):
     at.run()
     shown = open_page(at, "time_to_resolution").dataframe[-1].value
     with duckdb.connect(str(db), read_only=True) as con:
+        (as_of,) = con.execute("SELECT max(as_of_date) FROM marts.mart_time_to_resolution").fetchone()
+        # The caption says the day the days are counted to, as a date (no internal word for it).
+        assert f"Days open from the filing to {as_of.day} {as_of:%b %Y}, the day the data runs to." in [
+            c.value for c in at.caption]
         expected = con.execute(
             "SELECT motion_id, filing_date, date_diff('day', filing_date, (SELECT max(as_of_date) FROM marts.mart_time_to_resolution)) "
             "FROM marts.fct_motions WHERE outcome = 'pending' AND is_filed ORDER BY filing_date, motion_id LIMIT 25").fetchall()

@@ -185,7 +185,7 @@ def test_pages_and_downloads_are_logged_with_role_and_scope_and_no_client_data(e
     ]
     name = re.fullmatch(r"Download (.+) \(CSV\)", button.label).group(1)
     assert log["item"][2] == f"{name} ({re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.csv)"
-    assert log.filters[0] == "period All time" and log.viewing_as[3].startswith("funder: a funder")
+    assert log.filters[0] == "period: All time" and log.viewing_as[3].startswith("funder: a funder")
     assert all(pd.Timestamp(t).tz is not None for t in log["at"])
 
     text = env["log"].read_text(encoding="utf-8")

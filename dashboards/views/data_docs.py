@@ -67,4 +67,4 @@ except data_docs.DocsNotFound as missing:
     st.error(str(missing))
     st.stop()
 st.caption("Links inside the Data Docs open in a new tab. Nothing on these pages is fetched from the internet.")
-st.iframe(document, height=900)
+st.iframe(document)  # as tall as the page: a fixed height cut off its last rows

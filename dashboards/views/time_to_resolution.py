@@ -15,7 +15,7 @@ import streamlit as st
 
 from access.scope import Role
 from dashboards import charts
-from dashboards.views.common import (frame_for, not_available, nothing_matches, page_context, show_frame, suppression_note,
+from dashboards.views.common import (day_text, frame_for, not_available, nothing_matches, page_context, show_frame, suppression_note,
                                      vocabulary_of_pages)
 
 MEASURES = {  # measure -> what one unit is
@@ -136,7 +136,11 @@ if ctx.scope.role is Role.PROGRAM_MANAGER:
             "motion_id, filing_date, hearing_date, vehicle, county, partner_firm, attorney_id "
             "FROM oldest ORDER BY filing_date, motion_id", params)
         if len(oldest):
-            show_frame(pd.DataFrame(oldest), "oldest open motions", caption="Days open at the as-of date of the marts.")
+            measured_to = ctx.data.query("SELECT max(as_of_date) AS as_of FROM {mart_time_to_resolution}").iloc[0, 0]
+            show_frame(pd.DataFrame(oldest), "oldest open motions",
+                       caption="Days open from the filing to " + ("the day the data runs to." if pd.isna(measured_to) else
+                                                                  f"{day_text(pd.Timestamp(measured_to).date())}, the day the "
+                                                                  "data runs to."))
         else:
             nothing_matches(ctx, "pending motions", "fct_motions", period=False)
 suppression_note(ctx)
