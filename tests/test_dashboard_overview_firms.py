@@ -96,45 +96,53 @@ def check_shown(shown: float | None, true: int, funder: bool, what: str) -> None
 
 @pytest.mark.parametrize("user", [MANAGER, PARTNER, FUNDER])
 def test_overview_trends_equal_the_marts_and_mark_the_quarter_the_data_stops_in(env, firm, user):
+    """By quarter for a manager and a partner; by calendar year for a funder (by quarter most of
+    a funder's numbers would be hidden), the years of the same twelve quarters."""
     db, funder = env, user == FUNDER
     own = firm if user == PARTNER else None
     shown = charts(open_page(app(user), "overview"))
     current = quarter_label(as_of(db))
+    # A period's rows in a mart: its quarter, or every quarter of its year.
+    in_period = "left({0}, ?) = ?"
 
     decided = series(shown["Motions decided and granted"])
-    quarters = list(decided["decided"])
-    assert len(quarters) == 12 and quarters[-1] == current
-    for quarter in quarters:
+    periods = list(decided["decided"])
+    if funder:
+        assert periods == [str(y) for y in range(as_of(db).year - 2, as_of(db).year + 1)], periods
+    else:
+        assert len(periods) == 12 and periods[-1] == current
+    for period in periods:
         n_decided, n_granted = sql(db, "SELECT count(*), count(*) FILTER (WHERE is_granted) FROM marts.fct_motions "
-                                       "WHERE is_decided AND decision_quarter = ? AND (? IS NULL OR partner_firm = ?)",
-                                   [quarter, own, own])[0]
-        check_shown(decided["decided"][quarter], n_decided, funder, f"decided {quarter}")
-        check_shown(decided["granted (incl. in part)"][quarter], n_granted, funder, f"granted {quarter}")
+                                       f"WHERE is_decided AND {in_period.format('decision_quarter')} "
+                                       "AND (? IS NULL OR partner_firm = ?)", [len(period), period, own, own])[0]
+        check_shown(decided["decided"][period], n_decided, funder, f"decided {period}")
+        check_shown(decided["granted (incl. in part)"][period], n_granted, funder, f"granted {period}")
 
     hours = series(shown["Pro bono hours"])["hours"]
-    for quarter in quarters:
-        (true,) = sql(db, "SELECT coalesce(sum(hours), 0) FROM marts.fct_time_entries WHERE entry_quarter = ? "
-                          "AND (? IS NULL OR partner_firm = ?)", [quarter, own, own])[0]
-        check_shown(hours[quarter], true, funder, f"hours {quarter}")
+    for period in periods:
+        (true,) = sql(db, f"SELECT coalesce(sum(hours), 0) FROM marts.fct_time_entries WHERE {in_period.format('entry_quarter')} "
+                          "AND (? IS NULL OR partner_firm = ?)", [len(period), period, own, own])[0]
+        check_shown(hours[period], true, funder, f"hours {period}")
 
-    if "Clients whose removal was avoided" in shown:  # a funder's may be all hidden: a sentence instead
+    if "Clients whose removal was avoided" in shown:  # a funder's may be mostly hidden: a sentence instead
         removal = series(shown["Clients whose removal was avoided"])
         for status, drawn in removal.items():
-            for quarter in quarters:
-                (true,) = sql(db, "SELECT count(*) FROM marts.mart_removal_avoided WHERE status_quarter = ? "
+            for period in periods:
+                (true,) = sql(db, f"SELECT count(*) FROM marts.mart_removal_avoided WHERE {in_period.format('status_quarter')} "
                                   "AND removal_avoided_status = ? AND (? IS NULL OR partner_firm = ?)",
-                              [quarter, status, own, own])[0]
-                check_shown(drawn[quarter], true, funder, f"removal avoided {status} {quarter}")
+                              [len(period), period, status, own, own])[0]
+                check_shown(drawn[period], true, funder, f"removal avoided {status} {period}")
     else:
         assert funder
 
-    partial = parse(current).partial(as_of(db))
-    for title, spec in shown.items():  # every trend chart marks the partial quarter, and only it
+    marked = current[:4] if funder else current
+    partial = parse(marked).partial(as_of(db))
+    for title, spec in shown.items():  # every trend chart marks the partial quarter (a funder's: year), and only it
         for trace in spec["data"]:
             shapes = trace["marker"]["pattern"]["shape"] if partial else []
-            assert not partial or shapes == ["/" if q == current else "" for q in trace["x"]], title
+            assert not partial or shapes == ["/" if q == marked else "" for q in trace["x"]], title
         notes = [a["text"] for a in spec["layout"].get("annotations", [])]
-        assert not partial or f"{current} (hatched): data to " in " ".join(notes), title
+        assert not partial or f"{marked} (hatched): data to " in " ".join(notes), title
 
 
 def quarters_between(first: str, last: str) -> list[str]:
@@ -405,3 +413,25 @@ def test_data_docs_are_rendered_self_contained_with_their_tables_filled(env):
     assert len(rows) - 1 == validations  # one row per validation, under the header
     with pytest.raises(data_docs.DocsNotFound):
         data_docs.page_path(root, "../../pcr.duckdb")
+
+
+# --- tiles and columns read alike ----------------------------------------------------------------
+
+@pytest.mark.parametrize("user", [MANAGER, PARTNER, FUNDER])
+@pytest.mark.parametrize("page", ["overview", "partner_firms"])
+def test_every_tile_has_its_help_text(env, user, page):
+    at = open_page(app(user), page)
+    assert at.metric, page
+    assert [m.label for m in at.metric if not m.proto.help] == [], (page, user)
+
+
+def test_a_funders_numbers_with_markers_sit_right_and_ratios_keep_one_decimal(env):
+    funder = open_page(app(FUNDER), "partner_firms")
+    outcomes = next(d for d in funder.dataframe if "outcome" in d.value.columns)
+    config = json.loads(outcomes.proto.columns)
+    assert config["count"]["alignment"] == "right" and "alignment" not in config["outcome"]
+    manager = open_page(app(MANAGER), "partner_firms")
+    compared = next(d for d in manager.dataframe if "hours_per_case" in d.value.columns)
+    config = json.loads(compared.proto.columns)
+    for column in ("hours_per_case", "hours_per_attorney"):
+        assert config[column]["type_config"]["format"] == "%.1f", column
