@@ -1,14 +1,17 @@
 """Plotly figures for the pages. Every chart is drawn from a table's ``.numeric`` (suppressed
-entries are NaN and simply not drawn), never from unsuppressed counts."""
+entries are NaN), never from unsuppressed counts, and only from what ``cut`` keeps of it: a
+category (vehicle, county, quarter, year) with a hidden number is not drawn at all."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
 from access.disclosure import TOTAL_LABEL
+from reports.periods import calendar_period
 from reports.vocabulary import COLOURS, colour, series_colour, series_dash
 
 # The words of codes come from reports.vocabulary (a page hands them to a chart as ``words``:
@@ -28,6 +31,96 @@ def interior(numeric: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     return out
 
 
+@dataclass(frozen=True)
+class Cut:
+    """What a chart may draw of a table for its reader: the one rule of every chart a funder sees.
+
+    A category (a row: vehicle, county, quarter, year) with any hidden number is not drawn at
+    all: a stacked bar missing its hidden part, or a group of bars missing one, reads as that
+    part being 0 (89 granted motions withheld left a vehicle's denied bar alone, reading as a
+    vehicle that fails). A series (a column) most of whose numbers are hidden is set aside first
+    (named, not drawn), so that one rare series does not take every category with it: the others
+    are more often shown than not, and drawn more of the chart keeps. Not when the series are stacked
+    parts of one bar (``stacked``): a bar without one of its parts would read as a smaller
+    whole, so there a hidden part takes its bar off like any other. On a time axis the left-out
+    periods keep their place, empty and marked with what the table shows instead (the page does
+    the marking): a period taken off the axis would close the gap and read as no time passing,
+    and an unmarked gap reads as 0. Elsewhere the category is taken off the chart and named in
+    the chart's sentence. Where more than half the categories would be left out, no chart is
+    drawn: what remained would read as the whole."""
+
+    numbers: pd.DataFrame  # what is drawn: kept series; on a time axis every period, the left-out ones all NaN
+    left_out: list  # category labels not drawn, in the table's order
+    series_left_out: list  # column labels not drawn (most of their numbers hidden)
+    categories: int  # categories of the table (those with a number in a kept series)
+    time_axis: bool
+
+    @property
+    def drawn(self) -> int:
+        return self.categories - len(self.left_out)
+
+    @property
+    def replaced(self) -> bool:
+        """No chart: something is hidden and nothing, or the smaller part, would be drawn."""
+        if not (self.left_out or self.series_left_out):
+            return False
+        return self.numbers.shape[1] == 0 or self.drawn == 0 or 2 * len(self.left_out) > self.categories
+
+
+def is_time_axis(labels) -> bool:
+    """Every label is a quarter, a calendar year or a fiscal year (the trends' rows)."""
+    def is_period(label) -> bool:
+        try:
+            calendar_period(str(label))
+        except ValueError:
+            return False
+        return True
+
+    return len(labels) > 0 and all(is_period(label) for label in labels)
+
+
+def cut(drawn_from: pd.DataFrame | pd.Series, *, stacked: bool = False) -> Cut:
+    """The part of ``drawn_from`` (a table's ``.numeric``, NaN where hidden; its Total row and
+    column are never drawn) that a chart draws (``Cut``). A table with nothing hidden is kept whole."""
+    frame = interior(drawn_from)
+    frame = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
+    hidden = frame.isna()
+    series_out = [] if stacked else [c for c in frame.columns if len(frame) and 2 * int(hidden[c].sum()) > len(frame)]
+    kept = frame.drop(columns=series_out)
+    rows_out = kept.isna().any(axis=1) if kept.shape[1] else pd.Series(True, index=kept.index)
+    time_axis = is_time_axis(kept.index)
+    if time_axis:
+        numbers = kept.copy()
+        numbers.loc[rows_out.to_numpy()] = float("nan")
+    else:
+        numbers = kept[~rows_out.to_numpy()]
+    return Cut(numbers, [label for label, out in zip(kept.index, rows_out) if out], series_out, len(kept), time_axis)
+
+
+def drop_categories(figure: go.Figure, labels) -> None:
+    """Take ``labels`` off a figure drawn before ``cut``: every point of every trace at one of
+    these categories, with its per-point text and colours. Only for a figure whose categories are
+    the table's labels as text (a page that draws from the whole table)."""
+    out = {str(label) for label in labels}
+    for trace in figure.data:
+        horizontal = getattr(trace, "orientation", None) == "h"
+        categories = trace.y if horizontal else trace.x
+        if categories is None:
+            continue
+        keep = [i for i, c in enumerate(categories) if str(c) not in out]
+        n = len(categories)
+        updates = {}
+        for name in ("x", "y", "text", "hovertext", "customdata"):
+            values = getattr(trace, name, None)
+            if values is not None and not isinstance(values, str) and len(values) == n:
+                updates[name] = [values[i] for i in keep]
+        colours = getattr(trace.marker, "color", None) if hasattr(trace, "marker") else None
+        if colours is not None and not isinstance(colours, str) and len(colours) == n:
+            updates["marker_color"] = [colours[i] for i in keep]
+        trace.update(**updates)
+
+
 def stacked_bars(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: str, y_title: str, title: str,
                  horizontal: bool = False) -> go.Figure:
     """One bar per row label, stacked by column label; codes shown in ``words``."""
@@ -35,8 +128,8 @@ def stacked_bars(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: st
     long = data.rename_axis(index="label", columns="series").stack(future_stack=True).rename("value").reset_index()
     long["label"] = long["label"].map(lambda code: label(code, words))
     long["series"] = long["series"].map(lambda code: label(code, words))
-    long = long.dropna(subset=["value"])
-    # A row with no bar (every number hidden or 0) would only be an empty line on the axis.
+    long = long.dropna(subset=["value"])  # none for a table already ``cut``
+    # A row with no bar (every number 0) would only be an empty line on the axis.
     long = long[long.groupby("label")["value"].transform("sum") > 0]
     figure = px.bar(
         long, y="label" if horizontal else "value", x="value" if horizontal else "label", color="series",
@@ -67,7 +160,8 @@ def lines(numeric: pd.DataFrame, *, words: Mapping[str, str], x_title: str, y_ti
 
 def year_against_year(numeric: pd.DataFrame, *, title: str, value_title: str) -> go.Figure:
     """One row per label (a vehicle), a bar for each year (the columns: this year, then last
-    year), the busiest of this year at the top; hidden numbers (NaN) are not drawn."""
+    year), the busiest of this year at the top. Drawn from a table already ``cut``: a vehicle
+    with a hidden year is not on it."""
     data = numeric[(numeric.fillna(0) > 0).any(axis=1)]
     data = data.iloc[data.iloc[:, 0].fillna(-1).to_numpy().argsort(kind="stable")]  # ascending: the largest drawn on top
     figure = go.Figure()

@@ -280,12 +280,6 @@ def trend_grain(ctx: Context) -> YearGrain | None:
     return YearGrain(fiscal_year_start_month()[0] if ctx.filters.period.kind == "fiscal_year" else None, ctx.scope.threshold)
 
 
-def mostly_hidden(drawn_from: pd.DataFrame | pd.Series) -> tuple[int, int]:
-    """(hidden numbers, all numbers) of what a chart would draw, its totals left out."""
-    values = np.asarray(charts.interior(drawn_from), dtype=float)
-    return int(np.isnan(values).sum()), int(values.size)
-
-
 TREND_QUARTERS = 12  # three years of quarters: a season and its year-before are both on screen
 
 
@@ -635,27 +629,92 @@ def show_frame(frame: pd.DataFrame, name: str, *, caption: str | None = None, co
         st.caption(caption)
 
 
-def show_chart(figure, drawn_from: pd.DataFrame | pd.Series, what: str) -> None:
-    """A chart, or a sentence when every number it would draw is hidden (an empty axis would
-    read as zero); a caption counts the hidden numbers left out of a partly drawn chart."""
-    values = np.asarray(charts.interior(drawn_from), dtype=float)
-    hidden = int(np.isnan(values).sum())
-    if values.size and hidden == values.size:
-        st.info(f"The chart of {what} is not drawn: every number in it is hidden to protect small counts.")
+def _plural(noun: str, n: int) -> str:
+    return noun if n == 1 else noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
+def _listed(labels: list[str], most: int = 6) -> str:
+    """'2016, 2017 and 2022'; past ``most`` labels, the rest counted ('… and 4 more')."""
+    if len(labels) > most:
+        return ", ".join(labels[:most]) + f" and {len(labels) - most} more"
+    return ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else "".join(labels)
+
+
+def show_chart(chart, drawn_from: pd.DataFrame | pd.Series, what: str, *, per: str = "group", stacked: bool = False,
+               markers: pd.DataFrame | pd.Series | None = None, table_below: bool = True) -> None:
+    """A chart of ``drawn_from`` (a table's numbers, NaN where hidden) as its reader may see it
+    (charts.Cut: a category with a hidden number is not drawn, nor a series most of whose
+    numbers are hidden), with one sentence under it naming what was left out; a sentence instead of the
+    chart where nothing, or less than half of it, would be drawn.
+
+    ``chart``: a function drawing a figure from the numbers the rule keeps; a figure drawn from
+    the whole table has the left-out categories taken off it instead. ``per``: what a category
+    is, for the sentence (a time axis says quarter or year itself). ``stacked``: the series are
+    parts of one bar (charts.cut). ``markers``: what the table
+    shows for each hidden number ("<11", "withheld"), written on a time axis where its period's
+    bars would be. ``table_below``: a table under the chart has every number."""
+    kept = charts.cut(drawn_from, stacked=stacked)
+    if kept.time_axis:
+        per = "quarter" if any("-Q" in str(label) for label in kept.numbers.index) else "year"
+    where_else = "; the table below has every number" if table_below else ""
+    if kept.replaced:
+        if kept.numbers.shape[1] == 0 or kept.drawn == 0:
+            reason = ("most of its numbers are hidden to protect small counts" if kept.numbers.shape[1] == 0
+                      else f"every {per} in it has a number hidden to protect small counts")
+        else:
+            reason = (f"{len(kept.left_out)} of its {kept.categories} {_plural(per, kept.categories)} have a number hidden "
+                      "to protect small counts, and the others alone would read as the whole")
+        st.info(f"The chart of {what} is not drawn: {reason}{where_else}.")
         return
-    if hidden and not (values[~np.isnan(values)] > 0).any():  # only zeros left: a flat line would read as "none"
-        st.info(f"The chart of {what} is not drawn: every number in it is 0 or hidden to protect small counts "
-                f"({hidden} of {values.size} hidden).")
+    drawn = kept.numbers[kept.numbers.notna().any(axis=1)]
+    if len(drawn) and not (drawn.to_numpy() > 0).any() and (kept.left_out or kept.series_left_out):
+        # only zeros left: a flat chart would read as "none"
+        st.info(f"The chart of {what} is not drawn: every number in it is 0 or hidden to protect small counts{where_else}.")
         return
+    if callable(chart):
+        figure = chart(kept.numbers)
+    else:
+        figure = chart
+        if not kept.time_axis:
+            charts.drop_categories(figure, kept.left_out)
+    if kept.time_axis:
+        _mark_left_out(figure, kept, markers)
     mark_partial(figure)
     _legend_of_drawn(figure)
-    if hidden * 2 > values.size:  # said on the chart itself: a sparse chart must not read as few cases
-        figure.add_annotation(text=f"{hidden} of {values.size} numbers hidden (small counts): not drawn, not 0",
-                              xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
-                              font=dict(size=11, color="#555555"))
     st.plotly_chart(figure)
-    if hidden:
-        st.caption(f"{hidden} of {values.size} numbers of this chart are hidden to protect small counts and not drawn.")
+    parts = []
+    if kept.left_out:
+        marked = ", each marked with what the table shows instead" if kept.time_axis else ""
+        parts.append(f"{len(kept.left_out)} of {kept.categories} {_plural(per, kept.categories)} "
+                     f"({_listed([str(label) for label in kept.left_out])}{marked})")
+    if kept.series_left_out:
+        words_of = vocabulary_of_pages()
+        parts.append(_listed([words_of.label(column) for column in kept.series_left_out]))
+    if parts:
+        st.caption(f"Not drawn, as numbers of them are hidden to protect small counts: {' and '.join(parts)}{where_else}.")
+
+
+def _mark_left_out(figure, kept: "charts.Cut", markers) -> None:
+    """On a time axis, the place of each period left out says what its hidden numbers show
+    (the series named when the chart draws more than one), so that the empty place never reads as 0."""
+    words_of = vocabulary_of_pages()
+    shown = None if markers is None else charts.interior(markers)
+    if isinstance(shown, pd.Series):
+        shown = shown.to_frame()
+    series = list(kept.numbers.columns)
+    for label in kept.left_out:
+        lines = []
+        for column in series:
+            if shown is None or label not in shown.index or column not in shown.columns:
+                continue
+            text = str(shown.at[label, column])
+            if pd.notna(pd.to_numeric(text.replace(",", ""), errors="coerce")):
+                continue  # a number the table shows: only the hidden ones are written
+            # Plotly reads text between < and > as markup: "<11" is written as an entity.
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            lines.append(text if len(series) == 1 else f"{words_of.label(column)} {text}")
+        figure.add_annotation(x=str(label), y=0, xref="x", yref="y", text="<br>".join(lines or ["hidden"]), textangle=-90,
+                              yanchor="bottom", showarrow=False, font=dict(size=10, color="#555555"))
 
 
 def _legend_of_drawn(figure) -> None:

@@ -16,10 +16,10 @@ from access.scope import Role
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, as_of_date, computed_per_scope, day_text, delta, fmt,
                                      ignored_note, marker_of,
                                      nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary, quarter_bars,
-                                     show_chart, show_frame, suppression_note, tile, trend_labels, trend_window, value,
-                                     vocabulary_of_pages)
+                                     show_chart, show_frame, suppression_note, tile, trend_grain, trend_labels, trend_window,
+                                     value, vocabulary_of_pages)
 from reports.availability import NOT_AVAILABLE
-from reports.periods import parse
+from reports.periods import DEFAULT_FISCAL_YEAR_START_MONTH, parse, quarter_label, quarter_range
 
 MEASURE = "referral_to_decision"
 # Pre-aggregates of fct_cases and fct_time_entries: counting distinct clients and cases over
@@ -117,57 +117,109 @@ def km_median(ctx: Context) -> tuple[float, str, str]:
 
 # --- trends ----------------------------------------------------------------------------------
 
-def _by_quarter(table, quarters: list[str]) -> pd.DataFrame:
-    """A quarter × series table without its margins, one row per quarter of ``quarters``
-    (trend_labels: a quarter with no row is a true zero)."""
-    numeric = table.numeric
-    numeric = numeric[numeric.index.get_level_values(0) != TOTAL_LABEL] if len(numeric) else numeric
-    if isinstance(numeric, pd.Series):
-        numeric = numeric.to_frame()
-    return numeric.reindex([q for q in quarters], fill_value=0)
+def _by_period(frame: pd.DataFrame | pd.Series, periods: list[str], zero) -> pd.DataFrame:
+    """A period × series table (a table's numbers or what it shows) without its margins, one row
+    per period of ``periods`` (trend_labels: a period with no row is a true zero, ``zero``)."""
+    frame = frame[frame.index.get_level_values(0) != TOTAL_LABEL] if len(frame) else frame
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    return frame.reindex(list(periods), fill_value=zero)
+
+
+def _motions(frame: pd.DataFrame, periods: list[str], zero) -> pd.DataFrame:
+    # Decided is the table's row total, published with it (a total summed here from hidden cells
+    # would reveal them).
+    return pd.DataFrame({"decided": frame[TOTAL_LABEL] if TOTAL_LABEL in frame else np.nan,
+                         "granted_total": frame[True] if True in frame.columns else zero}, index=periods)
 
 
 @computed_per_scope
-def trend_frames(ctx: Context, window: Period) -> dict[str, pd.DataFrame]:
-    """The trend charts' numbers by quarter of ``window`` up to the quarter the data stops in (NaN
-    where hidden for a funder)."""
-    quarters = trend_labels([], window) or window.quarters()
+def trend_frames(ctx: Context, window: Period) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """Each trend chart's numbers (NaN where hidden for a funder) and, for a funder, what the
+    published table shows for each (markers where hidden): by quarter of ``window`` up to the
+    quarter the data stops in, or, for a reader whose small counts are hidden, by the years
+    (trend_grain, as the other pages' trends) those quarters fall in, each year whole."""
+    grain = trend_grain(ctx)
     da, f = ctx.data, ctx.filters
+    if grain:
+        periods = trend_labels([], window, grain)
+        start_month = grain.fiscal_year_start_month or DEFAULT_FISCAL_YEAR_START_MONTH
+        first, last = parse(periods[0], start_month), parse(periods[-1], start_month)
+        window = quarter_range(quarter_label(first.start), quarter_label(last.end))
+    else:
+        periods = trend_labels([], window) or window.quarters()
+
+    def counted(relation: str, rows: str, columns: str, where: str, params: dict):
+        """Counts by quarter, or, by year, added up from the exact quarterly counts before
+        anything is hidden (each motion or client is in one quarter)."""
+        if not grain:
+            return da.aggregate(relation, rows, columns, where=where, params=params)
+        page = da.linked()
+        da.aggregate(relation, rows, columns, where=where, params=params, into=page, into_key="trend")
+        page.regroup_rows("trend", grain.of)
+        return page.publish()["trend"]
+
     on_decision, p_decision = window.condition("decision_quarter")
     where, params = f.where("fct_motions", f"is_decided AND {on_decision}", p_decision)
-    decided = da.aggregate("fct_motions", "decision_quarter", "is_granted", where=where, params=params)
+    decided = counted("fct_motions", "decision_quarter", "is_granted", where, params)
     on_status, p_status = window.condition("status_quarter")
     where, params = f.where("mart_removal_avoided", f"removal_avoided_status IN ('confirmed', 'projected') AND {on_status}", p_status)
-    removal = da.aggregate("mart_removal_avoided", "status_quarter", "removal_avoided_status", where=where, params=params)
-    on_entry, p_entry = window.condition("entry_quarter")
-    where, params = f.where(PRO_BONO_MART, on_entry, p_entry)
-    hours = da.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
-                       weight=pro_bono_count("cases", parse(quarters[0]), one_firm=ctx.one_firm), where=where, params=params)
-
-    numeric = _by_quarter(decided, quarters)
-    # Decided is the table's row total, published with it (a total summed here from hidden cells
-    # would reveal them).
-    motions = pd.DataFrame({"decided": numeric[TOTAL_LABEL] if TOTAL_LABEL in numeric else np.nan,
-                            "granted_total": numeric[True] if True in numeric.columns else 0}, index=quarters)
-    clients = _by_quarter(removal, quarters).reindex(columns=["confirmed", "projected"], fill_value=0)
-    logged = hours.numeric.set_index("entry_quarter")[["hours"]] if len(hours.numeric) else pd.DataFrame(columns=["hours"])
-    return {"motions": motions, "clients": clients, "hours": logged.reindex(quarters, fill_value=0)}
+    removal = counted("mart_removal_avoided", "status_quarter", "removal_avoided_status", where, params)
+    frames = {
+        "motions": (_motions(_by_period(decided.numeric, periods, 0), periods, 0),
+                    _motions(_by_period(decided.display, periods, "0"), periods, "0") if grain else None),
+        "clients": (_by_period(removal.numeric, periods, 0).reindex(columns=["confirmed", "projected"], fill_value=0),
+                    _by_period(removal.display, periods, "0").reindex(columns=["confirmed", "projected"], fill_value="0")
+                    if grain else None),
+    }
+    if grain:  # a year's hours and the distinct cases they are protected by, as the Partner firms tiles count them
+        yearly = {year: pro_bono_summary(ctx, [], parse(year, start_month), one_firm=ctx.one_firm) for year in periods}
+        hours = pd.DataFrame({"hours": [float(t.numeric["hours"].iloc[0]) if len(t.numeric) else 0.0 for t in yearly.values()]},
+                             index=periods)
+        shown = pd.DataFrame({"hours": [str(t.display["hours"].iloc[0]) if len(t.display) else "0" for t in yearly.values()]},
+                             index=periods)
+        frames["hours"] = (hours, shown)
+    else:
+        on_entry, p_entry = window.condition("entry_quarter")
+        where, params = f.where(PRO_BONO_MART, on_entry, p_entry)
+        logged = da.summary(PRO_BONO_MART, "entry_quarter", {"hours": "coalesce(sum(hours), 0)"},
+                            weight=pro_bono_count("cases", parse(periods[0]), one_firm=ctx.one_firm), where=where, params=params)
+        numbers = logged.numeric.set_index("entry_quarter")[["hours"]] if len(logged.numeric) else pd.DataFrame(columns=["hours"])
+        frames["hours"] = (numbers.reindex(periods, fill_value=0), None)
+    return frames
 
 
 def trends(ctx: Context, window: Period) -> None:
     frames = trend_frames(ctx, window)
+    grain = trend_grain(ctx)
+
+    def stacked(title: str, y_title: str):
+        def draw(numbers: pd.DataFrame):
+            figure = quarter_bars(numbers, title, y_title)
+            figure.update_layout(barmode="stack")
+            return figure
+        return draw
+
     columns = st.columns(3)
     with columns[0]:
-        show_chart(quarter_bars(frames["motions"], "Motions decided and granted", "motions"), frames["motions"],
-                   "motions decided and granted")
+        numbers, shown = frames["motions"]
+        show_chart(lambda kept: quarter_bars(kept, "Motions decided and granted", "motions"), numbers,
+                   "motions decided and granted", markers=shown, table_below=False)
     with columns[1]:
-        figure = quarter_bars(frames["clients"], "Clients whose removal was avoided", "clients")
-        figure.update_layout(barmode="stack")
-        show_chart(figure, frames["clients"], "clients whose removal was avoided")
+        numbers, shown = frames["clients"]
+        show_chart(stacked("Clients whose removal was avoided", "clients"), numbers, "clients whose removal was avoided",
+                   stacked=True, markers=shown, table_below=False)
     with columns[2]:
-        show_chart(quarter_bars(frames["hours"], "Pro bono hours", "hours"), frames["hours"], "pro bono hours")
-    st.caption(f"By quarter, {window.label}: motions in the quarter of the decision, clients in the quarter their status "
-               "was reached, hours in the quarter logged.")
+        numbers, shown = frames["hours"]
+        show_chart(lambda kept: quarter_bars(kept, "Pro bono hours", "hours"), numbers, "pro bono hours", markers=shown,
+                   table_below=False)
+    first, last = frames["motions"][0].index[0], frames["motions"][0].index[-1]
+    if grain:
+        st.caption(grain.reason(f"of the decision (motions), of reaching the status (clients) and of logging the time (hours), "
+                                f"{first} to {last}"))
+    else:
+        st.caption(f"By quarter, {window.label}: motions in the quarter of the decision, clients in the quarter their status "
+                   "was reached, hours in the quarter logged.")
 
 
 # --- needs attention ---------------------------------------------------------------------------
@@ -282,7 +334,7 @@ st.caption(
 for sentence in ctx.available.sentences([(label, TILE_NEEDS.get(label, MEASURE)) for label in lacking]):
     st.info(sentence)
 
-st.subheader("Trends by quarter")
+st.subheader(f"Trends by {trend_grain(ctx).words if trend_grain(ctx) else 'quarter'}")
 trends(ctx, trend_window(period))
 if ctx.scope.role is Role.PROGRAM_MANAGER:
     needs_attention(ctx)

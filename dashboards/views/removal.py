@@ -7,7 +7,7 @@ import streamlit as st
 
 from access.disclosure import TOTAL_LABEL
 from dashboards import charts
-from dashboards.views.common import (filled_trend, show_chart, frame_for, has_rows, ignored_note, mostly_hidden, not_available,
+from dashboards.views.common import (filled_trend, show_chart, frame_for, has_rows, ignored_note, not_available,
                                      nothing_matches, page_context, quarter_bars, show_frame, suppression_note, trend_grain, words)
 
 STATUSES = ["confirmed", "projected", "administrative_closure", "partial_relief", "none_yet", "no_effective_relief", "not_avoided"]
@@ -15,8 +15,9 @@ RELATION = "mart_removal_avoided"
 
 
 def drawn_statuses(frame, *, bars: bool) -> str:
-    """The statuses a chart of ``frame`` draws, in words ("Confirmed and projected"): a status
-    whose every number is hidden (or, for bars, 0) leaves no mark, so the title does not name it."""
+    """The statuses a chart of ``frame`` (what the chart rule keeps) draws, in words ("Confirmed
+    and projected"): a status whose every number is 0 (for bars) leaves no mark, so the title
+    does not name it."""
     numbers = charts.interior(frame).apply(pd.to_numeric, errors="coerce")
     shown = [words().get(s, s) for s in numbers.columns
              if (numbers[s].fillna(0) > 0).any() or (not bars and numbers[s].notna().any())]
@@ -74,18 +75,12 @@ if grain:
 if not (drawn and len(charts.interior(quarters))):
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 elif grain:
-    years = charts.interior(quarters.reindex(columns=drawn))
-    hidden, size = mostly_hidden(years)
-    if hidden * 2 > size:
-        st.info(f"Even by {grain.words}, {hidden} of the {size} numbers of confirmed, projected and administrative closure "
-                "are under the threshold or hidden to protect them, so no chart is drawn: the table below has the rest.")
-    else:
-        show_chart(quarter_bars(years, f"{drawn_statuses(years, bars=True)} by {grain.words}", "clients"),
-                   years, f"removal avoided by {grain.words}")
+    show_chart(lambda numbers: quarter_bars(numbers, f"{drawn_statuses(numbers, bars=True)} by {grain.words}", "clients"),
+               quarters.reindex(columns=drawn), f"removal avoided by {grain.words}", markers=by_quarter.display)
 else:
-    show_chart(charts.lines(quarters.reindex(columns=drawn), words=words(), x_title="quarter the status was reached",
-                            y_title="clients", title=f"{drawn_statuses(quarters.reindex(columns=drawn), bars=False)} by quarter"),
-               quarters.reindex(columns=drawn), "removal avoided by quarter")
+    show_chart(lambda numbers: charts.lines(numbers, words=words(), x_title="quarter the status was reached", y_title="clients",
+                                            title=f"{drawn_statuses(numbers, bars=False)} by quarter"),
+               quarters.reindex(columns=drawn), "removal avoided by quarter", markers=by_quarter.display)
 # Headers of the two wide tables, short enough for every status to fit (each header's help has the full words).
 SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial",
                  "none_yet": "none yet (open)", "no_effective_relief": "none (nothing open)"}
@@ -107,9 +102,9 @@ else:
 
 st.subheader("By county")
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
-show_chart(charts.stacked_bars(county_statuses, words=words(), x_title="county", y_title="clients", title="Status by county",
-                               horizontal=True),
-           county_statuses, "status by county")
+show_chart(lambda numbers: charts.stacked_bars(numbers, words=words(), x_title="county", y_title="clients",
+                                               title="Status by county", horizontal=True),
+           county_statuses, "status by county", per="county", stacked=True)
 show_frame(in_status_order(frame_for(by_county, ctx.scope, "county"), "county"), "removal avoided by county", coded=("county",),
            headers=SHORT_HEADERS,
            caption="County of the conviction of the motion the status rests on; 'not recorded': no motion places the client in a county.")

@@ -13,7 +13,7 @@ from access.disclosure import TOTAL_LABEL, WITHHELD, ratio
 from dashboards import charts
 from dashboards.views.common import (as_of_date, day_text, show_chart, cells, decision_classes, frame_for, has_rows, ignored_note, not_available,
                                      nothing_matches, page_context, show_frame, suppression_note, vocabulary_of_pages, words,
-                                     filled_trend, mostly_hidden, quarter_bars, trend_grain)
+                                     filled_trend, quarter_bars, trend_grain)
 from reports.vocabulary import number
 
 OUTCOMES = ["granted", "granted_in_part", "denied", "withdrawn", "pending"]
@@ -144,8 +144,9 @@ elif has_rows(outcomes):
     show_frame(table, "motions by vehicle and outcome", coded=("recognition class",),
                caption="Grant rate = (granted + granted in part) ÷ (granted + granted in part + denied).")
     by_vehicle = charts.interior(numeric).droplevel(0)
-    show_chart(charts.stacked_bars(by_vehicle, words=words(), x_title="vehicle", y_title="motions", title="Outcomes by vehicle",
-                                   horizontal=True), by_vehicle, "outcomes by vehicle")
+    show_chart(lambda numbers: charts.stacked_bars(numbers, words=words(), x_title="vehicle", y_title="motions",
+                                                   title="Outcomes by vehicle", horizontal=True),
+               by_vehicle, "outcomes by vehicle", per="vehicle", stacked=True)
 else:
     nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
@@ -178,11 +179,11 @@ elif has_rows(relief):
         st.markdown("\n".join(f"- **{vocabulary.label(code).capitalize()}**: {vocabulary.help(code)}"
                                for code in explained if vocabulary.help(code)))
         st.caption("Immigration authorities honour a vacatur only when it rests on a legal defect (Matter of Pickering); "
-                   "a state-court win and its immigration effect are different facts. docs/glossary.md has the rules.")
+                   "a state-court win and its immigration effect are different facts.")
 else:
     nothing_matches(ctx, "granted motions", RELIEF)
 
-this_label = f"{this_year} to {day_text(as_of_date())}" if to_date else str(this_year)
+this_label = f"1 Jan to {day_text(as_of_date())}" if to_date else str(this_year)
 st.subheader(f"This year against last year: vacaturs granted by vehicle, {this_label} and {this_year - 1}")
 st.caption("By the year of the decision, whatever the period chosen in the sidebar (a calendar year chosen there is "
            "compared with the year before it)." + (f" {this_year} is not over: the data runs to {day_text(as_of_date())}."
@@ -216,9 +217,9 @@ elif has_rows(current) or has_rows(previous):
         "Vacaturs of every recognition class (recognized, uncertain, not recognized); offense reductions, sentence "
         "modifications and rehabilitative relief are never counted as vacaturs."))
     compared = pd.DataFrame({this_label: this_vacaturs, str(this_year - 1): last_vacaturs}).drop(index=TOTAL_LABEL)
-    show_chart(charts.year_against_year(compared, title=f"Vacaturs granted by vehicle: {this_label} and {this_year - 1}",
-                                        value_title="vacaturs granted (motions)"),
-               compared, "vacaturs this year and last year")
+    show_chart(lambda numbers: charts.year_against_year(
+        numbers, title=f"Vacaturs granted by vehicle: {this_label} and {this_year - 1}", value_title="vacaturs granted (motions)"),
+               compared, "vacaturs this year and last year", per="vehicle")
 else:
     nothing_matches(ctx, f"granted motions in {this_year} or {this_year - 1}", RELIEF, period=False)
 
@@ -228,18 +229,13 @@ if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
 elif has_rows(trend) and trend_grain_shown:
     grain = trend_grain_shown
     st.caption(grain.reason("of the decision"))
-    years = charts.interior(trend.numeric)
-    hidden, size = mostly_hidden(years)
-    if hidden * 2 > size:
-        st.info(f"Even by {grain.words}, {hidden} of the {size} numbers of granted relief by kind are under the threshold "
-                "or hidden to protect them, so no chart is drawn: the table below has the rest.")
-    else:
-        show_chart(quarter_bars(years, f"Granted relief by kind and {grain.words}", "granted motions"), years,
-                   f"granted relief by {grain.words}")
+    show_chart(lambda numbers: quarter_bars(numbers, f"Granted relief by kind and {grain.words}", "granted motions"),
+               trend.numeric, f"granted relief by {grain.words}", markers=trend.display)
     show_frame(frame_for(trend, ctx.scope, "decision_year"), "granted relief by year", headers={"decision_year": grain.words})
 elif has_rows(trend):
-    show_chart(charts.lines(trend.numeric, words=words(), x_title="quarter of decision", y_title="granted motions",
-                            title="Granted relief by kind"), trend.numeric, "granted relief by quarter")
+    show_chart(lambda numbers: charts.lines(numbers, words=words(), x_title="quarter of decision", y_title="granted motions",
+                                            title="Granted relief by kind"),
+               trend.numeric, "granted relief by quarter", markers=trend.display)
     show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
 else:
     nothing_matches(ctx, "granted motions", RELIEF)
