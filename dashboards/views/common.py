@@ -641,7 +641,7 @@ def _listed(labels: list[str], most: int = 6) -> str:
 
 
 def show_chart(chart, drawn_from: pd.DataFrame | pd.Series, what: str, *, per: str = "group", stacked: bool = False,
-               markers: pd.DataFrame | pd.Series | None = None, table_below: bool = True) -> None:
+               markers: pd.DataFrame | pd.Series | None = None, table_at: str | None = None) -> None:
     """A chart of ``drawn_from`` (a table's numbers, NaN where hidden) as its reader may see it
     (charts.Cut: a category with a hidden number is not drawn, nor a series most of whose
     numbers are hidden), with one sentence under it naming what was left out; a sentence instead of the
@@ -652,11 +652,12 @@ def show_chart(chart, drawn_from: pd.DataFrame | pd.Series, what: str, *, per: s
     is, for the sentence (a time axis says quarter or year itself). ``stacked``: the series are
     parts of one bar (charts.cut). ``markers``: what the table
     shows for each hidden number ("<11", "withheld"), written on a time axis where its period's
-    bars would be. ``table_below``: a table under the chart has every number."""
+    bars would be. ``table_at``: where the table with every number of the chart is ("above",
+    "below"), None when the page has none."""
     kept = charts.cut(drawn_from, stacked=stacked)
     if kept.time_axis:
         per = "quarter" if any("-Q" in str(label) for label in kept.numbers.index) else "year"
-    where_else = "; the table below has every number" if table_below else ""
+    where_else = f"; the table {table_at} has every number" if table_at else ""
     if kept.replaced:
         if kept.numbers.shape[1] == 0 or kept.drawn == 0:
             reason = ("most of its numbers are hidden to protect small counts" if kept.numbers.shape[1] == 0
@@ -713,7 +714,10 @@ def _mark_left_out(figure, kept: "charts.Cut", markers) -> None:
             # Plotly reads text between < and > as markup: "<11" is written as an entity.
             text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             lines.append(text if len(series) == 1 else f"{words_of.label(column)} {text}")
-        figure.add_annotation(x=str(label), y=0, xref="x", yref="y", text="<br>".join(lines or ["hidden"]), textangle=-90,
+        # Placed by the period's position on the axis: a label such as "2016" given as x would be
+        # read as the number 2016 and stretch a category axis to it.
+        position = list(kept.numbers.index).index(label)
+        figure.add_annotation(x=position, y=0, xref="x", yref="y", text="<br>".join(lines or ["hidden"]), textangle=-90,
                               yanchor="bottom", showarrow=False, font=dict(size=10, color="#555555"))
 
 

@@ -204,15 +204,14 @@ def trends(ctx: Context, window: Period) -> None:
     with columns[0]:
         numbers, shown = frames["motions"]
         show_chart(lambda kept: quarter_bars(kept, "Motions decided and granted", "motions"), numbers,
-                   "motions decided and granted", markers=shown, table_below=False)
+                   "motions decided and granted", markers=shown)
     with columns[1]:
         numbers, shown = frames["clients"]
         show_chart(stacked("Clients whose removal was avoided", "clients"), numbers, "clients whose removal was avoided",
-                   stacked=True, markers=shown, table_below=False)
+                   stacked=True, markers=shown)
     with columns[2]:
         numbers, shown = frames["hours"]
-        show_chart(lambda kept: quarter_bars(kept, "Pro bono hours", "hours"), numbers, "pro bono hours", markers=shown,
-                   table_below=False)
+        show_chart(lambda kept: quarter_bars(kept, "Pro bono hours", "hours"), numbers, "pro bono hours", markers=shown)
     first, last = frames["motions"][0].index[0], frames["motions"][0].index[-1]
     if grain:
         st.caption(grain.reason(f"of the decision (motions), of reaching the status (clients) and of logging the time (hours), "

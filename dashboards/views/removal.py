@@ -76,11 +76,12 @@ if not (drawn and len(charts.interior(quarters))):
     st.caption("No client in these filters has reached confirmed, projected or administrative closure: nothing to draw.")
 elif grain:
     show_chart(lambda numbers: quarter_bars(numbers, f"{drawn_statuses(numbers, bars=True)} by {grain.words}", "clients"),
-               quarters.reindex(columns=drawn), f"removal avoided by {grain.words}", markers=by_quarter.display)
+               quarters.reindex(columns=drawn), f"removal avoided by {grain.words}", markers=by_quarter.display,
+               table_at="below")
 else:
     show_chart(lambda numbers: charts.lines(numbers, words=words(), x_title="quarter the status was reached", y_title="clients",
                                             title=f"{drawn_statuses(numbers, bars=False)} by quarter"),
-               quarters.reindex(columns=drawn), "removal avoided by quarter", markers=by_quarter.display)
+               quarters.reindex(columns=drawn), "removal avoided by quarter", markers=by_quarter.display, table_at="below")
 # Headers of the two wide tables, short enough for every status to fit (each header's help has the full words).
 SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial",
                  "none_yet": "none yet (open)", "no_effective_relief": "none (nothing open)"}
@@ -104,7 +105,7 @@ st.subheader("By county")
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
 show_chart(lambda numbers: charts.stacked_bars(numbers, words=words(), x_title="county", y_title="clients",
                                                title="Status by county", horizontal=True),
-           county_statuses, "status by county", per="county", stacked=True)
+           county_statuses, "status by county", per="county", stacked=True, table_at="below")
 show_frame(in_status_order(frame_for(by_county, ctx.scope, "county"), "county"), "removal avoided by county", coded=("county",),
            headers=SHORT_HEADERS,
            caption="County of the conviction of the motion the status rests on; 'not recorded': no motion places the client in a county.")

@@ -146,7 +146,7 @@ elif has_rows(outcomes):
     by_vehicle = charts.interior(numeric).droplevel(0)
     show_chart(lambda numbers: charts.stacked_bars(numbers, words=words(), x_title="vehicle", y_title="motions",
                                                    title="Outcomes by vehicle", horizontal=True),
-               by_vehicle, "outcomes by vehicle", per="vehicle", stacked=True)
+               by_vehicle, "outcomes by vehicle", per="vehicle", stacked=True, table_at="above")
 else:
     nothing_matches(ctx, "motions", MOTION_OUTCOMES)
 
@@ -219,7 +219,7 @@ elif has_rows(current) or has_rows(previous):
     compared = pd.DataFrame({this_label: this_vacaturs, str(this_year - 1): last_vacaturs}).drop(index=TOTAL_LABEL)
     show_chart(lambda numbers: charts.year_against_year(
         numbers, title=f"Vacaturs granted by vehicle: {this_label} and {this_year - 1}", value_title="vacaturs granted (motions)"),
-               compared, "vacaturs this year and last year", per="vehicle")
+               compared, "vacaturs this year and last year", per="vehicle", table_at="above")
 else:
     nothing_matches(ctx, f"granted motions in {this_year} or {this_year - 1}", RELIEF, period=False)
 
@@ -230,12 +230,12 @@ elif has_rows(trend) and trend_grain_shown:
     grain = trend_grain_shown
     st.caption(grain.reason("of the decision"))
     show_chart(lambda numbers: quarter_bars(numbers, f"Granted relief by kind and {grain.words}", "granted motions"),
-               trend.numeric, f"granted relief by {grain.words}", markers=trend.display)
+               trend.numeric, f"granted relief by {grain.words}", markers=trend.display, table_at="below")
     show_frame(frame_for(trend, ctx.scope, "decision_year"), "granted relief by year", headers={"decision_year": grain.words})
 elif has_rows(trend):
     show_chart(lambda numbers: charts.lines(numbers, words=words(), x_title="quarter of decision", y_title="granted motions",
                                             title="Granted relief by kind"),
-               trend.numeric, "granted relief by quarter", markers=trend.display)
+               trend.numeric, "granted relief by quarter", markers=trend.display, table_at="below")
     show_frame(frame_for(trend, ctx.scope, "decision_quarter"), "granted relief by quarter")
 else:
     nothing_matches(ctx, "granted motions", RELIEF)
