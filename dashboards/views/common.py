@@ -663,8 +663,8 @@ def show_chart(chart, drawn_from: pd.DataFrame | pd.Series, what: str, *, per: s
             reason = ("most of its numbers are hidden to protect small counts" if kept.numbers.shape[1] == 0
                       else f"every {per} in it has a number hidden to protect small counts")
         else:
-            reason = (f"{len(kept.left_out)} of its {kept.categories} {_plural(per, kept.categories)} have a number hidden "
-                      "to protect small counts, and the others alone would read as the whole")
+            reason = (f"{len(kept.left_out)} of its {kept.categories} {_plural(per, kept.categories)}, more than half, have a "
+                      "number hidden to protect small counts")
         st.info(f"The chart of {what} is not drawn: {reason}{where_else}.")
         return
     drawn = kept.numbers[kept.numbers.notna().any(axis=1)]

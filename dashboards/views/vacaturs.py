@@ -229,8 +229,14 @@ if not_available(ctx, "Granted relief by kind", "relief_by_kind"):
 elif has_rows(trend) and trend_grain_shown:
     grain = trend_grain_shown
     st.caption(grain.reason("of the decision"))
-    show_chart(lambda numbers: quarter_bars(numbers, f"Granted relief by kind and {grain.words}", "granted motions"),
-               trend.numeric, f"granted relief by {grain.words}", markers=trend.display, table_at="below")
+
+    def by_year(numbers: pd.DataFrame):
+        # One kind left (the others set aside as mostly hidden) draws no legend: the title names it.
+        title = (f"Granted relief by kind and {grain.words}" if numbers.shape[1] != 1
+                 else f"Granted relief by {grain.words}: {vocabulary.label(numbers.columns[0])} only")
+        return quarter_bars(numbers, title, "granted motions")
+
+    show_chart(by_year, trend.numeric, f"granted relief by {grain.words}", markers=trend.display, table_at="below")
     show_frame(frame_for(trend, ctx.scope, "decision_year"), "granted relief by year", headers={"decision_year": grain.words})
 elif has_rows(trend):
     show_chart(lambda numbers: charts.lines(numbers, words=words(), x_title="quarter of decision", y_title="granted motions",
