@@ -20,7 +20,7 @@ from access.reader import DataUnavailable
 from access.scope import AccessDenied, LoginRequired, Role, Scope, describe_choice, preview_choices
 from dashboards import session
 from dashboards.session import PREVIEW_KEY
-from dashboards.views.common import (ALL, ALL_TIME, CUSTOM_RANGE, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY, RANGE_KEYS, as_of_date,
+from dashboards.views.common import (TILE_STYLE, ALL, ALL_TIME, CUSTOM_RANGE, FILTER_KEYS, FILTER_LABELS, PERIOD_KEY, RANGE_KEYS, as_of_date,
                                      chosen_period, day_text, fiscal_year_start_month)
 from reports.periods import fiscal_year_label, parse
 
@@ -210,4 +210,5 @@ def main(settings) -> None:
     except AccessLogUnavailable as unavailable:
         st.error(str(unavailable))
         st.stop()
+    st.html(TILE_STYLE)  # one style for every page's tiles
     navigation.run()

@@ -434,8 +434,7 @@ TILE_STYLE = """<style>
 
 def tile(column, label: str, shown_value: str, *, help_text: str | None, change: str | None = None) -> None:
     """One headline number in a bordered tile; every tile of every page is drawn by this, so
-    tiles read alike (label, help icon, number, change)."""
-    st.html(TILE_STYLE)
+    tiles read alike (label, help icon, number, change; TILE_STYLE, which the app adds once)."""
     column.metric(label, shown_value, change, help=help_text or None, border=True, height="stretch")
 
 
