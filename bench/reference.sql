@@ -2,8 +2,8 @@
 -- export CSVs, with no framework around it (no ingest bookkeeping, no dbt, no GX, no publish).
 -- It does the work the numbers need and nothing else: trim, drop exact duplicate rows, drop the
 -- rows ingest would quarantine (bad or missing required values, dates out of order), apply the
--- same rules as the dbt models (re-filing chains, Pickering, 8 CFR 1003.55, removal avoided,
--- Kaplan-Meier), and leave five result tables behind:
+-- same rules as the dbt models (client ids of one A-number are one person, re-filing chains,
+-- Pickering, 8 CFR 1003.55, removal avoided, Kaplan-Meier), and leave five result tables behind:
 --   ref_granted_by_vehicle, ref_grant_rates, ref_removal_avoided, ref_km_medians, ref_pro_bono
 -- bench/run.py sets the variables export_dir (…/canonical/csv, one export: <table>_<date>.csv)
 -- and seed_dir (seeds/) and
@@ -25,20 +25,43 @@ SELECT event_type, outcome_class, is_final_outcome::BOOLEAN AS is_final_outcome,
 FROM read_csv(getvariable('seed_dir') || '/immigration_event_types.csv', header = true, all_varchar = true);
 
 -- Staged tables: distinct trimmed rows that pass the contract's row rules.
-CREATE OR REPLACE TEMP TABLE clients AS
+-- A-number as ingest reads it: 'A', '#', dots, spaces and dashes dropped, 8 digits padded to 9;
+-- any other value is quarantined with its row.
+CREATE OR REPLACE TEMP MACRO a_digits(v) AS regexp_replace(trim(v), '[Aa#.\s\-]', '', 'g');
+CREATE OR REPLACE TEMP TABLE client_ids AS
 SELECT DISTINCT t(client_id) AS client_id, d(intake_date) AS intake_date,
+       CASE WHEN t(a_number) IS NOT NULL THEN lpad(a_digits(a_number), 9, '0') END AS a_number,
        b(in_removal_proceedings) AS in_removal_proceedings, b(final_removal_order) AS final_removal_order,
        b(detained_at_intake) AS detained_at_intake
 FROM read_csv(getvariable('export_dir') || '/clients_*.csv', header = true, all_varchar = true)
 WHERE t(client_id) IS NOT NULL AND d(intake_date) IS NOT NULL
-  AND NOT coalesce(d(date_of_birth) > d(intake_date) OR date_sub('year', d(date_of_birth), d(intake_date)) > 110, false);
+  AND NOT coalesce(d(date_of_birth) > d(intake_date) OR date_sub('year', d(date_of_birth), d(intake_date)) > 110, false)
+  AND NOT coalesce(t(a_number) IS NOT NULL AND NOT regexp_full_match(a_digits(a_number), '[0-9]{8,9}'), false);
+
+-- Clients are people (docs/glossary.md): client ids of one A-number are one client, known by the
+-- id of the earliest intake (ties: smallest id); an id without an A-number is a person of its own.
+CREATE OR REPLACE TEMP TABLE person_of AS
+SELECT client_id AS exported_client_id,
+       CASE WHEN a_number IS NULL THEN client_id
+            ELSE first_value(client_id) OVER (PARTITION BY a_number ORDER BY intake_date, client_id) END AS client_id
+FROM client_ids;
+
+-- Exposure at intake is yes when any of the person's intakes said yes.
+CREATE OR REPLACE TEMP TABLE clients AS
+SELECT p.client_id, min(c.intake_date) AS intake_date,
+       bool_or(c.in_removal_proceedings) AS in_removal_proceedings,
+       bool_or(c.final_removal_order) AS final_removal_order, bool_or(c.detained_at_intake) AS detained_at_intake
+FROM client_ids c JOIN person_of p ON p.exported_client_id = c.client_id
+GROUP BY p.client_id;
 
 CREATE OR REPLACE TEMP TABLE cases AS
-SELECT DISTINCT t(case_id) AS case_id, t(client_id) AS client_id, d(intake_date) AS intake_date,
+SELECT DISTINCT t(case_id) AS case_id, coalesce(p.client_id, t(cs.client_id)) AS client_id,
+       d(intake_date) AS intake_date,
        d(eligibility_date) AS eligibility_date, d(referral_date) AS referral_date, d(closed_date) AS closed_date,
        t(partner_firm) AS partner_firm, t(case_status) AS case_status
-FROM read_csv(getvariable('export_dir') || '/cases_*.csv', header = true, all_varchar = true)
-WHERE t(case_id) IS NOT NULL AND t(client_id) IS NOT NULL AND d(intake_date) IS NOT NULL
+FROM read_csv(getvariable('export_dir') || '/cases_*.csv', header = true, all_varchar = true) cs
+LEFT JOIN person_of p ON p.exported_client_id = t(cs.client_id)
+WHERE t(case_id) IS NOT NULL AND t(cs.client_id) IS NOT NULL AND d(intake_date) IS NOT NULL
   AND NOT coalesce(d(eligibility_date) < d(intake_date) OR d(referral_date) < d(intake_date)
                    OR d(closed_date) < d(intake_date), false);
 
@@ -64,10 +87,12 @@ WHERE motion_id IS NOT NULL AND conviction_id IS NOT NULL
   AND NOT coalesce(decision_date < filing_date OR hearing_date < filing_date, false);
 
 CREATE OR REPLACE TEMP TABLE events AS
-SELECT DISTINCT t(event_id) AS event_id, t(client_id) AS client_id, t(event_type) AS event_type,
+SELECT DISTINCT t(event_id) AS event_id, coalesce(p.client_id, t(e.client_id)) AS client_id,
+       t(event_type) AS event_type,
        d(event_date) AS event_date
-FROM read_csv(getvariable('export_dir') || '/immigration_events_*.csv', header = true, all_varchar = true)
-WHERE t(event_id) IS NOT NULL AND t(client_id) IS NOT NULL AND t(event_type) IS NOT NULL
+FROM read_csv(getvariable('export_dir') || '/immigration_events_*.csv', header = true, all_varchar = true) e
+LEFT JOIN person_of p ON p.exported_client_id = t(e.client_id)
+WHERE t(event_id) IS NOT NULL AND t(e.client_id) IS NOT NULL AND t(event_type) IS NOT NULL
   AND d(event_date) IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE hours AS
