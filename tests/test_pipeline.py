@@ -253,11 +253,11 @@ FAULTS = {
         "and dimension_value = 'Fresno'",
     ("marts.relief_granted", "A granted motion is counted under more than one kind of relief"):
         "update marts.mart_relief_granted set offense_reductions_granted = offense_reductions_granted + 1",
-    ("privacy.mart_columns", "Mart column named like a personal identifier (name, A-number, date of birth)"):
+    ("privacy.mart_columns", "A published table's column named like a personal identifier (name, A-number, date of birth)"):
         "alter table marts.fct_motions add column client_last_name varchar",
-    ("privacy.mart_text_values", "Mart text values shaped like an A-number"):
+    ("privacy.mart_text_values", "Published tables' text values shaped like an A-number"):
         "update marts.dim_clients set country_of_birth = 'A-123-456-789' where client_id = 'C1'",
-    ("privacy.mart_text_values", "Mart text values holding full dates (a date of birth could hide there)"):
+    ("privacy.mart_text_values", "Published tables' text values holding full dates (a date of birth could hide there)"):
         "update marts.dim_clients set primary_language = '04/12/1985' where client_id = 'C1'",
 }
 
