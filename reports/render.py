@@ -113,8 +113,8 @@ def _version_rows(report: GrantReport) -> list[tuple[str, str, str]]:
     rows = [("Run id", v.run_id or "not recorded (the database was not published by the pipeline)", ""),
             ("Run finished (UTC)", f"{v.run_finished_at:%Y-%m-%d %H:%M:%S}" if v.run_finished_at else "not recorded", ""),
             ("Numbers read from", "a copy of the published data rebuilt for this report, with the exports and as-of date "
-                                  "that Basis states" if v.rebuilt else "the published data as it is: it already holds "
-                                  "the exports and as-of date that Basis states", "")]
+                                  "the report's Basis line states" if v.rebuilt else "the published data as it is: it already "
+                                  "holds the exports and as-of date the report's Basis line states", "")]
     rows += [(f"Export {f.file_name}", f"sha256 {f.sha256}", f"exported {f.exported_at:%Y-%m-%d %H:%M}") for f in v.inputs]
     return rows
 
@@ -384,6 +384,14 @@ def report_charts(report: GrantReport) -> list[Chart]:
             # Confirmed and projected as bars of their own, in the colours the dashboards draw them
             # in; "avoided" (their sum) has no colour on any page.
             parts, parts_shown = _table_series(split, split.numeric.columns[0])
+            if parts.isna().any():
+                # A bar chart without its confirmed or projected bar reads as few removals avoided.
+                total = numeric[avoided]
+                said = "" if np.isnan(total) else f"; {total:,.0f} clients had their removal avoided in all"
+                out.append(Chart("Clients with removal exposure, by status reached in the period", None,
+                                 "Clients with removal exposure, by status reached in the period: not charted, confirmed "
+                                 f"and projected are hidden to protect small groups{said} (see Removal avoided)."))
+                return out
             named = {label: f"Removal avoided: {label.lower()}" for label in parts.index}
             rest = numeric.index != avoided
             numeric = pd.concat([parts.rename(named), numeric[rest]])

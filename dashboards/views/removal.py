@@ -82,9 +82,10 @@ else:
     show_chart(lambda numbers: charts.lines(numbers, words=words(), x_title="quarter the status was reached", y_title="clients",
                                             title=f"{drawn_statuses(numbers, bars=False)} by quarter"),
                quarters.reindex(columns=drawn), "removal avoided by quarter", markers=by_quarter.display, table_at="below")
-# Headers of the two wide tables, short enough for every status to fit (each header's help has the full words);
-# the two "no effective relief" statuses keep their one name, as everywhere else.
-SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial"}
+# Headers of the two wide tables, short enough for every status to fit, a funder's text cells
+# included (each header's help has the full words, reports/vocabulary.py's labels).
+SHORT_HEADERS = {"status_quarter": "quarter", "administrative_closure": "admin. closure", "partial_relief": "partial",
+                 "none_yet": "none yet (open)", "no_effective_relief": "none (closed)"}
 
 
 def in_status_order(frame, key: str):
