@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from access.disclosure import SMALL_GROUP, TOTAL_LABEL, marker, ratio, suppress
+from access.disclosure import SMALL_GROUP, TOTAL_LABEL, marker, ratio, small_marker
 from dashboards.views.common import (PRO_BONO_MART, Context, Period, computed_per_scope, fmt, frame_for, has_rows, ignored_note, marker_of,
                                      not_available, nothing_matches, page_context, partial_note, pro_bono_count, pro_bono_summary,
                                      quarter_bars, show_chart, show_frame, suppression_note, tile, trend_labels, trend_window, value,
@@ -69,7 +69,7 @@ def tile_values(ctx: Context, period: Period) -> list[tuple[str, str, str]]:
         attorneys = 0.0 if pd.isna(attorneys) else float(attorneys)  # no time entry in the scope: no attorney
         attorney_marker, per_attorney_marker = "", "–"
         if threshold and 0 < attorneys < threshold:
-            attorney_marker = str(suppress(pd.Series([int(attorneys)]), threshold, with_margins=False).display.iloc[0])
+            attorney_marker = small_marker(threshold)
             per_attorney_marker = marker(SMALL_GROUP, threshold, "attorneys")
             attorneys = np.nan
     else:  # hidden with the number of cases with time

@@ -93,14 +93,11 @@ def in_status_order(frame, key: str):
     return frame[[key, *[c for c in STATUSES if c in frame.columns], *[c for c in frame.columns if c not in (key, *STATUSES)]]]
 
 
-if grain:
-    show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_year"), "status_year"), "removal avoided by year",
-               coded=("status_year",), headers={**SHORT_HEADERS, "status_year": grain.words},
-               caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
-else:
-    show_frame(in_status_order(frame_for(by_quarter, ctx.scope, "status_quarter"), "status_quarter"), "removal avoided by quarter",
-               coded=("status_quarter",), headers=SHORT_HEADERS,
-               caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
+period_key = "status_year" if grain else "status_quarter"
+show_frame(in_status_order(frame_for(by_quarter, ctx.scope, period_key), period_key),
+           f"removal avoided by {'year' if grain else 'quarter'}", coded=(period_key,),
+           headers={**SHORT_HEADERS, "status_year": grain.words} if grain else SHORT_HEADERS,
+           caption="'No date yet': no relief and no outcome yet, so no date the status was reached.")
 
 st.subheader("By county")
 county_statuses = by_county.numeric.reindex(columns=[s for s in STATUSES if s in by_county.numeric.columns])
